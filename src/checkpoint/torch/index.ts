@@ -1,0 +1,26 @@
+/** PyTorch checkpoint files (`.th`): read and write them, and the zip they are made of. */
+export { archiveNameFor, readTorchFile, writeTorchFile } from './torch-file';
+export {
+  DTYPES,
+  PyDict,
+  PyFloat,
+  PyTuple,
+  asDict,
+  asStateDict,
+  asTensor,
+  bfloat16ToFloat32,
+  float32ToBfloat16,
+  float32ToHalf,
+  getItem,
+  halfToFloat32,
+  isTensor,
+  num,
+  pyFloat,
+  pyTuple,
+  tensor,
+  tensorToNumbers,
+  toPlain,
+} from './values';
+export type { DType, Plain, PyKey, PyValue, Tensor, TensorData, TensorDataByDType } from './values';
+export { ZipArchive, concatChunks, crc32, readZip, writeZip, zipChunks } from './zip';
+export type { ZipEntryInfo, ZipInputEntry, ZipWriteOptions } from './zip';
