@@ -358,9 +358,13 @@ export function unpickle(data: Uint8Array, hooks: UnpickleHooks): PyValue {
       case 0x29: // EMPTY_TUPLE
         stack.push(new PyTuple([]));
         break;
-      case 0x74: // TUPLE; tuples may hold globals and storages (a persistent id, REDUCE args)
-        stack.push(new PyTuple(popMark() as PyValue[]));
+      case 0x74: {
+        // TUPLE; tuples may hold globals and storages (a persistent id, REDUCE args).
+        // popMark() replaces `stack`, so it must run before `stack.push` is looked up.
+        const items = popMark();
+        stack.push(new PyTuple(items as PyValue[]));
         break;
+      }
       case 0x85:
       case 0x86:
       case 0x87: {

@@ -71,7 +71,6 @@ export interface ZipWriteOptions {
 const LOCAL_SIG = 0x04034b50;
 const CENTRAL_SIG = 0x02014b50;
 const EOCD_SIG = 0x06054b50;
-const ZIP64_LOCATOR_SIG = 0x07064b50;
 const FLAG_UTF8 = 0x0800;
 const MAX_U32 = 0xffffffff;
 
@@ -303,9 +302,9 @@ function parseCentralDirectory(bytes: Uint8Array): Map<string, ZipEntryInfo> {
     }
   }
   if (eocd < 0) throw formatError('not a zip archive (no end of central directory)');
-  if (eocd >= 20 && view.getUint32(eocd - 20, true) === ZIP64_LOCATOR_SIG) {
-    throw formatError('zip64 archives are not supported');
-  }
+  // PyTorch (miniz) always adds a zip64 end record and locator before the classic one; they
+  // repeat its values, so they are ignored. Only an archive that needs zip64 (a field holding
+  // the 0xFFFF... sentinel) is refused.
   const disk = view.getUint16(eocd + 4, true);
   const cdDisk = view.getUint16(eocd + 6, true);
   const countHere = view.getUint16(eocd + 8, true);
