@@ -1,0 +1,168 @@
+/** The page: wires the form, the buttons and the views to the trainer worker. */
+import { configFromParams, type RunConfig } from '../shared/config';
+import type { BackendReport, EvalEvent, ProgressEvent, TrainerEvent, TrainerState } from '../shared/progress';
+import { LossChart } from './chart';
+import { RunForm, writeConfigToUrl } from './run-form';
+import { TrainerClient } from './trainer-client';
+import { registerServiceWorker } from '../pwa/register';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+const statusEl = $<HTMLDivElement>('status');
+const progressEl = $<HTMLProgressElement>('progress');
+const detailEl = $<HTMLParagraphElement>('progress-detail');
+const startBtn = $<HTMLButtonElement>('start');
+const pauseBtn = $<HTMLButtonElement>('pause');
+const stopBtn = $<HTMLButtonElement>('stop');
+const errorBanner = $<HTMLDivElement>('error-banner');
+const backendLine = $<HTMLParagraphElement>('backend-line');
+const backendsList = $<HTMLUListElement>('backends');
+const samplesList = $<HTMLUListElement>('samples');
+const chart = new LossChart($<HTMLCanvasElement>('loss-chart'));
+
+let client: TrainerClient | null = null;
+let state: TrainerState = 'idle';
+let backend = '';
+let lastProgress: ProgressEvent | null = null;
+let lastValLoss: number | null = null;
+
+const form = new RunForm($<HTMLFormElement>('run-form'), (config) => {
+  startBtn.disabled = config === null || isBusy();
+  if (config) writeConfigToUrl(config);
+});
+const initial = configFromParams(new URLSearchParams(location.search));
+form.show(initial.config, initial.problems);
+
+function isBusy(): boolean {
+  return state === 'preparing' || state === 'running' || state === 'paused' || state === 'stopping';
+}
+
+function setState(next: TrainerState): void {
+  state = next;
+  document.body.dataset.state = next;
+  const busy = isBusy();
+  startBtn.disabled = busy;
+  pauseBtn.disabled = !(next === 'running' || next === 'paused');
+  pauseBtn.textContent = next === 'paused' ? 'Resume' : 'Pause';
+  stopBtn.disabled = !busy;
+  form.setDisabled(busy);
+}
+
+function showError(name: string, message: string): void {
+  if (name === 'AbortError') return;
+  errorBanner.hidden = false;
+  errorBanner.textContent = `${name}: ${message}`;
+}
+
+function formatEta(seconds: number | null): string {
+  if (seconds === null || !Number.isFinite(seconds)) return 'ETA —';
+  if (seconds < 60) return `ETA ${Math.round(seconds)} s`;
+  if (seconds < 3600) return `ETA ${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+  return `ETA ${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
+}
+
+function renderStatus(): void {
+  const p = lastProgress;
+  if (!p) return;
+  const epoch = Math.min(p.counters.epoch + 1, p.totalEpochs);
+  const loss = p.loss === null ? '—' : p.loss.toFixed(2);
+  const parts = [backend || '…', `epoch ${epoch}`, `update ${p.counters.update}`, `sample ${p.counters.sample}`, `loss ${loss}`];
+  if (state === 'paused') parts.push('paused');
+  if (state === 'done') parts.push('done');
+  statusEl.textContent = parts.join(' · ');
+  statusEl.dataset.update = String(p.counters.update);
+  statusEl.dataset.loss = String(p.loss ?? '');
+  statusEl.dataset.numTensors = String(p.numTensors);
+  progressEl.value = p.fraction;
+  const val = lastValLoss === null ? '' : ` · validation loss ${lastValLoss.toFixed(3)}`;
+  detailEl.textContent =
+    `epoch ${p.counters.epoch}/${p.totalEpochs} done · ${(p.fraction * 100).toFixed(1)}% · ` +
+    `${Math.round(p.samplesPerSecond)} samples/s · lr ${p.lr.toPrecision(3)} · ${formatEta(p.etaSeconds)} · ` +
+    `${p.numTensors} tensors${val}`;
+}
+
+function renderBackend(report: BackendReport): void {
+  backend = report.backend;
+  const soft = report.backend === 'webgpu' && report.webgpuFallbackAdapter ? ' (software adapter)' : '';
+  backendLine.textContent = `Backend: ${report.backend}${soft}`;
+  backendsList.replaceChildren(
+    ...(['webgpu', 'webgl', 'wasm', 'cpu'] as const).map((b) => {
+      const li = document.createElement('li');
+      const t = report.timings[b];
+      const timing = t === undefined ? '' : ` — ${t.toFixed(1)} ms/step`;
+      const reason = report.reasons[b];
+      li.textContent =
+        b === report.backend ? `${b}: in use${timing}` : reason === undefined ? `${b}: not tried` : `${b}: ${reason}${reason.includes('ms a step') ? '' : timing}`;
+      li.dataset.backend = b;
+      return li;
+    }),
+  );
+}
+
+function renderEval(e: EvalEvent): void {
+  lastValLoss = e.metrics['val/loss'] ?? null;
+  if (lastValLoss !== null) chart.addVal({ update: e.counters.update, loss: lastValLoss });
+  samplesList.replaceChildren(
+    ...e.samples.map((s) => {
+      const li = document.createElement('li');
+      li.textContent = s || '(empty)';
+      return li;
+    }),
+  );
+}
+
+function onEvent(e: TrainerEvent): void {
+  switch (e.type) {
+    case 'state':
+      setState(e.state);
+      if (e.message) statusEl.textContent = `${e.state}: ${e.message}`;
+      if (e.error) showError(e.error.name, e.error.message);
+      renderStatus();
+      break;
+    case 'backend':
+      renderBackend(e.report);
+      break;
+    case 'progress':
+      lastProgress = e;
+      renderStatus();
+      break;
+    case 'loss':
+      chart.addTrain(e.points);
+      break;
+    case 'eval':
+      renderEval(e);
+      renderStatus();
+      break;
+  }
+}
+
+async function start(config: RunConfig): Promise<void> {
+  errorBanner.hidden = true;
+  chart.reset();
+  lastProgress = null;
+  lastValLoss = null;
+  client ??= new TrainerClient();
+  setState('preparing');
+  try {
+    await client.start(config, onEvent);
+  } catch (e) {
+    const err = e as { name?: string; message?: string };
+    showError(err.name ?? 'Error', err.message ?? String(e));
+    setState('failed');
+  }
+}
+
+startBtn.addEventListener('click', () => {
+  const config = form.read();
+  if (config) void start(config);
+});
+pauseBtn.addEventListener('click', () => {
+  if (state === 'running') void client?.api.pause();
+  else if (state === 'paused') void client?.api.resume();
+});
+stopBtn.addEventListener('click', () => {
+  setState('stopping');
+  void client?.api.stop();
+});
+
+registerServiceWorker({ isBusy });

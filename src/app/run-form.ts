@@ -1,0 +1,100 @@
+/**
+ * The run form, built from the config schema. Every value is checked as it is typed; a value that
+ * is refused is shown with its reason and the run cannot start until it is fixed.
+ */
+import {
+  CONFIG_FIELDS,
+  CONFIG_KEYS,
+  configFromParams,
+  configToParams,
+  parseField,
+  type ConfigProblem,
+  type RunConfig,
+} from '../shared/config';
+
+export class RunForm {
+  private inputs = new Map<keyof RunConfig, HTMLInputElement | HTMLSelectElement>();
+  private messages = new Map<keyof RunConfig, HTMLElement>();
+
+  constructor(
+    private readonly form: HTMLFormElement,
+    private readonly onChange: (config: RunConfig | null) => void,
+  ) {
+    for (const key of CONFIG_KEYS) this.addField(key);
+  }
+
+  private addField(key: keyof RunConfig): void {
+    const spec = CONFIG_FIELDS[key];
+    const row = document.createElement('div');
+    row.className = 'field';
+    const label = document.createElement('label');
+    label.htmlFor = `f-${key}`;
+    label.textContent = spec.label;
+    let input: HTMLInputElement | HTMLSelectElement;
+    if (spec.kind === 'choice') {
+      input = document.createElement('select');
+      for (const o of spec.options) input.append(new Option(o, o));
+    } else {
+      input = document.createElement('input');
+      input.type = 'text';
+      input.inputMode = spec.kind === 'int' ? 'numeric' : 'decimal';
+    }
+    input.id = `f-${key}`;
+    input.name = key;
+    const message = document.createElement('span');
+    message.className = 'message';
+    message.id = `m-${key}`;
+    input.setAttribute('aria-describedby', message.id);
+    input.addEventListener('input', () => this.onChange(this.read()));
+    row.append(label, input, message);
+    this.form.append(row);
+    this.inputs.set(key, input);
+    this.messages.set(key, message);
+  }
+
+  /** Shows a config; problems (e.g. from a bad URL) are shown beside their fields. */
+  show(config: RunConfig, problems: ConfigProblem[] = []): void {
+    for (const key of CONFIG_KEYS) this.inputs.get(key)!.value = String(config[key]);
+    this.clearMessages();
+    for (const p of problems) this.setMessage(p.key, `${p.message}; the default ${config[p.key]} is used`, false);
+  }
+
+  /** The config in the form, or null when a field is refused (its message says why). */
+  read(): RunConfig | null {
+    const params = new URLSearchParams();
+    for (const key of CONFIG_KEYS) params.set(key, this.inputs.get(key)!.value);
+    this.clearMessages();
+    let ok = true;
+    for (const key of CONFIG_KEYS) {
+      const parsed = parseField(key, this.inputs.get(key)!.value);
+      if (!parsed.ok) {
+        ok = false;
+        this.setMessage(key, parsed.message, true);
+      }
+    }
+    return ok ? configFromParams(params).config : null;
+  }
+
+  setDisabled(disabled: boolean): void {
+    for (const input of this.inputs.values()) input.disabled = disabled;
+  }
+
+  private clearMessages(): void {
+    for (const key of CONFIG_KEYS) {
+      this.messages.get(key)!.textContent = '';
+      this.inputs.get(key)!.removeAttribute('aria-invalid');
+    }
+  }
+
+  private setMessage(key: keyof RunConfig, text: string, invalid: boolean): void {
+    this.messages.get(key)!.textContent = text;
+    if (invalid) this.inputs.get(key)!.setAttribute('aria-invalid', 'true');
+  }
+}
+
+/** Keeps the URL in step with the form, so a link reproduces the setup. */
+export function writeConfigToUrl(config: RunConfig): void {
+  const url = new URL(location.href);
+  url.search = configToParams(config).toString();
+  history.replaceState(null, '', url);
+}

@@ -1,0 +1,184 @@
+/**
+ * Both stores behind the one interface: every save goes to each, every read is served by the
+ * first copy that verifies. Copies are matched by their parts' SHA-256, so a fallback never
+ * mixes parts of two different saves under one key.
+ */
+import { TrainerError, type WireError, isNamed, toWireError } from '../../shared/errors';
+import type { CheckpointId, CheckpointPart } from '../naming';
+import { newGeneration } from './common';
+import { createIdbStore, type IdbStoreOptions } from './idb-store';
+import { createOpfsStore, type OpfsStoreOptions } from './opfs-store';
+import type { CheckpointMeta, CheckpointParts, CheckpointStore, ListFilter, SaveInfo, StoreKind } from './types';
+
+export interface StoreFailure {
+  store: StoreKind;
+  error: WireError;
+}
+
+/** A checkpoint as the dual store sees it: the newest copy, and which stores hold that copy. */
+export interface DualCheckpointMeta extends CheckpointMeta {
+  stores: StoreKind[];
+}
+
+/** A save's result: which stores now hold it, and why any other did not. */
+export interface DualSaveResult extends DualCheckpointMeta {
+  failures: StoreFailure[];
+}
+
+/** Verified bytes and the store that served them; failures lists the copies passed over, and why. */
+export interface DualReadResult {
+  bytes: Uint8Array;
+  servedBy: StoreKind;
+  failures: StoreFailure[];
+}
+
+export interface DualCheckpointStore extends CheckpointStore {
+  readonly stores: readonly CheckpointStore[];
+  save(id: CheckpointId, parts: CheckpointParts, info: SaveInfo): Promise<DualSaveResult>;
+  list(filter?: ListFilter): Promise<DualCheckpointMeta[]>;
+  stat(key: string): Promise<DualCheckpointMeta | undefined>;
+  /** Like read(), and says which store served and which copies failed. */
+  readWithSource(key: string, part: CheckpointPart): Promise<DualReadResult>;
+}
+
+export interface CreateCheckpointStoreOptions {
+  /** Which stores hold checkpoints; default both. */
+  use?: 'both' | 'opfs' | 'idb';
+  opfs?: OpfsStoreOptions;
+  idb?: IdbStoreOptions;
+}
+
+/** The checkpoint store the app uses: OPFS and IndexedDB (default), or one of them. */
+export function createCheckpointStore(options: CreateCheckpointStoreOptions = {}): DualCheckpointStore {
+  const use = options.use ?? 'both';
+  const stores: CheckpointStore[] = [];
+  if (use !== 'idb') stores.push(createOpfsStore(options.opfs));
+  if (use !== 'opfs') stores.push(createIdbStore(options.idb));
+  return createDualStore(stores);
+}
+
+function storeKind(s: CheckpointStore): StoreKind {
+  return s.kind === 'both' ? 'opfs' : s.kind;
+}
+
+function newest(metas: CheckpointMeta[]): CheckpointMeta {
+  return metas.reduce((a, b) => (b.createdAt > a.createdAt || (b.createdAt === a.createdAt && b.generation > a.generation) ? b : a));
+}
+
+/** Two copies hold the same bytes when every part's size and SHA-256 agree. */
+function sameContent(a: CheckpointMeta, b: CheckpointMeta): boolean {
+  return (
+    a.parts.length === b.parts.length &&
+    a.parts.every((p) => b.parts.some((q) => q.part === p.part && q.size === p.size && q.sha256 === p.sha256))
+  );
+}
+
+function merge(copies: [StoreKind, CheckpointMeta][]): DualCheckpointMeta {
+  const top = newest(copies.map(([, m]) => m));
+  return { ...top, stores: copies.filter(([, m]) => sameContent(m, top)).map(([k]) => k) };
+}
+
+/** Combines stores (in preference order for reads) into one. */
+export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore {
+  if (stores.length === 0) throw new TypeError('createDualStore needs at least one store.');
+
+  async function save(id: CheckpointId, parts: CheckpointParts, info: SaveInfo): Promise<DualSaveResult> {
+    // One generation and timestamp for every copy, so the copies are recognisably one save.
+    const shared: SaveInfo = { ...info, generation: info.generation ?? newGeneration(), createdAt: info.createdAt ?? Date.now() };
+    const results = await Promise.allSettled(stores.map((s) => s.save(id, parts, shared)));
+    const failures: StoreFailure[] = [];
+    let meta: CheckpointMeta | undefined;
+    const held: StoreKind[] = [];
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') {
+        meta ??= r.value;
+        held.push(storeKind(stores[i]));
+      } else {
+        failures.push({ store: storeKind(stores[i]), error: toWireError(r.reason) });
+      }
+    });
+    if (!meta) {
+      // No copy was written; the most telling error (full disk first) is the one to show.
+      const reasons = results.map((r) => (r as PromiseRejectedResult).reason);
+      throw reasons.find((e) => isNamed(e, 'QuotaExceededError')) ?? reasons[0];
+    }
+    return { ...meta, stores: held, failures };
+  }
+
+  async function list(filter?: ListFilter): Promise<DualCheckpointMeta[]> {
+    const byKey = new Map<string, [StoreKind, CheckpointMeta][]>();
+    const listed = await Promise.allSettled(stores.map((s) => s.list(filter)));
+    if (listed.every((r) => r.status === 'rejected')) throw (listed[0] as PromiseRejectedResult).reason;
+    listed.forEach((r, i) => {
+      if (r.status !== 'fulfilled') return; // a store that cannot list holds nothing we can read
+      for (const m of r.value) {
+        const copies = byKey.get(m.key) ?? [];
+        copies.push([storeKind(stores[i]), m]);
+        byKey.set(m.key, copies);
+      }
+    });
+    return [...byKey.values()].map(merge).sort((a, b) => a.createdAt - b.createdAt || (a.key < b.key ? -1 : 1));
+  }
+
+  async function copiesOf(key: string): Promise<[CheckpointStore, CheckpointMeta][]> {
+    const stats = await Promise.allSettled(stores.map((s) => s.stat(key)));
+    const out: [CheckpointStore, CheckpointMeta][] = [];
+    stats.forEach((r, i) => {
+      if (r.status === 'fulfilled' && r.value) out.push([stores[i], r.value]);
+    });
+    return out;
+  }
+
+  async function stat(key: string): Promise<DualCheckpointMeta | undefined> {
+    const copies = await copiesOf(key);
+    return copies.length ? merge(copies.map(([s, m]) => [storeKind(s), m])) : undefined;
+  }
+
+  async function readWithSource(key: string, part: CheckpointPart): Promise<DualReadResult> {
+    const copies = await copiesOf(key);
+    if (copies.length === 0) throw new TrainerError('CheckpointNotFoundError', `No complete checkpoint ${key} in any store.`);
+    const top = newest(copies.map(([, m]) => m));
+    const want = top.parts.find((p) => p.part === part);
+    if (!want) throw new TrainerError('CheckpointNotFoundError', `Checkpoint ${key} has no ${part} part.`);
+    const failures: StoreFailure[] = [];
+    for (const [s, m] of copies) {
+      const kind = storeKind(s);
+      const mine = m.parts.find((p) => p.part === part);
+      if (!mine || mine.sha256 !== want.sha256) {
+        failures.push({ store: kind, error: { name: 'CheckpointNotFoundError', message: `${kind} holds an older copy of ${key}.` } });
+        continue;
+      }
+      try {
+        return { bytes: await s.read(key, part), servedBy: kind, failures };
+      } catch (e) {
+        failures.push({ store: kind, error: toWireError(e) });
+      }
+    }
+    const detail = failures.map((f) => `${f.store}: ${f.error.message}`).join(' ');
+    const damaged = failures.some((f) => f.error.name === 'ChecksumMismatchError' || f.error.name === 'CheckpointCorruptError');
+    throw new TrainerError(
+      damaged ? 'ChecksumMismatchError' : 'CheckpointNotFoundError',
+      `No intact copy of the ${part} part of checkpoint ${key}. ${detail}`,
+    );
+  }
+
+  const each = async (f: (s: CheckpointStore) => Promise<unknown>) => {
+    const r = await Promise.allSettled(stores.map(f));
+    const failed = r.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+    if (failed) throw failed.reason;
+  };
+
+  return {
+    kind: stores.length > 1 ? 'both' : stores[0].kind,
+    stores,
+    save,
+    list,
+    stat,
+    readWithSource,
+    read: async (key, part) => (await readWithSource(key, part)).bytes,
+    delete: (key) => each((s) => s.delete(key)),
+    deleteStage: (runId, stageName, outputDir) => each((s) => s.deleteStage(runId, stageName, outputDir)),
+    deleteRun: (runId, outputDir) => each((s) => s.deleteRun(runId, outputDir)),
+    sweep: async () => (await Promise.all(stores.map((s) => s.sweep()))).reduce((a, b) => a + b, 0),
+  };
+}

@@ -1,0 +1,226 @@
+/**
+ * Checkpoints in IndexedDB. The key is the same path string as in OPFS. Metadata lives in its
+ * own object store so listing never touches the bytes; parts are split into records of at most
+ * `chunkSize` bytes because Chromium refuses a single value of 127 MiB or more in some profiles.
+ * A save is one readwrite transaction, so it is atomic by itself.
+ */
+import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
+import { TrainerError } from '../../shared/errors';
+import { type CheckpointPart, parseCheckpointKey, validateOutputDir, validateRunId, validateStageName } from '../naming';
+import { checksumMismatch, type CrashAt, describeSave, notFound, SerialQueue, SimulatedCrash } from './common';
+import { toStorageError } from './quota';
+import { sha256Hex } from './sha256';
+import type { CheckpointMeta, CheckpointParts, CheckpointStore, ListFilter, SaveInfo } from './types';
+
+/** The database's whole shape. */
+export interface CheckpointDB extends DBSchema {
+  /** One record per complete checkpoint, keyed by checkpointKey(id). */
+  meta: {
+    key: string;
+    value: CheckpointMeta;
+    indexes: { byRun: string };
+  };
+  /** A part's bytes in order: key [checkpointKey, part, index]. */
+  chunks: {
+    key: [string, CheckpointPart, number];
+    value: Uint8Array;
+  };
+}
+
+export const DEFAULT_DB_NAME = 'checkpoints';
+export const DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024;
+
+export interface IdbStoreOptions {
+  /** Database name; tests use their own. */
+  dbName?: string;
+  /** Largest record in bytes (default 32 MiB). */
+  chunkSize?: number;
+  /** Test hook: returning true aborts the save's transaction, as a crash before commit would. */
+  crashAt?: CrashAt;
+}
+
+/** Opens (and on first use creates) the checkpoint database. */
+export function openCheckpointDb(name = DEFAULT_DB_NAME): Promise<IDBPDatabase<CheckpointDB>> {
+  return openDB<CheckpointDB>(name, 1, {
+    upgrade(db) {
+      const meta = db.createObjectStore('meta', { keyPath: 'key' });
+      meta.createIndex('byRun', 'id.runId');
+      db.createObjectStore('chunks');
+    },
+  });
+}
+
+/** Every chunk key of one checkpoint, or of one of its parts. */
+function chunkRange(key: string, part?: CheckpointPart): IDBKeyRange {
+  // Arrays sort after numbers and strings, so [key, []] bounds every [key, part, n] from above.
+  return part === undefined
+    ? IDBKeyRange.bound([key], [key, []])
+    : IDBKeyRange.bound([key, part, 0], [key, part, Infinity]);
+}
+
+function matches(m: CheckpointMeta, f: ListFilter): boolean {
+  return (
+    (f.outputDir === undefined || m.id.outputDir === f.outputDir) &&
+    (f.runId === undefined || m.id.runId === f.runId) &&
+    (f.stageName === undefined || m.id.stageName === f.stageName)
+  );
+}
+
+/** Creates the IndexedDB checkpoint store. */
+export function createIdbStore(options: IdbStoreOptions = {}): CheckpointStore {
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const crashAt = options.crashAt ?? (() => false);
+  const queue = new SerialQueue();
+  let dbp: Promise<IDBPDatabase<CheckpointDB>> | undefined;
+  const db = () => (dbp ??= openCheckpointDb(options.dbName));
+
+  async function save(id: Parameters<CheckpointStore['save']>[0], parts: CheckpointParts, info: SaveInfo): Promise<CheckpointMeta> {
+    // Hashing awaits outside IndexedDB, so it happens before the transaction (which would auto-commit).
+    const meta = await describeSave(id, parts, info);
+    return queue.run(async () => {
+      const d = await db();
+      const tx = d.transaction(['meta', 'chunks'], 'readwrite');
+      const chunks = tx.objectStore('chunks');
+      const pending: Promise<unknown>[] = [chunks.delete(chunkRange(meta.key))];
+      try {
+        let puts = 0;
+        for (const p of meta.parts) {
+          // Records are packed into one scratch buffer: put() clones synchronously, so it can be
+          // reused, and a record never drags a larger underlying buffer into the clone.
+          const scratch = new Uint8Array(Math.min(chunkSize, Math.max(p.size, 1)));
+          let fill = 0;
+          let index = 0;
+          const flush = () => {
+            const record = fill === scratch.length ? scratch : scratch.slice(0, fill);
+            pending.push(chunks.put(record, [meta.key, p.part, index++]));
+            fill = 0;
+            if (crashAt('chunks-put', puts++)) throw new SimulatedCrash('chunks-put');
+          };
+          for (const c of parts[p.part]!) {
+            for (let at = 0; at < c.byteLength; ) {
+              const n = Math.min(scratch.length - fill, c.byteLength - at);
+              scratch.set(c.subarray(at, at + n), fill);
+              fill += n;
+              at += n;
+              if (fill === scratch.length) flush();
+            }
+          }
+          if (fill > 0 || index === 0) flush();
+        }
+        pending.push(tx.objectStore('meta').put(meta));
+      } catch (e) {
+        tx.abort();
+        await Promise.allSettled([...pending, tx.done]);
+        throw e;
+      }
+      try {
+        await Promise.all([...pending, tx.done]);
+      } catch (e) {
+        // A failed transaction changed nothing: the previous checkpoint under this key is intact.
+        throw await toStorageError(tx.error ?? e, `save checkpoint ${meta.key}`);
+      }
+      return meta;
+    });
+  }
+
+  async function list(filter: ListFilter = {}): Promise<CheckpointMeta[]> {
+    const d = await db();
+    const all = filter.runId !== undefined ? await d.getAllFromIndex('meta', 'byRun', filter.runId) : await d.getAll('meta');
+    return all.filter((m) => matches(m, filter)).sort((a, b) => a.createdAt - b.createdAt || (a.key < b.key ? -1 : 1));
+  }
+
+  async function stat(key: string): Promise<CheckpointMeta | undefined> {
+    parseCheckpointKey(key);
+    return (await db()).get('meta', key);
+  }
+
+  async function read(key: string, part: CheckpointPart): Promise<Uint8Array> {
+    parseCheckpointKey(key);
+    const d = await db();
+    const tx = d.transaction(['meta', 'chunks'], 'readonly');
+    const meta = await tx.objectStore('meta').get(key);
+    if (!meta) throw notFound('IndexedDB', key);
+    const want = meta.parts.find((p) => p.part === part);
+    if (!want) throw notFound('IndexedDB', key, part);
+    // Copied into one buffer of the recorded size as the cursor walks, so only one chunk is extra.
+    const out = new Uint8Array(want.size);
+    let at = 0;
+    let records = 0;
+    let tooLong = false;
+    for (let cur = await tx.objectStore('chunks').openCursor(chunkRange(key, part)); cur; cur = await cur.continue()) {
+      const v = cur.value;
+      records++;
+      if (at + v.byteLength > out.length) {
+        tooLong = true;
+        break;
+      }
+      out.set(v, at);
+      at += v.byteLength;
+    }
+    await tx.done;
+    if (records === 0) {
+      throw new TrainerError('CheckpointCorruptError', `The ${part} part of checkpoint ${key} in IndexedDB is missing; it will not be loaded.`);
+    }
+    if (tooLong || at !== want.size) throw checksumMismatch('IndexedDB', key, part, `size differs from ${want.size}`);
+    if ((await sha256Hex([out])) !== want.sha256) throw checksumMismatch('IndexedDB', key, part, 'SHA-256 differs');
+    return out;
+  }
+
+  /** Deletes the checkpoints the predicate picks, all in one transaction. */
+  async function deleteWhere(runId: string | undefined, pick: (m: CheckpointMeta) => boolean): Promise<void> {
+    await queue.run(async () => {
+      const d = await db();
+      const tx = d.transaction(['meta', 'chunks'], 'readwrite');
+      const metaStore = tx.objectStore('meta');
+      const metas = runId !== undefined ? await metaStore.index('byRun').getAll(runId) : await metaStore.getAll();
+      const ops: Promise<unknown>[] = [];
+      for (const m of metas.filter(pick)) ops.push(metaStore.delete(m.key), tx.objectStore('chunks').delete(chunkRange(m.key)));
+      await Promise.all([...ops, tx.done]);
+    });
+  }
+
+  async function deleteKey(key: string): Promise<void> {
+    parseCheckpointKey(key);
+    await queue.run(async () => {
+      const d = await db();
+      const tx = d.transaction(['meta', 'chunks'], 'readwrite');
+      await Promise.all([tx.objectStore('meta').delete(key), tx.objectStore('chunks').delete(chunkRange(key)), tx.done]);
+    });
+  }
+
+  async function deleteStage(runId: string, stageName?: string, outputDir?: string): Promise<void> {
+    validateRunId(runId);
+    if (stageName !== undefined) validateStageName(stageName);
+    if (outputDir !== undefined) validateOutputDir(outputDir);
+    await deleteWhere(runId, (m) => m.id.stageName === stageName && (outputDir === undefined || m.id.outputDir === outputDir));
+  }
+
+  async function deleteRun(runId: string, outputDir?: string): Promise<void> {
+    validateRunId(runId);
+    if (outputDir !== undefined) validateOutputDir(outputDir);
+    await deleteWhere(runId, (m) => outputDir === undefined || m.id.outputDir === outputDir);
+  }
+
+  async function sweep(): Promise<number> {
+    // Saves are atomic here, so only damage can leave chunks without metadata; remove those.
+    return queue.run(async () => {
+      const d = await db();
+      const tx = d.transaction(['meta', 'chunks'], 'readwrite');
+      const keys = new Set(await tx.objectStore('meta').getAllKeys());
+      const orphans = new Set<string>();
+      for (let cur = await tx.objectStore('chunks').openKeyCursor(); cur; cur = await cur.continue()) {
+        const [key, part] = cur.key;
+        if (!keys.has(key)) orphans.add(JSON.stringify([key, part]));
+      }
+      const ops: Promise<unknown>[] = [];
+      for (const o of orphans) {
+        const [key, part] = JSON.parse(o) as [string, CheckpointPart];
+        ops.push(tx.objectStore('chunks').delete(chunkRange(key, part)));
+      }
+      await Promise.all([...ops, tx.done]);
+      return orphans.size;
+    });
+  }
+
+  return { kind: 'idb', save, list, stat, read, delete: deleteKey, deleteStage, deleteRun, sweep };
+}

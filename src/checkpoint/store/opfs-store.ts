@@ -1,0 +1,458 @@
+/**
+ * Checkpoints as real folders and files in the Origin Private File System, under the naming
+ * scheme. A checkpoint is committed by its manifest (`{stem}.manifest.json`, stem = the file name
+ * without `_{part}.th`); see README.md for why a crash at any instant leaves a complete one.
+ */
+import { TrainerError } from '../../shared/errors';
+import {
+  CHECKPOINTS_DIR,
+  type CheckpointId,
+  type CheckpointPart,
+  checkpointFileName,
+  parseCheckpointKey,
+  validateOutputDir,
+  validateRunId,
+  validateStageName,
+} from '../naming';
+import { checksumMismatch, type CrashAt, describeSave, notFound, SerialQueue, SimulatedCrash } from './common';
+import { toStorageError } from './quota';
+import { sha256Hex } from './sha256';
+import type { CheckpointMeta, CheckpointParts, CheckpointStore, ListFilter, SaveInfo } from './types';
+
+export interface OpfsStoreOptions {
+  /** The folder output dirs live in; default the OPFS root. Tests pass a scratch folder. */
+  root?: FileSystemDirectoryHandle;
+  /** Test hook: returning true stops the save there, as a crash would. */
+  crashAt?: CrashAt;
+}
+
+const MANIFEST_SUFFIX = '.manifest.json';
+const STAGED_RE = /^(.*)\.(g[a-z0-9]+)\.tmp$/;
+const SWAP_SUFFIX = '.crswap';
+const MANIFEST_FORMAT = 1;
+
+/** The temporary name a part is written under before the commit. */
+export function stagedFileName(finalName: string, generation: string): string {
+  return `${finalName}.${generation}.tmp`;
+}
+
+/** The commit record's file name for a checkpoint whose part files start with `stem`. */
+export function manifestFileName(stem: string): string {
+  return `${stem}${MANIFEST_SUFFIX}`;
+}
+
+interface Manifest extends CheckpointMeta {
+  format: number;
+}
+
+// TypeScript's DOM and WebWorker libs type directory iteration only in their *.AsyncIterable
+// variants, which this project does not load; Chromium has had entries() since OPFS shipped.
+type Iterable = FileSystemDirectoryHandle & { entries(): AsyncIterable<[string, FileSystemHandle]> };
+// move() is in Chromium (it replaces an existing target) but not yet in the TS libs.
+type Movable = FileSystemFileHandle & { move?: (dir: FileSystemDirectoryHandle, name: string) => Promise<void> };
+
+async function entries(dir: FileSystemDirectoryHandle): Promise<[string, FileSystemHandle][]> {
+  const out: [string, FileSystemHandle][] = [];
+  for await (const e of (dir as Iterable).entries()) out.push(e);
+  return out;
+}
+
+function isNotFound(e: unknown): boolean {
+  const n = (e as { name?: unknown } | null)?.name;
+  return n === 'NotFoundError' || n === 'TypeMismatchError';
+}
+
+async function subdir(dir: FileSystemDirectoryHandle, name: string, create = false): Promise<FileSystemDirectoryHandle | undefined> {
+  try {
+    return await dir.getDirectoryHandle(name, { create });
+  } catch (e) {
+    if (!create && isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+async function fileIn(dir: FileSystemDirectoryHandle, name: string): Promise<File | undefined> {
+  try {
+    return await (await dir.getFileHandle(name)).getFile();
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+async function remove(dir: FileSystemDirectoryHandle, name: string, recursive = false): Promise<boolean> {
+  try {
+    await dir.removeEntry(name, { recursive });
+    return true;
+  } catch (e) {
+    if (isNotFound(e)) return false;
+    throw e;
+  }
+}
+
+/** Writes one file atomically: Chromium writes to a swap file and replaces the target on close(). */
+async function writeFile(dir: FileSystemDirectoryHandle, name: string, chunks: readonly (Uint8Array | Blob | string)[]): Promise<void> {
+  const handle = await dir.getFileHandle(name, { create: true });
+  const w = await handle.createWritable({ keepExistingData: false });
+  try {
+    // write() accepts no SharedArrayBuffer views in its types; parts are ordinary ArrayBuffers.
+    for (const c of chunks) await w.write(c as Uint8Array<ArrayBuffer>);
+    await w.close();
+  } catch (e) {
+    await w.abort().catch(() => undefined);
+    throw e;
+  }
+}
+
+function parseManifest(text: string, stem: string): Manifest | undefined {
+  try {
+    const m = JSON.parse(text) as Manifest;
+    if (m.format !== MANIFEST_FORMAT || !Array.isArray(m.parts) || typeof m.generation !== 'string') return undefined;
+    if (!m.key.endsWith(`/${stem}`)) return undefined;
+    return m;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readManifest(dir: FileSystemDirectoryHandle, stem: string): Promise<Manifest | undefined> {
+  const f = await fileIn(dir, manifestFileName(stem));
+  return f ? parseManifest(await f.text(), stem) : undefined;
+}
+
+function stemOf(key: string): string {
+  return key.slice(key.lastIndexOf('/') + 1);
+}
+
+function dirSegments(id: Pick<CheckpointId, 'outputDir' | 'runId' | 'stageName'>): string[] {
+  return id.stageName !== undefined
+    ? [id.outputDir, id.runId, id.stageName, CHECKPOINTS_DIR]
+    : [id.outputDir, id.runId, CHECKPOINTS_DIR];
+}
+
+/** What a file in a checkpoints folder is, judged by its name alone. */
+type FileRole =
+  | { role: 'manifest'; stem: string }
+  | { role: 'part'; stem: string; part: CheckpointPart }
+  | { role: 'staged'; stem: string; part: CheckpointPart; generation: string }
+  | { role: 'swap' }
+  | { role: 'other' };
+
+function partName(name: string): { stem: string; part: CheckpointPart } | undefined {
+  for (const part of ['model', 'optim', 'trainer'] as const) {
+    const suffix = `_${part}.th`;
+    if (name.endsWith(suffix) && name.length > suffix.length) return { stem: name.slice(0, -suffix.length), part };
+  }
+  return undefined;
+}
+
+function roleOf(name: string): FileRole {
+  if (name.endsWith(SWAP_SUFFIX)) return { role: 'swap' };
+  if (name.endsWith(MANIFEST_SUFFIX)) return { role: 'manifest', stem: name.slice(0, -MANIFEST_SUFFIX.length) };
+  const staged = STAGED_RE.exec(name);
+  if (staged) {
+    const p = partName(staged[1]);
+    return p ? { role: 'staged', ...p, generation: staged[2] } : { role: 'other' };
+  }
+  const p = partName(name);
+  return p ? { role: 'part', ...p } : { role: 'other' };
+}
+
+/** A checkpoint's manifest plus which file currently holds each part. */
+async function locateParts(dir: FileSystemDirectoryHandle, m: Manifest): Promise<Map<CheckpointPart, File[]> | undefined> {
+  const found = new Map<CheckpointPart, File[]>();
+  for (const p of m.parts) {
+    const final = p.path.slice(p.path.lastIndexOf('/') + 1);
+    const files = [await fileIn(dir, final), await fileIn(dir, stagedFileName(final, m.generation))].filter((f): f is File => !!f);
+    if (files.length === 0) return undefined;
+    found.set(p.part, files);
+  }
+  return found;
+}
+
+/** Complete means: every part has a file of the manifest's size (contents are checked on read). */
+async function isComplete(dir: FileSystemDirectoryHandle, m: Manifest): Promise<boolean> {
+  const found = await locateParts(dir, m);
+  if (!found) return false;
+  return m.parts.every((p) => found.get(p.part)!.some((f) => f.size === p.size));
+}
+
+function toMeta(m: Manifest): CheckpointMeta {
+  const { format: _format, ...meta } = m;
+  return meta;
+}
+
+/** Creates the OPFS checkpoint store. */
+export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore {
+  const queue = new SerialQueue();
+  const crashAt = options.crashAt ?? (() => false);
+  const rootDir = async () => options.root ?? navigator.storage.getDirectory();
+
+  async function folder(segments: string[], create: boolean): Promise<FileSystemDirectoryHandle | undefined> {
+    let dir: FileSystemDirectoryHandle | undefined = await rootDir();
+    for (const s of segments) {
+      dir = await subdir(dir, s, create);
+      if (!dir) return undefined;
+    }
+    return dir;
+  }
+
+  /** Every checkpoints folder the filter admits. */
+  async function checkpointFolders(filter: ListFilter = {}): Promise<FileSystemDirectoryHandle[]> {
+    const out: FileSystemDirectoryHandle[] = [];
+    const root = await rootDir();
+    for (const [outName, outDir] of await entries(root)) {
+      if (outDir.kind !== 'directory' || (filter.outputDir !== undefined && outName !== filter.outputDir)) continue;
+      for (const [runName, runDir] of await entries(outDir as FileSystemDirectoryHandle)) {
+        if (runDir.kind !== 'directory' || (filter.runId !== undefined && runName !== filter.runId)) continue;
+        for (const [name, h] of await entries(runDir as FileSystemDirectoryHandle)) {
+          if (h.kind !== 'directory') continue;
+          if (name === CHECKPOINTS_DIR) {
+            if (filter.stageName === undefined) out.push(h as FileSystemDirectoryHandle);
+          } else if (filter.stageName === undefined || filter.stageName === name) {
+            const cp = await subdir(h as FileSystemDirectoryHandle, CHECKPOINTS_DIR);
+            if (cp) out.push(cp);
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Removes a stem's files that the committed manifest does not use; returns how many. */
+  async function tidyStem(dir: FileSystemDirectoryHandle, stem: string, m: Manifest | undefined, names: string[]): Promise<number> {
+    let removed = 0;
+    const parts = new Set(m?.parts.map((p) => p.part));
+    for (const name of names) {
+      const r = roleOf(name);
+      if (r.role !== 'part' && r.role !== 'staged') continue;
+      if (r.stem !== stem) continue;
+      const keep = m !== undefined && parts.has(r.part) && (r.role === 'part' || r.generation === m.generation);
+      if (!keep && (await remove(dir, name))) removed++;
+    }
+    return removed;
+  }
+
+  /** Moves committed staged parts to their final names; a crash mid-way leaves the staged copy to read. */
+  async function promote(dir: FileSystemDirectoryHandle, m: Manifest, onPromoted?: (i: number) => void): Promise<number> {
+    let done = 0;
+    for (const [i, p] of m.parts.entries()) {
+      const final = p.path.slice(p.path.lastIndexOf('/') + 1);
+      const stagedName = stagedFileName(final, m.generation);
+      let staged: FileSystemFileHandle;
+      try {
+        staged = await dir.getFileHandle(stagedName);
+      } catch (e) {
+        if (isNotFound(e)) continue;
+        throw e;
+      }
+      const movable = staged as Movable;
+      if (typeof movable.move === 'function') {
+        await movable.move(dir, final);
+      } else {
+        // Without move() the bytes are copied (streamed from the file, not held in memory).
+        await writeFile(dir, final, [await staged.getFile()]);
+        await remove(dir, stagedName);
+      }
+      done++;
+      onPromoted?.(i);
+    }
+    return done;
+  }
+
+  async function save(id: CheckpointId, parts: CheckpointParts, info: SaveInfo): Promise<CheckpointMeta> {
+    const meta = await describeSave(id, parts, info);
+    return queue.run(async () => {
+      const stem = stemOf(meta.key);
+      const manifest: Manifest = { format: MANIFEST_FORMAT, ...meta };
+      let dir: FileSystemDirectoryHandle | undefined;
+      let committed = false;
+      try {
+        dir = (await folder(dirSegments(id), true))!;
+        for (const [i, p] of meta.parts.entries()) {
+          await writeFile(dir, stagedFileName(checkpointFileName(id, p.part), meta.generation), parts[p.part]!);
+          if (crashAt('part-written', i)) throw new SimulatedCrash('part-written');
+        }
+        // The commit: once this file is replaced, the new checkpoint is the one under the key.
+        await writeFile(dir, manifestFileName(stem), [JSON.stringify(manifest)]);
+        committed = true;
+        if (crashAt('manifest-written', 0)) throw new SimulatedCrash('manifest-written');
+      } catch (e) {
+        if (e instanceof SimulatedCrash) throw e;
+        if (!committed && dir) {
+          // Only this save's staged files go; the previous checkpoint was never touched.
+          for (const p of meta.parts) {
+            await remove(dir, stagedFileName(checkpointFileName(id, p.part), meta.generation)).catch(() => false);
+          }
+        }
+        throw await toStorageError(e, `save checkpoint ${meta.key}`);
+      }
+      try {
+        await promote(dir, manifest, (i) => {
+          if (crashAt('part-promoted', i)) throw new SimulatedCrash('part-promoted');
+        });
+        await tidyStem(dir, stem, manifest, (await entries(dir)).map(([n]) => n));
+      } catch (e) {
+        // The checkpoint is committed and readable from its staged files; sweep() finishes the move.
+        if (e instanceof SimulatedCrash) throw e;
+      }
+      return meta;
+    });
+  }
+
+  async function list(filter: ListFilter = {}): Promise<CheckpointMeta[]> {
+    const out: CheckpointMeta[] = [];
+    for (const dir of await checkpointFolders(filter)) {
+      for (const [name, h] of await entries(dir)) {
+        const r = roleOf(name);
+        if (r.role !== 'manifest' || h.kind !== 'file') continue;
+        const m = await readManifest(dir, r.stem);
+        if (m && (await isComplete(dir, m))) out.push(toMeta(m));
+      }
+    }
+    return out.sort((a, b) => a.createdAt - b.createdAt || (a.key < b.key ? -1 : 1));
+  }
+
+  async function openKey(key: string): Promise<{ dir: FileSystemDirectoryHandle; stem: string } | undefined> {
+    const id = parseCheckpointKey(key);
+    const dir = await folder(dirSegments(id), false);
+    return dir ? { dir, stem: stemOf(key) } : undefined;
+  }
+
+  async function stat(key: string): Promise<CheckpointMeta | undefined> {
+    const at = await openKey(key);
+    if (!at) return undefined;
+    const m = await readManifest(at.dir, at.stem);
+    return m && (await isComplete(at.dir, m)) ? toMeta(m) : undefined;
+  }
+
+  async function read(key: string, part: CheckpointPart): Promise<Uint8Array> {
+    const at = await openKey(key);
+    const m = at && (await readManifest(at.dir, at.stem));
+    if (!at || !m) throw notFound('OPFS', key);
+    const want = m.parts.find((p) => p.part === part);
+    if (!want) throw notFound('OPFS', key, part);
+    const files = (await locateParts(at.dir, { ...m, parts: [want] }))?.get(part);
+    if (!files) {
+      throw new TrainerError('CheckpointCorruptError', `The ${part} part of checkpoint ${key} in OPFS is missing; it will not be loaded.`);
+    }
+    // The final file first; after a crash during promotion the staged copy holds the committed bytes.
+    let why = '';
+    for (const f of files) {
+      if (f.size !== want.size) {
+        why = `size ${f.size}, expected ${want.size}`;
+        continue;
+      }
+      const bytes = new Uint8Array(await f.arrayBuffer());
+      if ((await sha256Hex([bytes])) === want.sha256) return bytes;
+      why = 'SHA-256 differs';
+    }
+    throw checksumMismatch('OPFS', key, part, why);
+  }
+
+  async function deleteKey(key: string): Promise<void> {
+    await queue.run(async () => {
+      const at = await openKey(key);
+      if (!at) return;
+      // The manifest goes first, so an interrupted delete leaves orphans for sweep(), never a torn checkpoint.
+      await remove(at.dir, manifestFileName(at.stem));
+      await tidyStem(at.dir, at.stem, undefined, (await entries(at.dir)).map(([n]) => n));
+    });
+  }
+
+  /** Uncommits every checkpoint in a folder, then removes the folder. */
+  async function dropCheckpointsFolder(parent: FileSystemDirectoryHandle): Promise<void> {
+    const dir = await subdir(parent, CHECKPOINTS_DIR);
+    if (!dir) return;
+    for (const [name] of await entries(dir)) if (roleOf(name).role === 'manifest') await remove(dir, name);
+    await remove(parent, CHECKPOINTS_DIR, true);
+  }
+
+  async function removeIfEmpty(parent: FileSystemDirectoryHandle, name: string): Promise<void> {
+    const dir = await subdir(parent, name);
+    if (dir && (await entries(dir)).length === 0) await remove(parent, name);
+  }
+
+  async function outputDirs(outputDir?: string): Promise<FileSystemDirectoryHandle[]> {
+    if (outputDir !== undefined) validateOutputDir(outputDir);
+    const root = await rootDir();
+    const names = outputDir !== undefined ? [outputDir] : (await entries(root)).filter(([, h]) => h.kind === 'directory').map(([n]) => n);
+    const out: FileSystemDirectoryHandle[] = [];
+    for (const n of names) {
+      const d = await subdir(root, n);
+      if (d) out.push(d);
+    }
+    return out;
+  }
+
+  async function deleteStage(runId: string, stageName?: string, outputDir?: string): Promise<void> {
+    validateRunId(runId);
+    if (stageName !== undefined) validateStageName(stageName);
+    await queue.run(async () => {
+      for (const out of await outputDirs(outputDir)) {
+        const run = await subdir(out, runId);
+        if (!run) continue;
+        if (stageName === undefined) {
+          await dropCheckpointsFolder(run);
+        } else {
+          const stage = await subdir(run, stageName);
+          if (stage) await dropCheckpointsFolder(stage);
+          await removeIfEmpty(run, stageName);
+        }
+        await removeIfEmpty(out, runId);
+      }
+    });
+  }
+
+  async function deleteRun(runId: string, outputDir?: string): Promise<void> {
+    validateRunId(runId);
+    await queue.run(async () => {
+      for (const out of await outputDirs(outputDir)) {
+        const run = await subdir(out, runId);
+        if (!run) continue;
+        await dropCheckpointsFolder(run);
+        for (const [name, h] of await entries(run)) {
+          if (h.kind !== 'directory') continue;
+          await dropCheckpointsFolder(h as FileSystemDirectoryHandle);
+          await removeIfEmpty(run, name);
+        }
+        // Other files the app keeps in the run folder (logs, exports) are not the store's to remove.
+        await removeIfEmpty(out, runId);
+      }
+    });
+  }
+
+  async function sweep(): Promise<number> {
+    return queue.run(async () => {
+      let count = 0;
+      for (const dir of await checkpointFolders()) {
+        const names = (await entries(dir)).map(([n]) => n);
+        const stems = new Set<string>();
+        for (const name of names) {
+          const r = roleOf(name);
+          if (r.role === 'swap') {
+            if (await remove(dir, name)) count++;
+          } else if (r.role !== 'other') {
+            stems.add(r.stem);
+          }
+        }
+        for (const stem of stems) {
+          let m = await readManifest(dir, stem);
+          if (m && !(await isComplete(dir, m))) {
+            // A manifest whose parts are gone (an interrupted delete): nothing of it can load.
+            await remove(dir, manifestFileName(stem));
+            count++;
+            m = undefined;
+          } else if (!m && (await remove(dir, manifestFileName(stem)))) {
+            count++; // unreadable manifest
+          }
+          if (m) count += await promote(dir, m);
+          count += await tidyStem(dir, stem, m, (await entries(dir)).map(([n]) => n));
+        }
+      }
+      return count;
+    });
+  }
+
+  return { kind: 'opfs', save, list, stat, read, delete: deleteKey, deleteStage, deleteRun, sweep };
+}

@@ -1,0 +1,40 @@
+/** Scratch stores for the browser tests: each test gets its own OPFS folder and database. */
+import { deleteDB } from 'idb';
+import { type CheckpointId, tags } from '../naming';
+import type { CrashAt } from './common';
+import { createIdbStore } from './idb-store';
+import { createOpfsStore } from './opfs-store';
+
+let n = 0;
+export function scratchName(): string {
+  return `t${Date.now().toString(36)}${(n++).toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+}
+
+export async function scratchOpfs(crashAt?: CrashAt) {
+  const name = scratchName();
+  const top = await navigator.storage.getDirectory();
+  const root = await top.getDirectoryHandle(name, { create: true });
+  return { store: createOpfsStore({ root, crashAt }), root, cleanup: () => top.removeEntry(name, { recursive: true }) };
+}
+
+export async function scratchIdb(opts: { chunkSize?: number; crashAt?: CrashAt } = {}) {
+  const dbName = scratchName();
+  return { store: createIdbStore({ dbName, ...opts }), dbName, cleanup: () => deleteDB(dbName) };
+}
+
+export function id(tag = tags.latest(), patch: Partial<CheckpointId> = {}): CheckpointId {
+  return { outputDir: 'runs', runId: 'run1', stageName: 'train', modelName: 'net', tag, ...patch };
+}
+
+/** Deterministic bytes, distinct per seed. */
+export function bytes(size: number, seed: number): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(size);
+  let x = seed * 2654435761 + 1;
+  for (let i = 0; i < size; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
+  return b;
+}
+
+export const counters = (u: number) => ({ epoch: Math.floor(u / 10), update: u, sample: u * 4 });

@@ -1,0 +1,69 @@
+/** What the trainer tells the page. Plain data only: it crosses the worker boundary by structured clone. */
+import type { BackendName } from './config';
+import type { WireError } from './errors';
+
+export interface Counters {
+  epoch: number;
+  update: number;
+  sample: number;
+}
+
+export type TrainerState = 'idle' | 'preparing' | 'running' | 'paused' | 'stopping' | 'done' | 'failed';
+
+export interface BackendReport {
+  backend: BackendName;
+  /** Why each better backend was not used ('' for the one in use). */
+  reasons: Partial<Record<BackendName, string>>;
+  /** Milliseconds per training step measured in automatic mode, per backend tried. */
+  timings: Partial<Record<BackendName, number>>;
+  /** True when the WebGPU adapter is a software one (SwiftShader). */
+  webgpuFallbackAdapter?: boolean;
+}
+
+export interface ProgressEvent {
+  type: 'progress';
+  state: TrainerState;
+  counters: Counters;
+  /** Epochs of the whole run, for the progress bar. */
+  totalEpochs: number;
+  updatesPerEpoch: number;
+  /** Fraction of the run done, 0..1. */
+  fraction: number;
+  loss: number | null;
+  lr: number;
+  samplesPerSecond: number;
+  etaSeconds: number | null;
+  numTensors: number;
+}
+
+export interface LossPoint {
+  update: number;
+  loss: number;
+}
+
+export interface EvalEvent {
+  type: 'eval';
+  counters: Counters;
+  metrics: Record<string, number>;
+  samples: string[];
+  epochEnd: boolean;
+}
+
+export interface LossBatchEvent {
+  type: 'loss';
+  points: LossPoint[];
+}
+
+export interface StateEvent {
+  type: 'state';
+  state: TrainerState;
+  message?: string;
+  error?: WireError;
+}
+
+export interface BackendEvent {
+  type: 'backend';
+  report: BackendReport;
+}
+
+export type TrainerEvent = ProgressEvent | EvalEvent | LossBatchEvent | StateEvent | BackendEvent;

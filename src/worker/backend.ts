@@ -1,0 +1,141 @@
+/**
+ * Which tfjs backend trains. WebGPU first, then WebGL, WASM and CPU; every backend not used gets a
+ * reason the page shows. A software WebGPU adapter (SwiftShader) is many times slower than WebGL or
+ * WASM, so in automatic mode every usable backend is timed on the real model and the fastest wins.
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-webgpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
+import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
+import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+import { BACKENDS, type BackendChoice, type BackendName } from '../shared/config';
+import type { BackendReport } from '../shared/progress';
+import { TrainerError } from '../shared/errors';
+
+// The wasm binaries are bundled as assets (and precached), never fetched from a CDN.
+setWasmPaths({
+  'tfjs-backend-wasm.wasm': wasmPlain,
+  'tfjs-backend-wasm-simd.wasm': wasmSimd,
+  'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded,
+});
+
+interface Availability {
+  ok: boolean;
+  reason: string;
+  fallbackAdapter?: boolean;
+}
+
+interface GpuAdapterLike {
+  isFallbackAdapter?: boolean;
+  info?: { isFallbackAdapter?: boolean; description?: string; vendor?: string };
+}
+
+async function probeWebGpu(): Promise<Availability> {
+  const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } }).gpu;
+  if (!gpu) return { ok: false, reason: 'this browser has no WebGPU (navigator.gpu is missing in workers)' };
+  let adapter: GpuAdapterLike | null;
+  try {
+    adapter = await gpu.requestAdapter();
+  } catch (e) {
+    return { ok: false, reason: `requestAdapter() failed: ${(e as Error).message}` };
+  }
+  if (!adapter) return { ok: false, reason: 'no WebGPU adapter: requestAdapter() returned null (GPU blocked or disabled)' };
+  const fallbackAdapter = !!(adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter);
+  return { ok: true, reason: '', fallbackAdapter };
+}
+
+/** Makes `name` tfjs's active backend, initialising it if needed; says why not if it cannot. */
+export async function activate(name: BackendName): Promise<Availability> {
+  let extra: Availability = { ok: true, reason: '' };
+  if (name === 'webgpu') {
+    extra = await probeWebGpu();
+    if (!extra.ok) return extra;
+  }
+  if (name === 'webgl' && typeof OffscreenCanvas === 'undefined') {
+    return { ok: false, reason: 'no OffscreenCanvas in this worker, so no WebGL' };
+  }
+  try {
+    const ok = await tf.setBackend(name);
+    if (!ok) return { ok: false, reason: `tfjs could not initialise the ${name} backend` };
+    await tf.ready();
+    return extra;
+  } catch (e) {
+    return { ok: false, reason: `${name} failed to start: ${(e as Error).message}` };
+  }
+}
+
+/**
+ * Picks the backend. `timeStep` runs a few real training steps on the active backend and returns
+ * milliseconds per step; it is only called in automatic mode when more than one backend is usable.
+ */
+export async function chooseBackend(
+  choice: BackendChoice,
+  timeStep: (backend: BackendName) => Promise<number>,
+): Promise<BackendReport> {
+  const reasons: Partial<Record<BackendName, string>> = {};
+  const timings: Partial<Record<BackendName, number>> = {};
+  let webgpuFallbackAdapter: boolean | undefined;
+
+  if (choice !== 'auto') {
+    // The user's choice first; if it cannot run, the next in the usual order, saying why.
+    const order = [choice, ...BACKENDS.filter((b) => b !== choice)];
+    for (const b of order) {
+      const a = await activate(b);
+      if (b === 'webgpu') webgpuFallbackAdapter = a.fallbackAdapter;
+      if (a.ok) {
+        reasons[b] = '';
+        return { backend: b, reasons, timings, webgpuFallbackAdapter };
+      }
+      reasons[b] = a.reason;
+    }
+    throw new TrainerError('BackendUnavailableError', describeFailures(reasons));
+  }
+
+  const usable: BackendName[] = [];
+  for (const b of BACKENDS) {
+    if (b === 'cpu' && usable.length > 0) {
+      reasons.cpu = `not tried: a faster backend is usable (${usable.join(', ')}); tfjs's plain-JavaScript CPU backend is the slowest`;
+      continue;
+    }
+    const a = await activate(b);
+    if (b === 'webgpu') webgpuFallbackAdapter = a.fallbackAdapter;
+    if (!a.ok) {
+      reasons[b] = a.reason;
+      continue;
+    }
+    usable.push(b);
+  }
+  if (usable.length === 0) throw new TrainerError('BackendUnavailableError', describeFailures(reasons));
+  if (usable.length === 1) {
+    reasons[usable[0]] = '';
+    await activate(usable[0]);
+    return { backend: usable[0], reasons, timings, webgpuFallbackAdapter };
+  }
+  for (const b of usable) {
+    await activate(b);
+    try {
+      timings[b] = await timeStep(b);
+    } catch (e) {
+      reasons[b] = `failed a trial step: ${(e as Error).message}`;
+    }
+  }
+  const timed = usable.filter((b) => timings[b] !== undefined);
+  if (timed.length === 0) throw new TrainerError('BackendUnavailableError', describeFailures(reasons));
+  const best = timed.reduce((a, b) => (timings[b]! < timings[a]! ? b : a));
+  for (const b of timed) {
+    if (b === best) reasons[b] = '';
+    else {
+      const soft = b === 'webgpu' && webgpuFallbackAdapter ? ' (a software WebGPU adapter, no GPU)' : '';
+      reasons[b] = `slower here${soft}: ${timings[b]!.toFixed(1)} ms a step against ${timings[best]!.toFixed(1)} ms on ${best}`;
+    }
+  }
+  await activate(best);
+  return { backend: best, reasons, timings, webgpuFallbackAdapter };
+}
+
+function describeFailures(reasons: Partial<Record<BackendName, string>>): string {
+  return `No tfjs backend could start: ${Object.entries(reasons)
+    .map(([b, r]) => `${b}: ${r}`)
+    .join('; ')}`;
+}

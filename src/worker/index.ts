@@ -1,0 +1,105 @@
+/**
+ * The trainer realm's entry: a dedicated worker exposing `api` through comlink. The page types its
+ * side from `TrainerApi`, never by hand. Errors cross as {name, message}.
+ */
+import { expose } from 'comlink';
+import * as tf from '@tensorflow/tfjs';
+import { buildCharLmDataset, type CharLmDataset } from '../data/char-lm-dataset';
+import { loadFirstNames } from '../data/names-source';
+import type { BackendName, RunConfig } from '../shared/config';
+import { TrainerError, toWireError } from '../shared/errors';
+import type { Counters, TrainerEvent } from '../shared/progress';
+import { chooseBackend } from './backend';
+import { startPosition, TrainingLoop } from './loop';
+import { TrainingSession } from './session';
+import { benchmarkLoops, type BenchResult } from './bench';
+
+let loop: TrainingLoop | null = null;
+let session: TrainingSession | null = null;
+
+async function loadDataset(run: RunConfig): Promise<CharLmDataset> {
+  const words = await loadFirstNames();
+  return buildCharLmDataset(words, { context: run.context, valFraction: run.val_fraction, seed: run.seed });
+}
+
+/** Milliseconds per step of the real model on the active backend: 2 warm-up steps, then 3 timed. */
+async function timeTrialSteps(run: RunConfig, data: CharLmDataset, backend: BackendName): Promise<number> {
+  const trial = new TrainingSession(run, data, `trial-${backend}/`);
+  try {
+    const idx = new Int32Array(Math.min(run.batch_size, data.train.n)).map((_, i) => i);
+    const step = async () => {
+      const l = trial.trainStep(idx, run.lr, 0);
+      await l.data();
+      l.dispose();
+    };
+    await step();
+    await step();
+    const t0 = performance.now();
+    for (let i = 0; i < 3; i++) await step();
+    return (performance.now() - t0) / 3;
+  } finally {
+    trial.dispose();
+  }
+}
+
+function watchDevice(onLost: (e: Error) => void): void {
+  if (tf.getBackend() !== 'webgpu') return;
+  const device = (tf.backend() as unknown as { device?: { lost?: Promise<{ message: string; reason: string }> } }).device;
+  device?.lost?.then((info) => {
+    onLost(new TrainerError('BackendFailedError', `the GPU device was lost (${info.reason || 'unknown'}): ${info.message}`));
+  });
+}
+
+const api = {
+  /** Trains a run to its end (or a stop). Progress arrives through `onEvent`; resolves with the final counters. */
+  async start(run: RunConfig, onEvent: (e: TrainerEvent) => void): Promise<Counters> {
+    if (loop) throw new TrainerError('InvalidConfigError', 'a run is already training in this worker');
+    onEvent({ type: 'state', state: 'preparing', message: 'loading data' });
+    try {
+      const data = await loadDataset(run);
+      onEvent({ type: 'state', state: 'preparing', message: 'choosing a backend' });
+      const report = await chooseBackend(run.backend, (b) => timeTrialSteps(run, data, b));
+      onEvent({ type: 'backend', report });
+      session = new TrainingSession(run, data);
+      loop = new TrainingLoop(session, run, startPosition(run), onEvent);
+      const current = loop;
+      watchDevice((e) => current.fail(e));
+      return await loop.runToEnd();
+    } catch (e) {
+      onEvent({ type: 'state', state: 'failed', error: toWireError(e) });
+      throw e;
+    } finally {
+      session?.dispose();
+      session = null;
+      loop = null;
+    }
+  },
+
+  pause(): void {
+    loop?.pause();
+  },
+
+  resume(): void {
+    loop?.resume();
+  },
+
+  stop(): void {
+    loop?.stop();
+  },
+
+  /** Live tensor count, to show and to check that training leaks none. */
+  memory(): { numTensors: number; numBytes: number; backend: string } {
+    const m = tf.memory();
+    return { numTensors: m.numTensors, numBytes: m.numBytes, backend: tf.getBackend() ?? 'none' };
+  },
+
+  /** The app's loop against a bare tfjs loop on the same model, batch and backend. */
+  async benchmark(run: RunConfig, steps: number): Promise<BenchResult> {
+    const data = await loadDataset(run);
+    await chooseBackend(run.backend, (b) => timeTrialSteps(run, data, b));
+    return benchmarkLoops(run, data, steps);
+  },
+};
+
+export type TrainerApi = typeof api;
+expose(api);

@@ -1,0 +1,189 @@
+/**
+ * The explicit training loop: it owns the counters, the data cursor, the RNG and the timing of
+ * evaluation, progress and (later) checkpoints. Pause and stop are cooperative flags checked
+ * between steps. It yields to the worker's event loop through a MessageChannel after every step:
+ * never requestAnimationFrame (paused in hidden tabs) and never setTimeout (clamped to 4 ms).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { BatchSampler } from '../data/cursor';
+import { Rng, type RngState } from '../data/rng';
+import type { RunConfig } from '../shared/config';
+import type { Counters, LossPoint, TrainerEvent, TrainerState } from '../shared/progress';
+import { TrainerError } from '../shared/errors';
+import { learningRateAt } from './schedule';
+import type { TrainingSession } from './session';
+
+const PROGRESS_INTERVAL_MS = 100;
+const SAMPLE_COUNT = 5;
+
+export interface LoopPosition {
+  counters: Counters;
+  rng: RngState;
+}
+
+export function startPosition(run: RunConfig): LoopPosition {
+  return { counters: { epoch: 0, update: 0, sample: 0 }, rng: Rng.fromSeed(run.seed, 0xd0).state() };
+}
+
+const channel = typeof MessageChannel === 'undefined' ? null : new MessageChannel();
+const waiting: (() => void)[] = [];
+if (channel) channel.port1.onmessage = () => waiting.shift()?.();
+
+/** Lets queued messages (pause, stop) in without the 4 ms clamp of nested setTimeout. */
+export function yieldToEventLoop(): Promise<void> {
+  if (!channel) return new Promise((r) => setTimeout(r, 0));
+  return new Promise((resolve) => {
+    waiting.push(resolve);
+    channel.port2.postMessage(0);
+  });
+}
+
+export class TrainingLoop {
+  private state: TrainerState = 'idle';
+  private pauseRequested = false;
+  private stopRequested = false;
+  private failure: Error | null = null;
+  private wake: (() => void) | null = null;
+  private counters: Counters;
+  private readonly rng: Rng;
+  private readonly sampler: BatchSampler;
+  private pendingLoss: LossPoint[] = [];
+  private lastLoss: number | null = null;
+  private lastEmit = 0;
+  private rateSamples = 0;
+  private rateStart = 0;
+  private samplesPerSecond = 0;
+
+  constructor(
+    private readonly session: TrainingSession,
+    private readonly run: RunConfig,
+    start: LoopPosition,
+    private readonly emit: (e: TrainerEvent) => void,
+  ) {
+    this.counters = { ...start.counters };
+    this.rng = new Rng(start.rng);
+    this.sampler = new BatchSampler(session.data.train.n, run.seed, {
+      epoch: start.counters.epoch,
+      index: start.counters.sample - start.counters.epoch * session.data.train.n,
+    });
+  }
+
+  get updatesPerEpoch(): number {
+    return this.sampler.batchesPerEpoch(this.run.batch_size);
+  }
+
+  get totalUpdates(): number {
+    return this.updatesPerEpoch * this.run.epochs;
+  }
+
+  position(): LoopPosition {
+    return { counters: { ...this.counters }, rng: this.rng.state() };
+  }
+
+  pause(): void {
+    if (this.state === 'running') this.pauseRequested = true;
+  }
+
+  resume(): void {
+    this.pauseRequested = false;
+    this.wake?.();
+  }
+
+  stop(): void {
+    this.stopRequested = true;
+    this.wake?.();
+  }
+
+  /** A backend failure seen outside the loop (a lost GPU device) ends it at the next step. */
+  fail(error: Error): void {
+    this.failure = error;
+    this.wake?.();
+  }
+
+  private setState(state: TrainerState, message?: string): void {
+    this.state = state;
+    this.emit({ type: 'state', state, message });
+    this.emitProgress(true);
+  }
+
+  /** Trains until the last epoch ends, a stop, or `maxUpdates` more updates (benchmarks use that). */
+  async runToEnd(maxUpdates = Infinity): Promise<Counters> {
+    const lastUpdate = this.counters.update + maxUpdates;
+    this.rateStart = performance.now();
+    this.setState('running');
+    while (this.counters.epoch < this.run.epochs) {
+      if (this.failure) throw this.failure;
+      if (this.stopRequested || this.counters.update >= lastUpdate) break;
+      if (this.pauseRequested) {
+        this.setState('paused');
+        await new Promise<void>((r) => (this.wake = r));
+        this.wake = null;
+        if (this.stopRequested || this.failure) continue;
+        this.rateStart = performance.now();
+        this.rateSamples = 0;
+        this.setState('running');
+      }
+
+      const { indices, epochEnd } = this.sampler.next(this.run.batch_size);
+      const lr = learningRateAt(this.run, this.counters.update, this.totalUpdates);
+      const lossT = this.session.trainStep(indices, lr, this.rng.nextU32());
+      let loss: number;
+      try {
+        loss = (await lossT.data())[0];
+      } finally {
+        lossT.dispose();
+      }
+      if (!Number.isFinite(loss)) {
+        throw new TrainerError('BackendFailedError', `the loss became ${loss} at update ${this.counters.update + 1}: lower the learning rate`);
+      }
+      this.counters = {
+        epoch: epochEnd ? this.counters.epoch + 1 : this.counters.epoch,
+        update: this.counters.update + 1,
+        sample: this.counters.sample + indices.length,
+      };
+      this.lastLoss = loss;
+      this.pendingLoss.push({ update: this.counters.update, loss });
+      this.rateSamples += indices.length;
+
+      const evalDue = epochEnd || (this.run.eval_every > 0 && this.counters.update % this.run.eval_every === 0);
+      if (evalDue) await this.evaluate(epochEnd);
+      this.emitProgress(false);
+      await yieldToEventLoop();
+    }
+    this.setState(this.stopRequested && this.counters.epoch < this.run.epochs ? 'idle' : 'done');
+    return { ...this.counters };
+  }
+
+  private async evaluate(epochEnd: boolean): Promise<void> {
+    const valLoss = await this.session.evaluate(this.session.data.val);
+    const samples = await this.session.sampleWords(SAMPLE_COUNT, Rng.fromSeed(this.run.seed, 0x5a, this.counters.update));
+    this.emit({ type: 'eval', counters: { ...this.counters }, metrics: { 'val/loss': valLoss }, samples, epochEnd });
+  }
+
+  private emitProgress(force: boolean): void {
+    const now = performance.now();
+    if (!force && now - this.lastEmit < PROGRESS_INTERVAL_MS) return;
+    this.lastEmit = now;
+    const elapsed = (now - this.rateStart) / 1000;
+    if (elapsed > 0.5 && this.rateSamples > 0) this.samplesPerSecond = this.rateSamples / elapsed;
+    const totalSamples = this.run.epochs * this.session.data.train.n;
+    const remaining = Math.max(0, totalSamples - this.counters.sample);
+    if (this.pendingLoss.length > 0) {
+      this.emit({ type: 'loss', points: this.pendingLoss });
+      this.pendingLoss = [];
+    }
+    this.emit({
+      type: 'progress',
+      state: this.state,
+      counters: { ...this.counters },
+      totalEpochs: this.run.epochs,
+      updatesPerEpoch: this.updatesPerEpoch,
+      fraction: totalSamples > 0 ? this.counters.sample / totalSamples : 0,
+      loss: this.lastLoss,
+      lr: learningRateAt(this.run, this.counters.update, this.totalUpdates),
+      samplesPerSecond: this.samplesPerSecond,
+      etaSeconds: this.samplesPerSecond > 0 ? remaining / this.samplesPerSecond : null,
+      numTensors: tf.memory().numTensors,
+    });
+  }
+}
