@@ -6,6 +6,8 @@ import { TrainerError } from '../../shared/errors';
  * do not compress). The writer returns chunks, so a large archive is never concatenated.
  */
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 // ---- CRC-32 (IEEE), slicing-by-8: it runs over every tensor byte of every checkpoint --------
 
 const CRC_TABLES: Uint32Array[] = (() => {
@@ -31,7 +33,28 @@ export function crc32(data: Uint8Array, crc = 0): number {
   let c = ~crc >>> 0;
   let i = 0;
   const n = data.length;
-  const end8 = n - (n % 8);
+  // Head bytes up to 4-byte alignment, then two aligned 32-bit words per step (little-endian
+  // hosts; the byte loop below is the general path).
+  while (i < n && (data.byteOffset + i) % 4 !== 0) c = t0[(c ^ data[i++]) & 0xff] ^ (c >>> 8);
+  if (LITTLE_ENDIAN && n - i >= 8) {
+    const words = new Uint32Array(data.buffer, data.byteOffset + i, (n - i) >>> 2);
+    const pairs = words.length >>> 1;
+    for (let w = 0; w < pairs * 2; w += 2) {
+      const a = words[w] ^ c;
+      const b = words[w + 1];
+      c =
+        t7[a & 0xff] ^
+        t6[(a >>> 8) & 0xff] ^
+        t5[(a >>> 16) & 0xff] ^
+        t4[a >>> 24] ^
+        t3[b & 0xff] ^
+        t2[(b >>> 8) & 0xff] ^
+        t1[(b >>> 16) & 0xff] ^
+        t0[b >>> 24];
+    }
+    i += pairs * 8;
+  }
+  const end8 = i + ((n - i) - ((n - i) % 8));
   while (i < end8) {
     const a = (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24)) ^ c;
     c =
