@@ -25,6 +25,7 @@ import {
   tensor,
   toPlain,
   writeTorchFile,
+  writeZip,
 } from './index';
 
 const DATA = join(__dirname, '../../../test-data');
@@ -257,5 +258,76 @@ group('bad files', () => {
   }
   it('names the refused global', () => {
     expect(catchError(() => readTorchFile(load(BAD, 'os_system.th'))).message).toContain('os.system');
+  });
+});
+
+group('bounds on what a small pickle can ask for', () => {
+  /** A pickle whose list holds `repeats` transposed views of one 512x512 float storage. */
+  function manyViews(repeats: number): Uint8Array {
+    const b: number[] = [];
+    const s = (x: string) => b.push(...new TextEncoder().encode(x));
+    const ustr = (x: string) => {
+      b.push(0x58, x.length, 0, 0, 0);
+      s(x);
+    };
+    b.push(0x80, 2, 0x5d);
+    s('ctorch._utils\n_rebuild_tensor_v2\n');
+    b.push(0x71, 0, 0x28, 0x28);
+    ustr('storage');
+    s('ctorch\nFloatStorage\n');
+    ustr('0');
+    ustr('cpu');
+    b.push(0x4a, 0, 0, 4, 0, 0x74, 0x51); // numel 262144, TUPLE, BINPERSID
+    b.push(0x4b, 0, 0x4d, 0, 2, 0x4d, 0, 2, 0x86, 0x4b, 1, 0x4d, 0, 2, 0x86, 0x89, 0x7d, 0x74, 0x71, 1, 0x52, 0x61);
+    for (let i = 0; i < repeats; i++) b.push(0x68, 0, 0x68, 1, 0x52, 0x61);
+    b.push(0x2e);
+    const zip = writeZip(
+      [
+        { name: 'a/data.pkl', data: Uint8Array.from(b) },
+        { name: 'a/data/0', data: new Uint8Array(4 * 262144) },
+        { name: 'a/version', data: new TextEncoder().encode('3\n') },
+      ],
+      { align: 64 },
+    );
+    return concatChunks(zip);
+  }
+
+  it('materializes a few strided views of one storage', () => {
+    const v = readTorchFile(manyViews(3)) as Tensor[];
+    expect(v.length).toBe(4);
+    expect(v[0].shape).toEqual([512, 512]);
+  });
+
+  it('refuses a pickle that gathers one storage hundreds of times', () => {
+    const t0 = performance.now();
+    expect(catchError(() => readTorchFile(manyViews(300))).name).toBe('CheckpointFormatError');
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+});
+
+group('float16 and bfloat16 helpers', () => {
+  it('float16: every non-NaN bit pattern survives decode → encode', () => {
+    const all = Uint16Array.from({ length: 65536 }, (_, i) => i);
+    const back = float32ToHalf(halfToFloat32(all));
+    for (let i = 0; i < 65536; i++) {
+      const nan = (i & 0x7c00) === 0x7c00 && (i & 0x3ff) !== 0;
+      if (!nan) expect(back[i]).toBe(i);
+      else expect(back[i] & 0x7c00).toBe(0x7c00);
+    }
+  });
+
+  it('float16: rounds to nearest even, overflows to infinity, underflows to zero', () => {
+    expect([...float32ToHalf([1 + 2 ** -11, 1 + 3 * 2 ** -11, 65520, 2 ** -26, -(2 ** -25) * 1.5])]).toEqual([
+      0x3c00, 0x3c02, 0x7c00, 0, 0x8001,
+    ]);
+  });
+
+  it('bfloat16: every non-NaN bit pattern survives decode → encode', () => {
+    const all = Uint16Array.from({ length: 65536 }, (_, i) => i);
+    const back = float32ToBfloat16(bfloat16ToFloat32(all));
+    for (let i = 0; i < 65536; i++) {
+      const nan = (i & 0x7f80) === 0x7f80 && (i & 0x7f) !== 0;
+      if (!nan) expect(back[i]).toBe(i);
+    }
   });
 });

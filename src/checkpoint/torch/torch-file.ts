@@ -63,6 +63,9 @@ function readTorchFileUnguarded(bytes: Uint8Array): PyValue {
   }
 
   const storages = new Map<string, StorageRef>();
+  // Copies (strided views, unaligned storages) are bounded in total, so a small pickle cannot
+  // ask for the same large storage to be gathered thousands of times.
+  const copies: CopyBudget = { left: 4 * bytes.length + (64 << 20), aligned: new Map() };
   return unpickle(zip.read(pklName), {
     loadStorage(dtype: DType, key: string, numel: number): StorageRef {
       const known = storages.get(key);
@@ -81,16 +84,33 @@ function readTorchFileUnguarded(bytes: Uint8Array): PyValue {
       storages.set(key, ref);
       return ref;
     },
-    rebuildTensor: materialize,
+    rebuildTensor: (storage, offset, shape, stride) => materialize(storage, offset, shape, stride, copies),
   });
 }
 
+interface CopyBudget {
+  left: number;
+  aligned: Map<StorageRef, TensorData>;
+}
+
+function spend(budget: CopyBudget, n: number): void {
+  budget.left -= n;
+  if (budget.left < 0) throw formatError('tensor views would copy more than 4x the file size');
+}
+
 /** The storage as a typed array of its dtype (zero-copy when its bytes are aligned). */
-function storageArray(s: StorageRef): TensorData {
+function storageArray(s: StorageRef, budget: CopyBudget): TensorData {
+  const known = budget.aligned.get(s);
+  if (known) return known;
   const info = DTYPE_INFO[s.dtype];
   let b = s.bytes;
-  if (b.byteOffset % info.size !== 0) b = b.slice();
-  return info.make(b.buffer as ArrayBuffer, b.byteOffset, s.numel);
+  if (b.byteOffset % info.size !== 0) {
+    spend(budget, b.length);
+    b = b.slice();
+  }
+  const arr = info.make(b.buffer as ArrayBuffer, b.byteOffset, s.numel);
+  budget.aligned.set(s, arr);
+  return arr;
 }
 
 /**
@@ -99,7 +119,7 @@ function storageArray(s: StorageRef): TensorData {
  * elements than its storage (this also refuses broadcast views with stride 0 that would
  * inflate a small storage into a huge array).
  */
-function materialize(storage: StorageRef, offset: number, shape: number[], stride: number[]): Tensor {
+function materialize(storage: StorageRef, offset: number, shape: number[], stride: number[], budget: CopyBudget): Tensor {
   const info = DTYPE_INFO[storage.dtype];
   let numel = 1;
   if (shape.includes(0)) numel = 0;
@@ -124,7 +144,7 @@ function materialize(storage: StorageRef, offset: number, shape: number[], strid
   if (last >= storage.numel) {
     throw formatError(`tensor view reaches element ${last} of a storage of ${storage.numel}`);
   }
-  const src = storageArray(storage);
+  const src = storageArray(storage, budget);
   let contiguous = true;
   let expect = 1;
   for (let i = shape.length - 1; i >= 0; i--) {
@@ -135,6 +155,7 @@ function materialize(storage: StorageRef, offset: number, shape: number[], strid
     return { dtype: storage.dtype, shape, data: src.subarray(offset, offset + numel) } as Tensor;
   }
   // Gather a strided view into a fresh contiguous array, innermost dimension in a tight loop.
+  spend(budget, numel * info.size);
   const out = new info.ctor(numel) as TensorData;
   const gather = src as unknown as { [i: number]: number | bigint };
   const dst = out as unknown as { [i: number]: number | bigint };
