@@ -11,6 +11,18 @@ export async function progress(page: Page): Promise<{ update: number; loss: numb
   return { update: Number(update ?? 0), loss: Number(loss ?? NaN), numTensors: Number(numTensors ?? NaN) };
 }
 
+/** The latest validation loss and the update it was measured at. */
+export async function validation(page: Page): Promise<{ update: number; loss: number }> {
+  const status = page.getByRole('status');
+  const [update, loss] = await Promise.all([status.getAttribute('data-val-update'), status.getAttribute('data-val-loss')]);
+  return { update: Number(update ?? -1), loss: Number(loss ?? NaN) };
+}
+
+export async function waitForValidation(page: Page, atUpdate: number, timeout = 120_000): Promise<{ update: number; loss: number }> {
+  await expect.poll(async () => (await validation(page)).update, { timeout }).toBeGreaterThanOrEqual(atUpdate);
+  return validation(page);
+}
+
 export async function waitForUpdate(page: Page, atLeast: number, timeout = 120_000): Promise<void> {
   await expect.poll(async () => (await progress(page)).update, { timeout }).toBeGreaterThanOrEqual(atLeast);
 }

@@ -1,17 +1,16 @@
 import { expect, test } from '@playwright/test';
-import { progress, SMALL_RUN, waitForUpdate } from './helpers';
+import { SMALL_RUN, waitForValidation } from './helpers';
 
 test('opens, trains on WebGPU, and the loss falls', async ({ page }) => {
   await page.goto(`/?${SMALL_RUN}&backend=webgpu&lr=0.02`);
   await page.getByRole('button', { name: 'Start' }).click();
-  await waitForUpdate(page, 5);
-  const first = await progress(page);
   await expect(page.getByRole('status')).toContainText(/^webgpu · epoch \d+ · update \d+ · sample \d+ · loss \d+\.\d+/);
-  await waitForUpdate(page, first.update + 150);
-  // ln(27) ≈ 3.3 at the start; after 150 updates a learning model is far below it.
-  const later = await progress(page);
-  expect(later.loss).toBeLessThan(first.loss - 0.3);
   await expect(page.locator('#backend-line')).toContainText('webgpu');
+  // An untrained model over 27 characters scores about ln(27) ≈ 3.3 on held-out names.
+  const early = await waitForValidation(page, 50);
+  expect(early.loss).toBeLessThan(3.2);
+  const later = await waitForValidation(page, 250);
+  expect(later.loss).toBeLessThan(early.loss - 0.05);
   await expect(page.locator('#samples li').first()).toBeVisible();
   await page.getByRole('button', { name: 'Stop' }).click();
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();

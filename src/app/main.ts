@@ -101,6 +101,8 @@ function renderBackend(report: BackendReport): void {
 
 function renderEval(e: EvalEvent): void {
   lastValLoss = e.metrics['val/loss'] ?? null;
+  statusEl.dataset.valLoss = String(lastValLoss ?? '');
+  statusEl.dataset.valUpdate = String(e.counters.update);
   if (lastValLoss !== null) chart.addVal({ update: e.counters.update, loss: lastValLoss });
   samplesList.replaceChildren(
     ...e.samples.map((s) => {
@@ -166,3 +168,8 @@ stopBtn.addEventListener('click', () => {
 });
 
 registerServiceWorker({ isBusy });
+
+// A handle for the console and for tests: simulate a GPU device loss on the running trainer.
+(window as unknown as { trainerDebug: object }).trainerDebug = {
+  loseDevice: () => client?.api.loseDevice() ?? Promise.resolve(false),
+};

@@ -50,6 +50,14 @@ function watchDevice(onLost: (e: Error) => void): void {
   });
 }
 
+/** Anything that is not already a named error broke inside tfjs: say which backend, keep its words. */
+function explainFailure(e: unknown): Error {
+  if (e instanceof TrainerError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  const oom = /out of memory|allocat/i.test(message) ? ' (out of memory: try a smaller batch or model)' : '';
+  return new TrainerError('BackendFailedError', `the ${tf.getBackend()} backend failed${oom}: ${message}`);
+}
+
 const api = {
   /** Trains a run to its end (or a stop). Progress arrives through `onEvent`; resolves with the final counters. */
   async start(run: RunConfig, onEvent: (e: TrainerEvent) => void): Promise<Counters> {
@@ -66,8 +74,9 @@ const api = {
       watchDevice((e) => current.fail(e));
       return await loop.runToEnd();
     } catch (e) {
-      onEvent({ type: 'state', state: 'failed', error: toWireError(e) });
-      throw e;
+      const err = explainFailure(loop?.failureReason ?? e);
+      onEvent({ type: 'state', state: 'failed', error: toWireError(err) });
+      throw err;
     } finally {
       session?.dispose();
       session = null;
@@ -91,6 +100,17 @@ const api = {
   memory(): { numTensors: number; numBytes: number; backend: string } {
     const m = tf.memory();
     return { numTensors: m.numTensors, numBytes: m.numBytes, backend: tf.getBackend() ?? 'none' };
+  },
+
+  /**
+   * Destroys the WebGPU device, which is what a real device loss looks like to the app (the
+   * `lost` promise resolves). For tests and for trying the recovery path by hand.
+   */
+  loseDevice(): boolean {
+    const device = (tf.backend() as unknown as { device?: { destroy(): void } }).device;
+    if (tf.getBackend() !== 'webgpu' || !device) return false;
+    device.destroy();
+    return true;
   },
 
   /** The app's loop against a bare tfjs loop on the same model, batch and backend. */

@@ -94,6 +94,11 @@ export class TrainingLoop {
     this.wake?.();
   }
 
+  /** The failure reported through `fail`, if any: it explains a step that then broke. */
+  get failureReason(): Error | null {
+    return this.failure;
+  }
+
   /** A backend failure seen outside the loop (a lost GPU device) ends it at the next step. */
   fail(error: Error): void {
     this.failure = error;
