@@ -169,7 +169,12 @@ stopBtn.addEventListener('click', () => {
 
 registerServiceWorker({ isBusy });
 
-// A handle for the console and for tests: simulate a GPU device loss on the running trainer.
+// A handle for the console, tests and `npm run bench`: simulate a GPU device loss on the running
+// trainer, or benchmark the training loop with the form's settings plus overrides.
 (window as unknown as { trainerDebug: object }).trainerDebug = {
   loseDevice: () => client?.api.loseDevice() ?? Promise.resolve(false),
+  benchmark: (overrides: Partial<RunConfig>, steps: number) => {
+    client ??= new TrainerClient();
+    return client.api.benchmark({ ...(form.read() ?? initial.config), ...overrides }, steps);
+  },
 };

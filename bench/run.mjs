@@ -1,0 +1,60 @@
+// npm run bench: runs the benchmarks in headless Chromium against the built app and prints JSON.
+import { chromium } from 'playwright';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const executablePath = [process.env.CHROME_PATH, '/usr/bin/chromium'].find((p) => p && existsSync(p));
+if (!executablePath) {
+  console.error('No Chromium found: apt-get install -y chromium, or set CHROME_PATH.');
+  process.exit(1);
+}
+const args = [
+  '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-webgpu-adapter=swiftshader',
+  '--enable-unsafe-swiftshader', '--no-sandbox', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync',
+];
+// On a machine with a real GPU, BENCH_GPU=1 drops the SwiftShader flags so Chromium uses it.
+const launchArgs = process.env.BENCH_GPU ? ['--enable-unsafe-webgpu', '--no-sandbox', '--enable-features=Vulkan'] : args;
+const port = Number(process.env.BENCH_PORT) || 4176;
+const server = spawn('npx', ['vite', 'preview', '--port', String(port), '--strictPort', '--host', '127.0.0.1'], {
+  stdio: 'ignore',
+  detached: true,
+});
+const stopServer = () => {
+  try {
+    process.kill(-server.pid);
+  } catch {}
+};
+process.on('exit', stopServer);
+
+async function waitForServer() {
+  for (let i = 0; i < 100; i++) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/`);
+      if (r.ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('preview server did not start');
+}
+
+const backends = (process.env.BENCH_BACKENDS || 'webgpu,wasm').split(',');
+const steps = Number(process.env.BENCH_STEPS) || 30;
+try {
+  await waitForServer();
+  const browser = await chromium.launch({ executablePath, args: launchArgs });
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${port}/`);
+  const results = { trainingLoop: [] };
+  for (const backend of backends) {
+    const r = await page.evaluate(
+      ([backend, steps]) => window.trainerDebug.benchmark({ backend }, steps),
+      [backend, steps],
+    );
+    results.trainingLoop.push({ ...r, target: 'ratio >= 0.95', meetsTarget: r.ratio >= 0.95 });
+  }
+  console.log(JSON.stringify(results, null, 2));
+  await browser.close();
+} finally {
+  stopServer();
+}
