@@ -5,6 +5,8 @@
 import {
   CONFIG_FIELDS,
   CONFIG_KEYS,
+  FIELD_GROUPS,
+  type FieldGroup,
   configFromParams,
   configToParams,
   parseField,
@@ -15,12 +17,28 @@ import {
 export class RunForm {
   private inputs = new Map<keyof RunConfig, HTMLInputElement | HTMLSelectElement>();
   private messages = new Map<keyof RunConfig, HTMLElement>();
+  private groups = new Map<FieldGroup, HTMLElement>();
 
   constructor(
     private readonly form: HTMLFormElement,
     private readonly onChange: (config: RunConfig | null) => void,
   ) {
+    // The everyday settings are open; checkpoint, resume and warm-start options fold away.
+    FIELD_GROUPS.forEach((group, i) => {
+      const details = document.createElement('details');
+      details.open = i < 2;
+      const summary = document.createElement('summary');
+      summary.textContent = group;
+      details.append(summary);
+      this.form.append(details);
+      this.groups.set(group, details);
+    });
     for (const key of CONFIG_KEYS) this.addField(key);
+  }
+
+  private value(key: keyof RunConfig): string {
+    const input = this.inputs.get(key)!;
+    return input instanceof HTMLInputElement && input.type === 'checkbox' ? String(input.checked) : input.value;
   }
 
   private addField(key: keyof RunConfig): void {
@@ -34,6 +52,13 @@ export class RunForm {
     if (spec.kind === 'choice') {
       input = document.createElement('select');
       for (const o of spec.options) input.append(new Option(o, o));
+    } else if (spec.kind === 'bool') {
+      input = document.createElement('input');
+      input.type = 'checkbox';
+    } else if (spec.kind === 'text') {
+      input = document.createElement('input');
+      input.type = 'text';
+      input.spellcheck = false;
     } else {
       input = document.createElement('input');
       input.type = 'text';
@@ -45,28 +70,35 @@ export class RunForm {
     message.className = 'message';
     message.id = `m-${key}`;
     input.setAttribute('aria-describedby', message.id);
-    input.addEventListener('input', () => this.onChange(this.read()));
+    input.addEventListener(spec.kind === 'bool' ? 'change' : 'input', () => this.onChange(this.read()));
     row.append(label, input, message);
-    this.form.append(row);
+    this.groups.get(spec.group)!.append(row);
     this.inputs.set(key, input);
     this.messages.set(key, message);
   }
 
   /** Shows a config; problems (e.g. from a bad URL) are shown beside their fields. */
   show(config: RunConfig, problems: ConfigProblem[] = []): void {
-    for (const key of CONFIG_KEYS) this.inputs.get(key)!.value = String(config[key]);
+    for (const key of CONFIG_KEYS) {
+      const input = this.inputs.get(key)!;
+      if (input instanceof HTMLInputElement && input.type === 'checkbox') input.checked = config[key] === true;
+      else input.value = String(config[key]);
+    }
     this.clearMessages();
-    for (const p of problems) this.setMessage(p.key, `${p.message}; the default ${config[p.key]} is used`, false);
+    for (const p of problems) {
+      this.setMessage(p.key, `${p.message}; the default ${JSON.stringify(config[p.key])} is used`, false);
+      (this.inputs.get(p.key)!.closest('details') as HTMLDetailsElement).open = true;
+    }
   }
 
   /** The config in the form, or null when a field is refused (its message says why). */
   read(): RunConfig | null {
     const params = new URLSearchParams();
-    for (const key of CONFIG_KEYS) params.set(key, this.inputs.get(key)!.value);
+    for (const key of CONFIG_KEYS) params.set(key, this.value(key));
     this.clearMessages();
     let ok = true;
     for (const key of CONFIG_KEYS) {
-      const parsed = parseField(key, this.inputs.get(key)!.value);
+      const parsed = parseField(key, this.value(key));
       if (!parsed.ok) {
         ok = false;
         this.setMessage(key, parsed.message, true);

@@ -19,6 +19,16 @@ export type OptimizerName = (typeof OPTIMIZERS)[number];
 export const SCHEDULES = ['constant', 'cosine', 'linear'] as const;
 export type ScheduleName = (typeof SCHEDULES)[number];
 
+export const STORE_CHOICES = ['both', 'opfs', 'idb'] as const;
+export type StoreChoice = (typeof STORE_CHOICES)[number];
+
+/** OpenNMT-py's `-reset_optim` choices when continuing a run. */
+export const RESET_OPTIM = ['none', 'all', 'keep_states'] as const;
+export type ResetOptim = (typeof RESET_OPTIM)[number];
+
+export const UNKNOWN_CHARS = ['refuse', 'map_to_unk'] as const;
+export type UnknownChars = (typeof UNKNOWN_CHARS)[number];
+
 export interface RunConfig {
   task: TaskName;
   model: ModelKind;
@@ -39,6 +49,48 @@ export interface RunConfig {
   /** Validation every N updates (0: only at epoch ends). */
   eval_every: number;
   backend: BackendChoice;
+
+  // Checkpoints: Noether's naming, OpenNMT's and SINGA's save options.
+  /** Empty: a new id is made when the run starts. */
+  run_id: string;
+  stage_name: string;
+  /** Empty: the model's kind. */
+  model_name: string;
+  stores: StoreChoice;
+  /** Save every N updates (OpenNMT `-save_every`, SINGA `checkpoint_freq`); 0: never. */
+  save_every: number;
+  save_every_samples: number;
+  save_every_epochs: number;
+  save_at_epoch_end: boolean;
+  /** Start saving only after N updates (SINGA). */
+  checkpoint_after: number;
+  /** Keep the newest K periodic checkpoints (OpenNMT); -1: all. */
+  keep_checkpoint: number;
+  /** `metric:min|max`, comma separated: each kept as `best.{metric}`. */
+  best_metrics: string;
+  /** EMA of the weights (0: off), saved as the `ema_factor=…` variant. */
+  ema: number;
+
+  // Resume (a full continuation; Noether's names, OpenNMT's `-continue` rules).
+  resume_run_id: string;
+  resume_stage_name: string;
+  resume_checkpoint: string;
+  reset_optim: ResetOptim;
+
+  // Warm start from weights alone (Noether's PreviousRunInitializer, OpenNMT's `-train_from`).
+  init_run_id: string;
+  init_stage_name: string;
+  init_model_name: string;
+  init_checkpoint: string;
+  init_model_info: string;
+  /** Refuse any missing, extra or misshapen parameter. */
+  init_strict: boolean;
+  /** `pattern=>replacement;…` regexes applied to the checkpoint's parameter names. */
+  init_rename: string;
+  /** A regex: checkpoint parameters whose names match are dropped. */
+  init_remove: string;
+  /** New data's characters outside the model's vocabulary: refuse, or map to the unknown token. */
+  unknown_chars: UnknownChars;
 }
 
 interface NumberField {
@@ -54,7 +106,20 @@ interface ChoiceField {
   options: readonly string[];
   label: string;
 }
-export type FieldSpec = NumberField | ChoiceField;
+interface BoolField {
+  kind: 'bool';
+  label: string;
+}
+interface TextField {
+  kind: 'text';
+  label: string;
+  /** Returns why a value is refused, or null. The empty string is always allowed. */
+  check?: (value: string) => string | null;
+}
+export type FieldSpec = (NumberField | ChoiceField | BoolField | TextField) & { group: FieldGroup };
+
+export const FIELD_GROUPS = ['Model and data', 'Optimization', 'Checkpoints', 'Resume', 'Warm start'] as const;
+export type FieldGroup = (typeof FIELD_GROUPS)[number];
 
 export const DEFAULT_CONFIG: RunConfig = {
   task: 'names',
@@ -74,26 +139,135 @@ export const DEFAULT_CONFIG: RunConfig = {
   val_fraction: 0.1,
   eval_every: 100,
   backend: 'auto',
+  run_id: '',
+  stage_name: 'train',
+  model_name: '',
+  stores: 'both',
+  save_every: 200,
+  save_every_samples: 0,
+  save_every_epochs: 0,
+  save_at_epoch_end: true,
+  checkpoint_after: 0,
+  keep_checkpoint: 3,
+  best_metrics: 'val/loss:min',
+  ema: 0,
+  resume_run_id: '',
+  resume_stage_name: '',
+  resume_checkpoint: 'latest',
+  reset_optim: 'none',
+  init_run_id: '',
+  init_stage_name: '',
+  init_model_name: '',
+  init_checkpoint: 'latest',
+  init_model_info: '',
+  init_strict: false,
+  init_rename: '',
+  init_remove: '',
+  unknown_chars: 'refuse',
 };
 
+const segment = (what: string) => (v: string) =>
+  /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(v) && !v.includes('..')
+    ? null
+    : `${what} may use only letters, digits, ".", "_" and "-", starting with a letter or digit`;
+const modelName = (v: string) =>
+  /^[A-Za-z0-9][A-Za-z0-9.-]{0,127}$/.test(v) && !v.includes('..')
+    ? null
+    : 'Model name may use only letters, digits, "." and "-" ("_" separates it from model_info)';
+const regex = (v: string) => {
+  try {
+    new RegExp(v);
+    return null;
+  } catch (e) {
+    return `not a valid regular expression: ${(e as Error).message}`;
+  }
+};
+
+/** Parses `metric:min,other:max` (mode defaults to min). */
+export function parseBestMetrics(text: string): { metric: string; mode: 'min' | 'max' }[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((item) => {
+      const [metric, mode = 'min'] = item.split(':');
+      if (mode !== 'min' && mode !== 'max') throw new Error(`"${item}": the mode must be min or max`);
+      if (!/^[A-Za-z0-9][A-Za-z0-9/._-]{0,63}$/.test(metric)) throw new Error(`"${item}": not a metric name`);
+      return { metric, mode };
+    });
+}
+
+/** Parses `pattern=>replacement;…`. */
+export function parseRenames(text: string): { pattern: RegExp; replacement: string }[] {
+  return text
+    .split(';')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((rule) => {
+      const at = rule.indexOf('=>');
+      if (at < 0) throw new Error(`"${rule}": write pattern=>replacement`);
+      return { pattern: new RegExp(rule.slice(0, at)), replacement: rule.slice(at + 2) };
+    });
+}
+
+const tryParse = (f: (v: string) => unknown) => (v: string) => {
+  try {
+    f(v);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+};
+
+const M = 'Model and data' as const;
+const O = 'Optimization' as const;
+const C = 'Checkpoints' as const;
+const R = 'Resume' as const;
+const W = 'Warm start' as const;
+
 export const CONFIG_FIELDS: { [K in keyof RunConfig]: FieldSpec } = {
-  task: { kind: 'choice', options: TASKS, label: 'Task' },
-  model: { kind: 'choice', options: MODELS, label: 'Model' },
-  context: { kind: 'int', min: 1, max: 64, label: 'Context (characters)' },
-  embed: { kind: 'int', min: 1, max: 1024, label: 'Embedding width' },
-  hidden: { kind: 'int', min: 1, max: 8192, label: 'Hidden width' },
-  optimizer: { kind: 'choice', options: OPTIMIZERS, label: 'Optimizer' },
-  lr: { kind: 'float', min: 0, max: 10, minInclusive: false, label: 'Learning rate' },
-  momentum: { kind: 'float', min: 0, max: 0.9999, label: 'Momentum (SGD, RMSProp)' },
-  weight_decay: { kind: 'float', min: 0, max: 1, label: 'Weight decay' },
-  schedule: { kind: 'choice', options: SCHEDULES, label: 'LR schedule' },
-  warmup: { kind: 'int', min: 0, max: 1_000_000, label: 'Warm-up updates' },
-  batch_size: { kind: 'int', min: 1, max: 65_536, label: 'Batch size' },
-  epochs: { kind: 'int', min: 1, max: 100_000, label: 'Epochs' },
-  seed: { kind: 'int', min: 0, max: 2 ** 31 - 1, label: 'Seed' },
-  val_fraction: { kind: 'float', min: 0, max: 0.5, minInclusive: false, label: 'Validation fraction' },
-  eval_every: { kind: 'int', min: 0, max: 1_000_000, label: 'Validate every N updates' },
-  backend: { kind: 'choice', options: ['auto', ...BACKENDS], label: 'Backend' },
+  task: { kind: 'choice', options: TASKS, label: 'Task', group: M },
+  model: { kind: 'choice', options: MODELS, label: 'Model', group: M },
+  context: { kind: 'int', min: 1, max: 64, label: 'Context (characters)', group: M },
+  embed: { kind: 'int', min: 1, max: 1024, label: 'Embedding width', group: M },
+  hidden: { kind: 'int', min: 1, max: 8192, label: 'Hidden width', group: M },
+  val_fraction: { kind: 'float', min: 0, max: 0.5, minInclusive: false, label: 'Validation fraction', group: M },
+  seed: { kind: 'int', min: 0, max: 2 ** 31 - 1, label: 'Seed', group: M },
+  optimizer: { kind: 'choice', options: OPTIMIZERS, label: 'Optimizer', group: O },
+  lr: { kind: 'float', min: 0, max: 10, minInclusive: false, label: 'Learning rate', group: O },
+  momentum: { kind: 'float', min: 0, max: 0.9999, label: 'Momentum (SGD, RMSProp)', group: O },
+  weight_decay: { kind: 'float', min: 0, max: 1, label: 'Weight decay', group: O },
+  schedule: { kind: 'choice', options: SCHEDULES, label: 'LR schedule', group: O },
+  warmup: { kind: 'int', min: 0, max: 1_000_000, label: 'Warm-up updates', group: O },
+  batch_size: { kind: 'int', min: 1, max: 65_536, label: 'Batch size', group: O },
+  epochs: { kind: 'int', min: 1, max: 100_000, label: 'Epochs', group: O },
+  eval_every: { kind: 'int', min: 0, max: 1_000_000, label: 'Validate every N updates', group: O },
+  backend: { kind: 'choice', options: ['auto', ...BACKENDS], label: 'Backend', group: O },
+  run_id: { kind: 'text', label: 'Run id (empty: new)', check: segment('Run id'), group: C },
+  stage_name: { kind: 'text', label: 'Stage name', check: segment('Stage name'), group: C },
+  model_name: { kind: 'text', label: 'Model name (empty: model kind)', check: modelName, group: C },
+  stores: { kind: 'choice', options: STORE_CHOICES, label: 'Stores', group: C },
+  save_every: { kind: 'int', min: 0, max: 100_000_000, label: 'Save every N updates', group: C },
+  save_every_samples: { kind: 'int', min: 0, max: 1e12, label: 'Save every N samples', group: C },
+  save_every_epochs: { kind: 'int', min: 0, max: 100_000, label: 'Save every N epochs', group: C },
+  save_at_epoch_end: { kind: 'bool', label: 'Save at each epoch end', group: C },
+  checkpoint_after: { kind: 'int', min: 0, max: 100_000_000, label: 'Start saving after N updates', group: C },
+  keep_checkpoint: { kind: 'int', min: -1, max: 100_000, label: 'Keep newest K periodic (-1: all)', group: C },
+  best_metrics: { kind: 'text', label: 'Best metrics (metric:min|max)', check: tryParse(parseBestMetrics), group: C },
+  ema: { kind: 'float', min: 0, max: 0.99999, label: 'EMA factor (0: off)', group: C },
+  resume_run_id: { kind: 'text', label: 'resume_run_id', check: segment('resume_run_id'), group: R },
+  resume_stage_name: { kind: 'text', label: 'resume_stage_name', check: segment('resume_stage_name'), group: R },
+  resume_checkpoint: { kind: 'text', label: 'resume_checkpoint (latest, E10, U100, S200, tag)', group: R },
+  reset_optim: { kind: 'choice', options: RESET_OPTIM, label: 'Optimizer on resume (reset_optim)', group: R },
+  init_run_id: { kind: 'text', label: 'run_id', check: segment('run_id'), group: W },
+  init_stage_name: { kind: 'text', label: 'stage_name', check: segment('stage_name'), group: W },
+  init_model_name: { kind: 'text', label: 'model_name', check: modelName, group: W },
+  init_checkpoint: { kind: 'text', label: 'checkpoint_tag', group: W },
+  init_model_info: { kind: 'text', label: 'model_info (e.g. ema_factor=0.999)', group: W },
+  init_strict: { kind: 'bool', label: 'Strict (refuse any mismatch)', group: W },
+  init_rename: { kind: 'text', label: 'Rename keys (pattern=>new;…)', check: tryParse(parseRenames), group: W },
+  init_remove: { kind: 'text', label: 'Remove keys matching', check: regex, group: W },
+  unknown_chars: { kind: 'choice', options: UNKNOWN_CHARS, label: 'Characters outside the vocabulary', group: W },
 };
 
 export const CONFIG_KEYS = Object.keys(DEFAULT_CONFIG) as (keyof RunConfig)[];
@@ -105,6 +279,16 @@ export function parseField<K extends keyof RunConfig>(
 ): { ok: true; value: RunConfig[K] } | { ok: false; message: string } {
   const spec = CONFIG_FIELDS[key];
   const raw = text.trim();
+  if (spec.kind === 'bool') {
+    if (raw === 'true' || raw === '1' || raw === 'on') return { ok: true, value: true as RunConfig[K] };
+    if (raw === 'false' || raw === '0' || raw === 'off') return { ok: true, value: false as RunConfig[K] };
+    return { ok: false, message: `${spec.label} must be true or false` };
+  }
+  if (spec.kind === 'text') {
+    if (raw.length > 512) return { ok: false, message: `${spec.label} is longer than 512 characters` };
+    const why = raw === '' ? null : (spec.check?.(raw) ?? null);
+    return why === null ? { ok: true, value: raw as RunConfig[K] } : { ok: false, message: why };
+  }
   if (spec.kind === 'choice') {
     if (spec.options.includes(raw)) return { ok: true, value: raw as RunConfig[K] };
     return { ok: false, message: `${spec.label} must be one of ${spec.options.join(', ')}` };

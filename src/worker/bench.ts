@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BatchSampler } from '../data/cursor';
-import type { CharLmDataset } from '../data/char-lm-dataset';
+import type { Task } from '../tasks/types';
 import type { RunConfig } from '../shared/config';
 import { startPosition, TrainingLoop } from './loop';
 import { TrainingSession } from './session';
@@ -22,7 +22,7 @@ export interface BenchResult {
 }
 
 async function bareLoop(session: TrainingSession, run: RunConfig, steps: number): Promise<number> {
-  const sampler = new BatchSampler(session.data.train.n, run.seed, { epoch: 0, index: 0 });
+  const sampler = new BatchSampler(session.task.trainSize, run.seed, { epoch: 0, index: 0 });
   let samples = 0;
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) {
@@ -44,8 +44,8 @@ async function appLoop(session: TrainingSession, run: RunConfig, steps: number):
   return end.sample / ((performance.now() - t0) / 1000);
 }
 
-export async function benchmarkLoops(run: RunConfig, data: CharLmDataset, steps: number): Promise<BenchResult> {
-  const session = new TrainingSession(run, data);
+export async function benchmarkLoops(run: RunConfig, task: Task, steps: number): Promise<BenchResult> {
+  const session = new TrainingSession(run, task);
   try {
     await bareLoop(session, run, 5); // warm-up: shader compilation, allocations
     const app: number[] = [];

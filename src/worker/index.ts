@@ -4,8 +4,8 @@
  */
 import { expose } from 'comlink';
 import * as tf from '@tensorflow/tfjs';
-import { buildCharLmDataset, type CharLmDataset } from '../data/char-lm-dataset';
-import { loadFirstNames } from '../data/names-source';
+import { createTask } from '../tasks/registry';
+import type { Task } from '../tasks/types';
 import type { BackendName, RunConfig } from '../shared/config';
 import { TrainerError, toWireError } from '../shared/errors';
 import type { Counters, TrainerEvent } from '../shared/progress';
@@ -17,16 +17,11 @@ import { benchmarkLoops, type BenchResult } from './bench';
 let loop: TrainingLoop | null = null;
 let session: TrainingSession | null = null;
 
-async function loadDataset(run: RunConfig): Promise<CharLmDataset> {
-  const words = await loadFirstNames();
-  return buildCharLmDataset(words, { context: run.context, valFraction: run.val_fraction, seed: run.seed });
-}
-
 /** Milliseconds per step of the real model on the active backend: 2 warm-up steps, then 3 timed. */
-async function timeTrialSteps(run: RunConfig, data: CharLmDataset, backend: BackendName): Promise<number> {
-  const trial = new TrainingSession(run, data, `trial-${backend}/`);
+async function timeTrialSteps(run: RunConfig, task: Task, backend: BackendName): Promise<number> {
+  const trial = new TrainingSession(run, task, `trial-${backend}/`);
   try {
-    const idx = new Int32Array(Math.min(run.batch_size, data.train.n)).map((_, i) => i);
+    const idx = new Int32Array(Math.min(run.batch_size, task.trainSize)).map((_, i) => i);
     const step = async () => {
       const l = trial.trainStep(idx, run.lr, 0);
       await l.data();
@@ -64,11 +59,11 @@ const api = {
     if (loop) throw new TrainerError('InvalidConfigError', 'a run is already training in this worker');
     onEvent({ type: 'state', state: 'preparing', message: 'loading data' });
     try {
-      const data = await loadDataset(run);
+      const task = await createTask(run);
       onEvent({ type: 'state', state: 'preparing', message: 'choosing a backend' });
-      const report = await chooseBackend(run.backend, (b) => timeTrialSteps(run, data, b));
+      const report = await chooseBackend(run.backend, (b) => timeTrialSteps(run, task, b));
       onEvent({ type: 'backend', report });
-      session = new TrainingSession(run, data);
+      session = new TrainingSession(run, task);
       loop = new TrainingLoop(session, run, startPosition(run), onEvent);
       const current = loop;
       watchDevice((e) => current.fail(e));
@@ -115,9 +110,9 @@ const api = {
 
   /** The app's loop against a bare tfjs loop on the same model, batch and backend. */
   async benchmark(run: RunConfig, steps: number): Promise<BenchResult> {
-    const data = await loadDataset(run);
-    await chooseBackend(run.backend, (b) => timeTrialSteps(run, data, b));
-    return benchmarkLoops(run, data, steps);
+    const task = await createTask(run);
+    await chooseBackend(run.backend, (b) => timeTrialSteps(run, task, b));
+    return benchmarkLoops(run, task, steps);
   },
 };
 

@@ -14,7 +14,6 @@ import { learningRateAt } from './schedule';
 import type { TrainingSession } from './session';
 
 const PROGRESS_INTERVAL_MS = 100;
-const SAMPLE_COUNT = 5;
 
 export interface LoopPosition {
   counters: Counters;
@@ -62,9 +61,9 @@ export class TrainingLoop {
   ) {
     this.counters = { ...start.counters };
     this.rng = new Rng(start.rng);
-    this.sampler = new BatchSampler(session.data.train.n, run.seed, {
+    this.sampler = new BatchSampler(session.task.trainSize, run.seed, {
       epoch: start.counters.epoch,
-      index: start.counters.sample - start.counters.epoch * session.data.train.n,
+      index: start.counters.sample - start.counters.epoch * session.task.trainSize,
     });
   }
 
@@ -160,9 +159,10 @@ export class TrainingLoop {
   }
 
   private async evaluate(epochEnd: boolean): Promise<void> {
-    const valLoss = await this.session.evaluate(this.session.data.val);
-    const samples = await this.session.sampleWords(SAMPLE_COUNT, Rng.fromSeed(this.run.seed, 0x5a, this.counters.update));
-    this.emit({ type: 'eval', counters: { ...this.counters }, metrics: { 'val/loss': valLoss }, samples, epochEnd });
+    const metrics = await this.session.evaluate();
+    // Its own generator, seeded by the update: showing samples never moves the training RNG.
+    const samples = await this.session.showcase(Rng.fromSeed(this.run.seed, 0x5a, this.counters.update));
+    this.emit({ type: 'eval', counters: { ...this.counters }, metrics, samples, epochEnd });
   }
 
   private emitProgress(force: boolean): void {
@@ -171,7 +171,7 @@ export class TrainingLoop {
     this.lastEmit = now;
     const elapsed = (now - this.rateStart) / 1000;
     if (elapsed > 0.5 && this.rateSamples > 0) this.samplesPerSecond = this.rateSamples / elapsed;
-    const totalSamples = this.run.epochs * this.session.data.train.n;
+    const totalSamples = this.run.epochs * this.session.task.trainSize;
     const remaining = Math.max(0, totalSamples - this.counters.sample);
     if (this.pendingLoss.length > 0) {
       this.emit({ type: 'loss', points: this.pendingLoss });
