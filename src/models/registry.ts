@@ -3,7 +3,7 @@ import type { ModelKind } from '../shared/config';
 import { charMlp } from './char-mlp';
 import type { ModelConfig, ModelDefinition } from './types';
 
-export const MODEL_REGISTRY: Record<ModelKind, ModelDefinition> = {
+export const MODEL_REGISTRY: Partial<Record<ModelKind, ModelDefinition>> = {
   'char-mlp': charMlp as unknown as ModelDefinition,
 };
 

@@ -7,10 +7,10 @@ export const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 export type BackendChoice = 'auto' | BackendName;
 
-export const TASKS = ['names'] as const;
+export const TASKS = ['names', 'g2p', 'spam', 'text'] as const;
 export type TaskName = (typeof TASKS)[number];
 
-export const MODELS = ['char-mlp'] as const;
+export const MODELS = ['char-mlp', 'gpt', 'seq2seq', 'text-mlp'] as const;
 export type ModelKind = (typeof MODELS)[number];
 
 export const OPTIMIZERS = ['adam', 'sgd', 'rmsprop'] as const;
@@ -35,7 +35,19 @@ export interface RunConfig {
   /** Characters of context the model sees. */
   context: number;
   embed: number;
+  /** Hidden width: the char-MLP's and text-MLP's hidden layer, the transformers' feed-forward width. */
   hidden: number;
+  /** Transformer blocks (GPT), or encoder and decoder layers each (seq2seq). */
+  layers: number;
+  heads: number;
+  /** Dropout probability; may differ between runs of the same model (not a topology key). */
+  dropout: number;
+  /** GPT: the output layer shares the token embedding's weights (no `head.weight`). */
+  tie_weights: boolean;
+  /** Text classifier: character n-grams of these lengths, hashed into `hash_buckets` features. */
+  ngram_min: number;
+  ngram_max: number;
+  hash_buckets: number;
   optimizer: OptimizerName;
   lr: number;
   momentum: number;
@@ -127,6 +139,13 @@ export const DEFAULT_CONFIG: RunConfig = {
   context: 3,
   embed: 16,
   hidden: 128,
+  layers: 2,
+  heads: 4,
+  dropout: 0.1,
+  tie_weights: true,
+  ngram_min: 1,
+  ngram_max: 3,
+  hash_buckets: 4096,
   optimizer: 'adam',
   lr: 0.01,
   momentum: 0.9,
@@ -231,6 +250,13 @@ export const CONFIG_FIELDS: { [K in keyof RunConfig]: FieldSpec } = {
   context: { kind: 'int', min: 1, max: 64, label: 'Context (characters)', group: M },
   embed: { kind: 'int', min: 1, max: 1024, label: 'Embedding width', group: M },
   hidden: { kind: 'int', min: 1, max: 8192, label: 'Hidden width', group: M },
+  layers: { kind: 'int', min: 1, max: 24, label: 'Layers (transformers)', group: M },
+  heads: { kind: 'int', min: 1, max: 32, label: 'Attention heads', group: M },
+  dropout: { kind: 'float', min: 0, max: 0.9, label: 'Dropout', group: M },
+  tie_weights: { kind: 'bool', label: 'Tie output to token embedding (GPT)', group: M },
+  ngram_min: { kind: 'int', min: 1, max: 8, label: 'Shortest n-gram (classifier)', group: M },
+  ngram_max: { kind: 'int', min: 1, max: 8, label: 'Longest n-gram (classifier)', group: M },
+  hash_buckets: { kind: 'int', min: 16, max: 65_536, label: 'Hash buckets (classifier)', group: M },
   val_fraction: { kind: 'float', min: 0, max: 0.5, minInclusive: false, label: 'Validation fraction', group: M },
   seed: { kind: 'int', min: 0, max: 2 ** 31 - 1, label: 'Seed', group: M },
   optimizer: { kind: 'choice', options: OPTIMIZERS, label: 'Optimizer', group: O },
@@ -336,6 +362,32 @@ export function configToParams(config: RunConfig): URLSearchParams {
     if (config[key] !== DEFAULT_CONFIG[key]) params.set(key, String(config[key]));
   }
   return params;
+}
+
+/** Which models can learn which task. */
+export const TASK_MODELS: Record<TaskName, readonly ModelKind[]> = {
+  names: ['char-mlp', 'gpt'],
+  g2p: ['seq2seq'],
+  spam: ['text-mlp'],
+  text: ['char-mlp', 'gpt', 'seq2seq'],
+};
+
+/**
+ * What no single field can say: a task with a model that cannot learn it, or settings that do not
+ * fit together. Returns why the run is refused, or null.
+ */
+export function checkRunConfig(run: RunConfig): string | null {
+  const models = TASK_MODELS[run.task];
+  if (!models.includes(run.model)) {
+    return `the ${run.task} task cannot be learned by the ${run.model} model: choose ${models.join(' or ')}`;
+  }
+  if ((run.model === 'gpt' || run.model === 'seq2seq') && run.embed % run.heads !== 0) {
+    return `the embedding width (${run.embed}) must be a multiple of the number of attention heads (${run.heads})`;
+  }
+  if (run.model === 'text-mlp' && run.ngram_min > run.ngram_max) {
+    return `the shortest n-gram (${run.ngram_min}) is longer than the longest (${run.ngram_max})`;
+  }
+  return null;
 }
 
 /** Validates a whole config object (e.g. one loaded from JSON). */
