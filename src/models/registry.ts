@@ -1,10 +1,16 @@
 /** Every built-in model, by kind. The one place a new model is registered. */
 import type { ModelKind } from '../shared/config';
 import { charMlp } from './char-mlp';
+import { gpt } from './gpt';
+import { seq2seq } from './seq2seq';
+import { textMlp } from './text-mlp';
 import type { ModelConfig, ModelDefinition } from './types';
 
-export const MODEL_REGISTRY: Partial<Record<ModelKind, ModelDefinition>> = {
+export const MODEL_REGISTRY: Record<ModelKind, ModelDefinition> = {
   'char-mlp': charMlp as unknown as ModelDefinition,
+  gpt: gpt as unknown as ModelDefinition,
+  seq2seq: seq2seq as unknown as ModelDefinition,
+  'text-mlp': textMlp as unknown as ModelDefinition,
 };
 
 export function modelDefinition(kind: string): ModelDefinition {
