@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { openCheckpointDb } from './idb-store';
 import { storeContract } from './store-contract';
-import { bytes, counters, id, scratchIdb } from './test-helpers';
+import { bytes, counters, id, sameBytes, scratchIdb } from './test-helpers';
 
 describe('IndexedDB store', () => {
   storeContract(scratchIdb);
@@ -18,7 +18,7 @@ describe('IndexedDB store', () => {
       // Each record owns exactly its bytes (no larger buffer cloned along).
       expect((await db.getAll('chunks')).map((c) => c.buffer.byteLength)).toEqual(sizes);
       db.close();
-      expect(await store.read(meta.key, 'model')).toEqual(big);
+      expect(sameBytes(await store.read(meta.key, 'model'), big)).toBe(true);
     } finally {
       await cleanup();
     }

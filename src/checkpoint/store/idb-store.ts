@@ -39,15 +39,26 @@ export interface IdbStoreOptions {
   crashAt?: CrashAt;
 }
 
-/** Opens (and on first use creates) the checkpoint database. */
-export function openCheckpointDb(name = DEFAULT_DB_NAME): Promise<IDBPDatabase<CheckpointDB>> {
-  return openDB<CheckpointDB>(name, 1, {
+/**
+ * Opens (and on first use creates) the checkpoint database. The connection closes itself when
+ * another wants to upgrade or delete the database, so a newer tab is never blocked by an older.
+ */
+export function openCheckpointDb(name = DEFAULT_DB_NAME, onClose?: () => void): Promise<IDBPDatabase<CheckpointDB>> {
+  const dbp = openDB<CheckpointDB>(name, 1, {
     upgrade(db) {
       const meta = db.createObjectStore('meta', { keyPath: 'key' });
       meta.createIndex('byRun', 'id.runId');
       db.createObjectStore('chunks');
     },
+    blocking() {
+      void dbp.then((db) => db.close());
+      onClose?.();
+    },
+    terminated() {
+      onClose?.();
+    },
   });
+  return dbp;
 }
 
 /** Every chunk key of one checkpoint, or of one of its parts. */
@@ -72,7 +83,8 @@ export function createIdbStore(options: IdbStoreOptions = {}): CheckpointStore {
   const crashAt = options.crashAt ?? (() => false);
   const queue = new SerialQueue();
   let dbp: Promise<IDBPDatabase<CheckpointDB>> | undefined;
-  const db = () => (dbp ??= openCheckpointDb(options.dbName));
+  // Reopened on next use after the browser or another connection closed it.
+  const db = () => (dbp ??= openCheckpointDb(options.dbName, () => (dbp = undefined)));
 
   async function save(id: Parameters<CheckpointStore['save']>[0], parts: CheckpointParts, info: SaveInfo): Promise<CheckpointMeta> {
     // Hashing awaits outside IndexedDB, so it happens before the transaction (which would auto-commit).
