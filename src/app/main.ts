@@ -1,10 +1,11 @@
 /** The page: wires the form, the buttons and the views to the trainer worker. */
 import { configFromParams, type RunConfig } from '../shared/config';
-import type { BackendReport, EvalEvent, ProgressEvent, TrainerEvent, TrainerState } from '../shared/progress';
+import type { BackendReport, EvalEvent, ProgressEvent, RunEvent, SavedEvent, TrainerEvent, TrainerState } from '../shared/progress';
 import { LossChart } from './chart';
 import { RunForm, writeConfigToUrl } from './run-form';
 import { TrainerClient } from './trainer-client';
 import { registerServiceWorker } from '../pwa/register';
+import { autoResumeSetting, readActiveRun, runIsLockedElsewhere, updateActiveRun, writeActiveRun } from './run-registry';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -19,6 +20,9 @@ const backendLine = $<HTMLParagraphElement>('backend-line');
 const backendsList = $<HTMLUListElement>('backends');
 const samplesList = $<HTMLUListElement>('samples');
 const chart = new LossChart($<HTMLCanvasElement>('loss-chart'));
+const runLine = $<HTMLParagraphElement>('run-line');
+const checkpointLine = $<HTMLParagraphElement>('checkpoint-line');
+const recoveryBanner = $<HTMLDivElement>('recovery-banner');
 
 let client: TrainerClient | null = null;
 let state: TrainerState = 'idle';
@@ -135,8 +139,120 @@ function onEvent(e: TrainerEvent): void {
       renderEval(e);
       renderStatus();
       break;
+    case 'run':
+      renderRun(e);
+      break;
+    case 'saved':
+      renderSaved(e);
+      break;
+  }
+  trackRun(e);
+}
+
+function renderRecovered(e: RunEvent): void {
+  if (!pendingRecovery || !e.resumedFrom) return;
+  const lost = Math.max(0, pendingRecovery.lastUpdate - e.resumedFrom.counters.update);
+  showRecovery(`Recovered run ${e.runId}: resumed from checkpoint ${e.resumedFrom.tag} (update ${e.resumedFrom.counters.update}); ${lost} updates were lost.`, []);
+  recoveryBanner.dataset.lost = String(lost);
+  recoveryBanner.dataset.from = e.resumedFrom.tag;
+  pendingRecovery = null;
+}
+
+function renderRun(e: RunEvent): void {
+  renderRecovered(e);
+  const stage = e.stageName ? ` / ${e.stageName}` : '';
+  runLine.textContent = `Run ${e.runId}${stage} · model ${e.modelName}`;
+  runLine.dataset.runId = e.runId;
+  if (e.resumedFrom) {
+    const c = e.resumedFrom.counters;
+    const skipped = e.resumedFrom.skipped.map((s) => ` (skipped ${s.tag}: ${s.reason})`).join('');
+    runLine.textContent += ` · resumed from ${e.resumedFrom.tag} at update ${c.update}${skipped}`;
+  }
+  if (e.warmStart) {
+    const w = e.warmStart;
+    runLine.textContent +=
+      ` · warm start from ${w.from}: ${w.loaded.length} loaded, ${w.missing.length} missing, ` +
+      `${w.extra.length} extra, ${w.wrongShape.length} wrong shape`;
+    runLine.title = JSON.stringify(w, null, 1);
   }
 }
+
+function renderSaved(e: SavedEvent): void {
+  const kib = (e.bytes / 1024).toFixed(1);
+  checkpointLine.textContent = `Last checkpoint: ${e.tag} at update ${e.counters.update} · ${kib} KiB · ${e.stores.join(' + ')} · loop held ${e.heldMs.toFixed(0)} ms`;
+  checkpointLine.dataset.tag = e.tag;
+  checkpointLine.dataset.update = String(e.counters.update);
+}
+
+/** Keeps the crash-recovery record in step with the run. */
+function trackRun(e: TrainerEvent): void {
+  if (e.type === 'run') {
+    writeActiveRun({ runId: e.runId, stageName: e.stageName, modelName: e.modelName, config: e.config, lastUpdate: 0, state: 'training' });
+  } else if (e.type === 'progress' && e.state === 'running') {
+    updateActiveRun({ lastUpdate: e.counters.update });
+  } else if (e.type === 'saved') {
+    updateActiveRun({ lastCheckpoint: e.tag });
+  } else if (e.type === 'state' && (e.state === 'done' || e.state === 'idle' || e.state === 'failed')) {
+    updateActiveRun({ state: e.state === 'done' ? 'done' : e.state === 'failed' ? 'failed' : 'stopped' });
+    const run = readActiveRun();
+    if (e.state === 'idle' && run) {
+      showRecovery(`Run ${run.runId} stopped at its checkpoint ${run.lastCheckpoint ?? ''}.`, [
+        ['Continue this run', () => resumeRun(run.config, run.runId, run.stageName, run.lastUpdate)],
+      ]);
+    }
+  }
+}
+
+/** The settings that continue a run where its newest checkpoint left it. */
+function resumeConfig(config: RunConfig, runId: string, stageName?: string): RunConfig {
+  return { ...config, resume_run_id: runId, resume_stage_name: stageName ?? '', resume_checkpoint: 'latest', run_id: runId, stage_name: stageName ?? '', init_run_id: '' };
+}
+
+/**
+ * On opening: a run still marked as training was cut off (crash, kill, reload, closed tab).
+ * Resume it from its newest valid checkpoint, or ask first if the user chose so. If another tab
+ * holds its lock, it is training there: this tab shows it read-only and may take over later.
+ */
+async function recoverCrashedRun(): Promise<void> {
+  const active = readActiveRun();
+  if (!active || active.state !== 'training') return;
+  if (await runIsLockedElsewhere(active.runId)) {
+    showRecovery(`Run ${active.runId} is training in another tab; it is read-only here.`, []);
+    document.body.dataset.readOnly = 'true';
+    startBtn.disabled = true;
+    // When that tab dies, its lock is released: offer to take over.
+    void navigator.locks.request(`run:${active.runId}`, async () => {
+      document.body.dataset.readOnly = 'false';
+      startBtn.disabled = false;
+      showRecovery(`The tab training run ${active.runId} has closed.`, [['Take over and resume', () => resumeRun(active.config, active.runId, active.stageName, active.lastUpdate)]]);
+    });
+    return;
+  }
+  if (autoResumeSetting() === 'auto') resumeRun(active.config, active.runId, active.stageName, active.lastUpdate);
+  else showRecovery(`Run ${active.runId} was cut off at update ${active.lastUpdate}.`, [['Resume it', () => resumeRun(active.config, active.runId, active.stageName, active.lastUpdate)]]);
+}
+
+function showRecovery(text: string, actions: [string, () => void][]): void {
+  recoveryBanner.hidden = false;
+  recoveryBanner.replaceChildren(text + ' ');
+  for (const [label, act] of actions) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = label;
+    b.addEventListener('click', act);
+    recoveryBanner.append(b);
+  }
+}
+
+function resumeRun(config: RunConfig, runId: string, stageName: string | undefined, lastUpdate: number): void {
+  const cfg = resumeConfig(config, runId, stageName);
+  form.show(cfg);
+  writeConfigToUrl(cfg);
+  pendingRecovery = { lastUpdate };
+  void start(cfg);
+}
+
+let pendingRecovery: { lastUpdate: number } | null = null;
 
 async function start(config: RunConfig): Promise<void> {
   errorBanner.hidden = true;
@@ -168,6 +284,7 @@ stopBtn.addEventListener('click', () => {
 });
 
 registerServiceWorker({ isBusy });
+void recoverCrashedRun();
 
 // A handle for the console, tests and `npm run bench`: simulate a GPU device loss on the running
 // trainer, or benchmark the training loop with the form's settings plus overrides.

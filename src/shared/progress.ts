@@ -66,4 +66,36 @@ export interface BackendEvent {
   report: BackendReport;
 }
 
-export type TrainerEvent = ProgressEvent | EvalEvent | LossBatchEvent | StateEvent | BackendEvent;
+/** Which run is training, and where its checkpoints go; sent once the run is set up. */
+export interface RunEvent {
+  type: 'run';
+  runId: string;
+  stageName?: string;
+  modelName: string;
+  outputDir: string;
+  /** The settings the run trains with (for a resume: the checkpoint's, merged). */
+  config: import('./config').RunConfig;
+  resumedFrom?: { tag: string; counters: Counters; skipped: { tag: string; reason: string }[] };
+  warmStart?: {
+    from: string;
+    loaded: string[];
+    missing: string[];
+    extra: string[];
+    wrongShape: { name: string; checkpoint: number[]; model: number[] }[];
+    renamed: { from: string; to: string }[];
+    removed: string[];
+  };
+}
+
+export interface SavedEvent {
+  type: 'saved';
+  tag: string;
+  counters: Counters;
+  stores: string[];
+  bytes: number;
+  /** Milliseconds the loop was held (device reads), and the whole save took. */
+  heldMs: number;
+  totalMs: number;
+}
+
+export type TrainerEvent = ProgressEvent | EvalEvent | LossBatchEvent | StateEvent | BackendEvent | RunEvent | SavedEvent;

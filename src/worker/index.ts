@@ -13,6 +13,9 @@ import { chooseBackend } from './backend';
 import { startPosition, TrainingLoop } from './loop';
 import { TrainingSession } from './session';
 import { benchmarkLoops, type BenchResult } from './bench';
+import { createCheckpointStore, type DualCheckpointStore } from '../checkpoint/store/dual-store';
+import { Checkpointer } from './checkpointer';
+import { prepareRun } from './prepare';
 
 let loop: TrainingLoop | null = null;
 let session: TrainingSession | null = null;
@@ -53,23 +56,57 @@ function explainFailure(e: unknown): Error {
   return new TrainerError('BackendFailedError', `the ${tf.getBackend()} backend failed${oom}: ${message}`);
 }
 
+let store: DualCheckpointStore | null = null;
+
+/** The checkpoint store for a choice of stores; leftovers of interrupted saves are swept once. */
+async function storeFor(run: RunConfig): Promise<DualCheckpointStore> {
+  if (!store || store.kind !== run.stores) {
+    store = createCheckpointStore({ use: run.stores });
+    await store.sweep();
+  }
+  return store;
+}
+
+/** Holds the run's Web Lock while `body` runs, so a second tab cannot write the same run. */
+async function withRunLock<T>(runId: string, body: () => Promise<T>): Promise<T> {
+  const locks = (navigator as Navigator & { locks?: LockManager }).locks;
+  if (!locks) return body();
+  return locks.request(`run:${runId}`, { ifAvailable: true }, async (lock) => {
+    if (!lock) throw new TrainerError('RunLockedError', `run ${runId} is training in another tab; it is read-only here`);
+    return body();
+  });
+}
+
 const api = {
   /** Trains a run to its end (or a stop). Progress arrives through `onEvent`; resolves with the final counters. */
-  async start(run: RunConfig, onEvent: (e: TrainerEvent) => void): Promise<Counters> {
+  async start(requested: RunConfig, onEvent: (e: TrainerEvent) => void): Promise<Counters> {
     if (loop) throw new TrainerError('InvalidConfigError', 'a run is already training in this worker');
     onEvent({ type: 'state', state: 'preparing', message: 'loading data' });
     try {
-      const task = await createTask(run);
-      onEvent({ type: 'state', state: 'preparing', message: 'choosing a backend' });
-      const report = await chooseBackend(run.backend, (b) => timeTrialSteps(run, task, b));
-      onEvent({ type: 'backend', report });
-      session = new TrainingSession(run, task);
-      loop = new TrainingLoop(session, run, startPosition(run), onEvent);
-      const current = loop;
-      watchDevice((e) => current.fail(e));
-      return await loop.runToEnd();
+      const checkpoints = await storeFor(requested);
+      const prepared = await prepareRun(requested, checkpoints);
+      const { run, task } = prepared;
+      return await withRunLock(prepared.names.runId, async () => {
+        onEvent({ type: 'state', state: 'preparing', message: 'choosing a backend' });
+        const report = await chooseBackend(run.backend, (b) => timeTrialSteps(run, task, b));
+        onEvent({ type: 'backend', report });
+        session = new TrainingSession(run, task);
+        const current = session;
+        const totalUpdates = (s: TrainingSession) => Math.ceil(s.task.trainSize / run.batch_size) * run.epochs;
+        const { position, callbacks } = await prepared.restore(current, totalUpdates);
+        onEvent({ type: 'run', ...prepared.event });
+        const checkpointer = new Checkpointer(run, prepared.names, current, onEvent, callbacks, checkpoints);
+        loop = new TrainingLoop(current, run, position, onEvent, checkpointer);
+        const running = loop;
+        watchDevice((e) => running.fail(e));
+        const end = await running.runToEnd();
+        onEvent({ type: 'state', state: 'stopping', message: 'saving a checkpoint' });
+        await checkpointer.saveFinal(running.position(), running.totalUpdates, end.epoch >= run.epochs);
+        onEvent({ type: 'state', state: end.epoch >= run.epochs ? 'done' : 'idle' });
+        return end;
+      });
     } catch (e) {
-      const err = explainFailure(loop?.failureReason ?? e);
+      const err = explainFailure((loop as TrainingLoop | null)?.failureReason ?? e);
       onEvent({ type: 'state', state: 'failed', error: toWireError(err) });
       throw err;
     } finally {

@@ -9,7 +9,7 @@ import { BatchSampler } from '../data/cursor';
 import { Rng, type RngState } from '../data/rng';
 import type { RunConfig } from '../shared/config';
 import type { Counters, LossPoint, TrainerEvent, TrainerState } from '../shared/progress';
-import { TrainerError } from '../shared/errors';
+import { TrainerError, isNamed, toWireError } from '../shared/errors';
 import { learningRateAt } from './schedule';
 import type { TrainingSession } from './session';
 
@@ -18,6 +18,20 @@ const PROGRESS_INTERVAL_MS = 100;
 export interface LoopPosition {
   counters: Counters;
   rng: RngState;
+}
+
+/** What the loop reports after each step. */
+export interface StepInfo {
+  before: Counters;
+  position: LoopPosition;
+  epochEnd: boolean;
+  totalUpdates: number;
+}
+
+/** Where saving plugs in; the loop knows nothing of checkpoints beyond these calls. */
+export interface LoopHooks {
+  afterStep?(s: StepInfo): Promise<void>;
+  afterEval?(position: LoopPosition, totalUpdates: number, metrics: Record<string, number>): Promise<void>;
 }
 
 export function startPosition(run: RunConfig): LoopPosition {
@@ -58,6 +72,7 @@ export class TrainingLoop {
     private readonly run: RunConfig,
     start: LoopPosition,
     private readonly emit: (e: TrainerEvent) => void,
+    private readonly hooks: LoopHooks = {},
   ) {
     this.counters = { ...start.counters };
     this.rng = new Rng(start.rng);
@@ -140,6 +155,7 @@ export class TrainingLoop {
       if (!Number.isFinite(loss)) {
         throw new TrainerError('BackendFailedError', `the loss became ${loss} at update ${this.counters.update + 1}: lower the learning rate`);
       }
+      const before = this.counters;
       this.counters = {
         epoch: epochEnd ? this.counters.epoch + 1 : this.counters.epoch,
         update: this.counters.update + 1,
@@ -151,10 +167,14 @@ export class TrainingLoop {
 
       const evalDue = epochEnd || (this.run.eval_every > 0 && this.counters.update % this.run.eval_every === 0);
       if (evalDue) await this.evaluate(epochEnd);
+      if (this.hooks.afterStep) {
+        const info: StepInfo = { before, position: this.position(), epochEnd, totalUpdates: this.totalUpdates };
+        await this.withDiskRetry(() => this.hooks.afterStep!(info));
+      }
       this.emitProgress(false);
       await yieldToEventLoop();
     }
-    this.setState(this.stopRequested && this.counters.epoch < this.run.epochs ? 'idle' : 'done');
+    this.emitProgress(true);
     return { ...this.counters };
   }
 
@@ -163,6 +183,33 @@ export class TrainingLoop {
     // Its own generator, seeded by the update: showing samples never moves the training RNG.
     const samples = await this.session.showcase(Rng.fromSeed(this.run.seed, 0x5a, this.counters.update));
     this.emit({ type: 'eval', counters: { ...this.counters }, metrics, samples, epochEnd });
+    if (this.hooks.afterEval) {
+      const position = this.position();
+      await this.withDiskRetry(() => this.hooks.afterEval!(position, this.totalUpdates, metrics));
+    }
+  }
+
+  /**
+   * A full disk pauses training with the way out, instead of failing the run: the user frees
+   * space (deletes old checkpoints) and resumes, and the save is tried again.
+   */
+  private async withDiskRetry(save: () => Promise<void>): Promise<void> {
+    for (;;) {
+      try {
+        return await save();
+      } catch (e) {
+        if (!isNamed(e, 'QuotaExceededError') || this.stopRequested) throw e;
+        this.state = 'paused';
+        this.emit({ type: 'state', state: 'paused', message: 'the disk is full', error: toWireError(e) });
+        this.emitProgress(true);
+        await new Promise<void>((r) => (this.wake = r));
+        this.wake = null;
+        this.pauseRequested = false;
+        if (this.stopRequested) throw e;
+        if (this.failure) throw this.failure;
+        this.setState('running');
+      }
+    }
   }
 
   private emitProgress(force: boolean): void {

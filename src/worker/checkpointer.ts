@@ -1,0 +1,189 @@
+/**
+ * When and how the running trainer saves. The loop is held only while weights and optimizer
+ * state are read off the device; encoding, hashing and writing go on in the background while it
+ * trains, one save at a time. A full disk pauses training (the loop asks the user) and loses
+ * nothing: a failed save leaves every earlier checkpoint readable.
+ */
+import {
+  encodeModelPart,
+  encodeOptimPart,
+  encodeTrainerPart,
+  TRAINER_FORMAT_VERSION,
+  type JsonValue,
+  type Weights,
+} from '../checkpoint/contents';
+import { formatTag, tags, type CheckpointId, type CheckpointTag } from '../checkpoint/naming';
+import { createCheckpointStore, type DualCheckpointStore } from '../checkpoint/store/dual-store';
+import type { CheckpointMeta, CheckpointParts } from '../checkpoint/store/types';
+import { writeTorchFile } from '../checkpoint/torch/index';
+import { parseBestMetrics, type RunConfig } from '../shared/config';
+import type { Counters, SavedEvent } from '../shared/progress';
+import type { LoopHooks, LoopPosition, StepInfo } from './loop';
+import { learningRateAt } from './schedule';
+import { readOptimizer, readWeights } from './snapshot';
+import type { TrainingSession } from './session';
+
+export interface CheckpointNames {
+  outputDir: string;
+  runId: string;
+  stageName?: string;
+  modelName: string;
+}
+
+export interface BestState {
+  mode: 'min' | 'max';
+  value: number | null;
+  update: number;
+}
+
+// The zip's inner folder: PyTorch reads any name, and one name lets `latest` and the periodic
+// checkpoint share the same encoded bytes.
+const ARCHIVE = 'archive';
+
+export class Checkpointer implements LoopHooks {
+  readonly store: DualCheckpointStore;
+  readonly best: Record<string, BestState>;
+  private writing: Promise<unknown> = Promise.resolve();
+  private readonly bestMetrics: { metric: string; mode: 'min' | 'max' }[];
+
+  constructor(
+    readonly run: RunConfig,
+    readonly names: CheckpointNames,
+    private readonly session: TrainingSession,
+    private readonly onSaved: (e: SavedEvent) => void,
+    callbacks?: { [key: string]: JsonValue },
+    store?: DualCheckpointStore,
+  ) {
+    this.store = store ?? createCheckpointStore({ use: run.stores });
+    this.bestMetrics = parseBestMetrics(run.best_metrics);
+    const saved = (callbacks?.best ?? {}) as unknown as Record<string, BestState>;
+    this.best = Object.fromEntries(
+      this.bestMetrics.map(({ metric, mode }) => [metric, saved[metric]?.mode === mode ? saved[metric] : { mode, value: null, update: 0 }]),
+    );
+  }
+
+  private id(tag: CheckpointTag, modelInfo?: string): CheckpointId {
+    return { ...this.names, tag, modelInfo };
+  }
+
+  /** Whether a periodic save falls between two counter states (OpenNMT/SINGA's rules). */
+  periodicDue(s: StepInfo): boolean {
+    const r = this.run;
+    const after = s.position.counters;
+    if (after.update <= r.checkpoint_after) return false;
+    const crossed = (every: number, a: number, b: number) => every > 0 && Math.floor(b / every) > Math.floor(a / every);
+    return (
+      crossed(r.save_every, s.before.update, after.update) ||
+      crossed(r.save_every_samples, s.before.sample, after.sample) ||
+      (s.epochEnd && r.save_every_epochs > 0 && after.epoch % r.save_every_epochs === 0) ||
+      (s.epochEnd && r.save_at_epoch_end)
+    );
+  }
+
+  /** Called after every step; cheap when nothing is due. */
+  async afterStep(s: StepInfo): Promise<void> {
+    if (this.periodicDue(s)) await this.save(s.position, s.totalUpdates, 'periodic');
+  }
+
+  /** After validation: a new best of a tracked metric saves `best.{metric}` (weights only). */
+  async afterEval(position: LoopPosition, totalUpdates: number, metrics: Record<string, number>): Promise<void> {
+    for (const { metric } of this.bestMetrics) {
+      const value = metrics[metric];
+      const b = this.best[metric];
+      if (value === undefined || !Number.isFinite(value)) continue;
+      const better = b.value === null || (b.mode === 'min' ? value < b.value : value > b.value);
+      if (!better) continue;
+      this.best[metric] = { mode: b.mode, value, update: position.counters.update };
+      await this.save(position, totalUpdates, 'best', metric);
+    }
+  }
+
+  /** A stage that finished saves `last`; a stop saves a periodic checkpoint so nothing is lost. */
+  async saveFinal(position: LoopPosition, totalUpdates: number, finished: boolean): Promise<void> {
+    await this.save(position, totalUpdates, finished ? 'last' : 'periodic');
+    await this.flush();
+  }
+
+  /** Waits for the save in flight; rethrows its failure. */
+  async flush(): Promise<void> {
+    await this.writing;
+  }
+
+  private callbacks(): { [key: string]: JsonValue } {
+    return { best: this.best as unknown as JsonValue, ema: null };
+  }
+
+  private async save(position: LoopPosition, totalUpdates: number, kind: 'periodic' | 'last' | 'best', metric?: string): Promise<void> {
+    // One save at a time: wait for (and surface the failure of) the previous write.
+    await this.writing;
+    const t0 = performance.now();
+    const counters = { ...position.counters };
+    const lr = learningRateAt(this.run, counters.update, totalUpdates);
+    const weights = await readWeights(this.session.params);
+    const optim = kind === 'best' ? null : await readOptimizer(this.session, lr);
+    const heldMs = performance.now() - t0;
+    const trainer =
+      kind === 'best'
+        ? null
+        : encodeTrainerPart({
+            formatVersion: TRAINER_FORMAT_VERSION,
+            counters,
+            schedule: { name: this.run.schedule, baseLr: this.run.lr, warmup: this.run.warmup, totalUpdates, position: counters.update },
+            rng: position.rng,
+            cursor: { seed: this.run.seed, epoch: counters.epoch, index: counters.sample - counters.epoch * this.session.task.trainSize },
+            callbacks: this.callbacks(),
+            config: this.run as unknown as { [key: string]: JsonValue },
+            backend: '',
+          });
+    const writing = this.write(counters, weights, optim, trainer, kind, metric, t0, heldMs);
+    writing.catch(() => {}); // surfaced by the next save or flush(), not as an unhandled rejection
+    this.writing = writing;
+  }
+
+  private async write(
+    counters: Counters,
+    weights: Weights,
+    optim: Awaited<ReturnType<typeof readOptimizer>> | null,
+    trainer: ReturnType<typeof encodeTrainerPart> | null,
+    kind: 'periodic' | 'last' | 'best',
+    metric: string | undefined,
+    t0: number,
+    heldMs: number,
+  ): Promise<CheckpointMeta[]> {
+    const tagList: CheckpointTag[] =
+      kind === 'periodic' ? [tags.periodic(counters.epoch, counters.update, counters.sample), tags.latest()] : kind === 'last' ? [tags.last()] : [tags.best(metric!)];
+    const model = encodeModelPart({
+      stateDict: weights,
+      checkpointTag: formatTag(tagList[0]),
+      counters,
+      runId: this.names.runId,
+      stageName: this.names.stageName,
+      modelName: this.names.modelName,
+      modelConfig: { ...this.session.modelConfig, vocabulary: this.session.task.vocabulary as unknown as JsonValue },
+    });
+    const parts: CheckpointParts = { model: writeTorchFile(model, ARCHIVE) };
+    if (optim) parts.optim = writeTorchFile(encodeOptimPart(optim), ARCHIVE);
+    if (trainer) parts.trainer = writeTorchFile(trainer, ARCHIVE);
+    const metas: CheckpointMeta[] = [];
+    // The periodic checkpoint first, `latest` after it: a crash between them leaves the periodic one.
+    for (const tag of tagList) {
+      const meta = await this.store.save(this.id(tag), parts, { counters });
+      metas.push(meta);
+    }
+    if (kind === 'periodic') await this.prune();
+    const bytes = Object.values(parts).reduce((n, chunks) => n + chunks.reduce((m, c) => m + c.byteLength, 0), 0);
+    this.onSaved({ type: 'saved', tag: formatTag(tagList[0]), counters, stores: [...this.store.stores.map((s) => s.kind)], bytes, heldMs, totalMs: performance.now() - t0 });
+    return metas;
+  }
+
+  /** Keeps the newest `keep_checkpoint` periodic checkpoints; never `latest`, `last` or a best. */
+  private async prune(): Promise<void> {
+    const k = this.run.keep_checkpoint;
+    if (k < 0) return;
+    const mine = await this.store.list({ outputDir: this.names.outputDir, runId: this.names.runId, stageName: this.names.stageName });
+    const periodic = mine
+      .filter((m) => m.id.tag.kind === 'periodic' && m.id.modelName === this.names.modelName && m.id.modelInfo === undefined)
+      .sort((a, b) => b.counters.update - a.counters.update);
+    for (const old of periodic.slice(k)) await this.store.delete(old.key);
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Setting a run up before its first step: a new run, a resume (weights, optimizer, counters,
+ * schedule, RNG, data cursor, callbacks) or a warm start (weights only, matched by name).
+ */
+import { DEFAULT_OUTPUT_DIR } from '../checkpoint/naming';
+import type { DualCheckpointStore } from '../checkpoint/store/dual-store';
+import type { JsonValue } from '../checkpoint/contents';
+import { DEFAULT_CONFIG, checkRunConfig, type RunConfig } from '../shared/config';
+import { TrainerError } from '../shared/errors';
+import type { RunEvent } from '../shared/progress';
+import { createTask } from '../tasks/registry';
+import type { Task } from '../tasks/types';
+import { startPosition, type LoopPosition } from './loop';
+import { checkTopology, continueConfig, findCheckpoint, matchWeights } from './resume';
+import { learningRateAt } from './schedule';
+import { TrainingSession } from './session';
+import { assignWeights, restoreOptimizer } from './snapshot';
+
+export interface PreparedRun {
+  run: RunConfig;
+  task: Task;
+  names: { outputDir: string; runId: string; stageName?: string; modelName: string };
+  /** Applied once a backend is chosen and the session exists. */
+  restore(session: TrainingSession, totalUpdates: (s: TrainingSession) => number): Promise<{ position: LoopPosition; callbacks?: { [key: string]: JsonValue } }>;
+  event: Omit<RunEvent, 'type'>;
+}
+
+/** A run id that sorts by time and is a valid path segment: `20261122-214501-k3f9`. */
+export function newRunId(now = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  const stamp = `${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}`;
+  return `${stamp}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+export async function prepareRun(requested: RunConfig, store: DualCheckpointStore): Promise<PreparedRun> {
+  if (requested.resume_run_id) return prepareResume(requested, store);
+  const why = checkRunConfig(requested);
+  if (why) throw new TrainerError('InvalidConfigError', why);
+  const run: RunConfig = { ...requested, run_id: requested.run_id || newRunId() };
+  const task = await createTask(run);
+  const names = namesFor(run, task);
+  const event: Omit<RunEvent, 'type'> = { ...names, config: run };
+  if (!run.init_run_id) {
+    return { run, task, names, event, restore: async () => ({ position: startPosition(run) }) };
+  }
+  // Warm start: weights alone, matched by name; new optimizer and counters.
+  const loaded = await findCheckpoint(
+    store,
+    { runId: run.init_run_id, stageName: run.init_stage_name || undefined, modelName: run.init_model_name || undefined, modelInfo: run.init_model_info || undefined },
+    run.init_checkpoint,
+    false,
+  );
+  return {
+    run,
+    task,
+    names,
+    event,
+    restore: async (session) => {
+      const shapes = Object.fromEntries(Object.entries(session.params).map(([n, v]) => [n, v.shape]));
+      const { matched, report } = matchWeights(loaded.model.stateDict, shapes, {
+        rename: run.init_rename,
+        remove: run.init_remove,
+        strict: run.init_strict,
+      });
+      const subset = Object.fromEntries(Object.entries(session.params).filter(([n]) => matched.has(n)));
+      assignWeights(subset, matched);
+      event.warmStart = { from: loaded.meta.key, ...report };
+      return { position: startPosition(run) };
+    },
+  };
+}
+
+async function prepareResume(requested: RunConfig, store: DualCheckpointStore): Promise<PreparedRun> {
+  const resumeStage = requested.resume_stage_name || requested.stage_name || undefined;
+  const loaded = await findCheckpoint(
+    store,
+    { runId: requested.resume_run_id, stageName: resumeStage, modelName: requested.model_name || undefined },
+    requested.resume_checkpoint,
+    true,
+  );
+  const trainer = loaded.trainer!;
+  const optim = loaded.optim!;
+  const run = continueConfig(trainer.config, requested);
+  run.run_id = requested.run_id || requested.resume_run_id;
+  // stage_name defaults to the resumed stage (Noether).
+  run.stage_name = requested.stage_name !== DEFAULT_CONFIG.stage_name ? requested.stage_name : (resumeStage ?? '');
+  run.model_name = loaded.meta.id.modelName;
+  const why = checkRunConfig(run);
+  if (why) throw new TrainerError('InvalidConfigError', why);
+  const task = await createTask(run);
+  const names = namesFor(run, task);
+  const event: Omit<RunEvent, 'type'> = {
+    ...names,
+    config: run,
+    resumedFrom: { tag: loaded.meta.key.split('_cp=').pop()!, counters: trainer.counters, skipped: loaded.skipped },
+  };
+  return {
+    run,
+    task,
+    names,
+    event,
+    restore: async (session, totalUpdates) => {
+      const saved = loaded.model.meta?.modelConfig ?? {};
+      checkTopology(saved, { ...session.modelConfig, vocabulary: task.vocabulary as unknown as JsonValue });
+      assignWeights(session.params, loaded.model.stateDict);
+      await restoreOptimizer(session, optim, run.reset_optim, learningRateAt(run, trainer.counters.update, totalUpdates(session)));
+      return { position: { counters: trainer.counters, rng: trainer.rng }, callbacks: trainer.callbacks };
+    },
+  };
+}
+
+function namesFor(run: RunConfig, task: Task): PreparedRun['names'] {
+  return {
+    outputDir: DEFAULT_OUTPUT_DIR,
+    runId: run.run_id,
+    stageName: run.stage_name || undefined,
+    modelName: run.model_name || task.modelConfig(run).kind,
+  };
+}
