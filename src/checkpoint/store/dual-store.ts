@@ -4,7 +4,7 @@
  * mixes parts of two different saves under one key.
  */
 import { TrainerError, type WireError, isNamed, toWireError } from '../../shared/errors';
-import type { CheckpointId, CheckpointPart } from '../naming';
+import { type CheckpointId, type CheckpointPart, parseCheckpointKey } from '../naming';
 import { newGeneration } from './common';
 import { createIdbStore, type IdbStoreOptions } from './idb-store';
 import { createOpfsStore, type OpfsStoreOptions } from './opfs-store';
@@ -121,6 +121,7 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
   }
 
   async function copiesOf(key: string): Promise<[CheckpointStore, CheckpointMeta][]> {
+    parseCheckpointKey(key); // a malformed key is the caller's error, not a missing copy
     const stats = await Promise.allSettled(stores.map((s) => s.stat(key)));
     const out: [CheckpointStore, CheckpointMeta][] = [];
     stats.forEach((r, i) => {

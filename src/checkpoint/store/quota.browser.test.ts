@@ -1,17 +1,25 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { cdp } from 'vitest/browser';
+import { describe, expect, it } from 'vitest';
 import { createDualStore } from './dual-store';
 import { requestPersistence, storageStatus } from './quota';
-import { bytes, counters, id, scratchIdb, scratchOpfs } from './test-helpers';
+import { createOpfsStore } from './opfs-store';
+import { bytes, counters, id, scratchIdb, scratchName } from './test-helpers';
 
-// A real full disk: Chromium's DevTools protocol lowers this origin's quota.
-async function setQuota(quotaSize?: number): Promise<void> {
-  await cdp().send('Storage.overrideQuotaForOrigin', { origin: location.origin, ...(quotaSize !== undefined ? { quotaSize } : {}) });
+// A real full disk without touching the origin's quota (test files run in parallel on one
+// origin): a Storage Bucket with its own small quota, whose OPFS root the store writes into.
+interface Bucket {
+  getDirectory(): Promise<FileSystemDirectoryHandle>;
+}
+interface Buckets {
+  open(name: string, options: { quota: number }): Promise<Bucket>;
+  delete(name: string): Promise<void>;
 }
 
-async function fillDisk(): Promise<void> {
-  const { usage } = await storageStatus();
-  await setQuota(usage + 256 * 1024);
+async function smallBucket(quota = 512 * 1024) {
+  const buckets = (navigator as Navigator & { storageBuckets: Buckets }).storageBuckets;
+  const name = scratchName();
+  const bucket = await buckets.open(name, { quota });
+  const root = await bucket.getDirectory();
+  return { store: createOpfsStore({ root }), cleanup: () => buckets.delete(name) };
 }
 
 function bigParts() {
@@ -20,21 +28,17 @@ function bigParts() {
 }
 
 describe('a full disk', () => {
-  afterEach(() => setQuota());
-
-  // IndexedDB checks against a quota snapshot taken when its connection opened, so an override
-  // made mid-test does not reach it; its full-disk case belongs to the e2e suite (Playwright + CDP).
+  // IndexedDB's full-disk case needs the origin's quota lowered, which would disturb the other
+  // test files running beside this one; it belongs to the e2e suite (Playwright + CDP).
   it('OPFS: QuotaExceededError with the way out; earlier checkpoints stay, nothing half-written shows', async () => {
-    const { store, cleanup } = await scratchOpfs();
+    const { store, cleanup } = await smallBucket();
     try {
       const old = await store.save(id(), { model: [bytes(1000, 1)], optim: [bytes(1000, 2)] }, { counters: counters(1) });
       const periodic = await store.save(id({ kind: 'periodic', epoch: 0, update: 1, sample: 4 }), { model: [bytes(1000, 3)] }, { counters: counters(1) });
-      await fillDisk();
       await expect(store.save(id(), bigParts(), { counters: counters(2) })).rejects.toMatchObject({
         name: 'QuotaExceededError',
         message: expect.stringMatching(/Delete old checkpoints.*free disk space/),
       });
-      await setQuota();
       const listed = await store.list();
       expect(listed.map((m) => m.generation).sort()).toEqual([old.generation, periodic.generation].sort());
       expect(await store.read(old.key, 'model')).toEqual(bytes(1000, 1));
@@ -46,16 +50,13 @@ describe('a full disk', () => {
     }
   });
 
-  // Relies on the snapshot above: the IndexedDB copy still fits while OPFS is full.
   it('both: the copy that fits is kept and the failure is reported', async () => {
-    const a = await scratchOpfs();
+    const a = await smallBucket();
     const b = await scratchIdb();
     const store = createDualStore([a.store, b.store]);
     try {
       await store.save(id(), { model: [bytes(1000, 1)] }, { counters: counters(1) });
-      await fillDisk();
       const r = await store.save(id(), bigParts(), { counters: counters(2) });
-      await setQuota();
       expect(r.stores).toEqual(['idb']);
       expect(r.failures).toEqual([{ store: 'opfs', error: expect.objectContaining({ name: 'QuotaExceededError' }) }]);
       const [listed] = await store.list();
