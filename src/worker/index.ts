@@ -4,7 +4,7 @@
  */
 import { expose } from 'comlink';
 import * as tf from '@tensorflow/tfjs';
-import { createTask } from '../tasks/registry';
+import { createTask, type UserData } from '../tasks/registry';
 import type { Task } from '../tasks/types';
 import type { BackendName, RunConfig } from '../shared/config';
 import { TrainerError, toWireError } from '../shared/errors';
@@ -78,13 +78,16 @@ async function withRunLock<T>(runId: string, body: () => Promise<T>): Promise<T>
 }
 
 const api = {
-  /** Trains a run to its end (or a stop). Progress arrives through `onEvent`; resolves with the final counters. */
-  async start(requested: RunConfig, onEvent: (e: TrainerEvent) => void): Promise<Counters> {
+  /**
+   * Trains a run to its end (or a stop). Progress arrives through `onEvent`; resolves with the final
+   * counters. `userData` is the user's own file for the `text` task (transfer its bytes).
+   */
+  async start(requested: RunConfig, onEvent: (e: TrainerEvent) => void, userData?: UserData): Promise<Counters> {
     if (loop) throw new TrainerError('InvalidConfigError', 'a run is already training in this worker');
     onEvent({ type: 'state', state: 'preparing', message: 'loading data' });
     try {
       const checkpoints = await storeFor(requested);
-      const prepared = await prepareRun(requested, checkpoints);
+      const prepared = await prepareRun(requested, checkpoints, userData);
       const { run, task } = prepared;
       return await withRunLock(prepared.names.runId, async () => {
         onEvent({ type: 'state', state: 'preparing', message: 'choosing a backend' });

@@ -8,7 +8,7 @@ import type { JsonValue } from '../checkpoint/contents';
 import { DEFAULT_CONFIG, checkRunConfig, type RunConfig } from '../shared/config';
 import { TrainerError } from '../shared/errors';
 import type { RunEvent } from '../shared/progress';
-import { createTask } from '../tasks/registry';
+import { createTask, type UserData } from '../tasks/registry';
 import type { Task } from '../tasks/types';
 import { startPosition, type LoopPosition } from './loop';
 import { checkTopology, continueConfig, findCheckpoint, matchWeights } from './resume';
@@ -32,12 +32,13 @@ export function newRunId(now = new Date()): string {
   return `${stamp}-${Math.random().toString(36).slice(2, 6)}`;
 }
 
-export async function prepareRun(requested: RunConfig, store: DualCheckpointStore): Promise<PreparedRun> {
-  if (requested.resume_run_id) return prepareResume(requested, store);
+/** `userData`: the user's own file for the `text` task (see createTask); built-in tasks ignore it. */
+export async function prepareRun(requested: RunConfig, store: DualCheckpointStore, userData?: UserData): Promise<PreparedRun> {
+  if (requested.resume_run_id) return prepareResume(requested, store, userData);
   const why = checkRunConfig(requested);
   if (why) throw new TrainerError('InvalidConfigError', why);
   const run: RunConfig = { ...requested, run_id: requested.run_id || newRunId() };
-  const task = await createTask(run);
+  const task = await createTask(run, userData);
   const names = namesFor(run, task);
   const event: Omit<RunEvent, 'type'> = { ...names, config: run };
   if (!run.init_run_id) {
@@ -70,7 +71,7 @@ export async function prepareRun(requested: RunConfig, store: DualCheckpointStor
   };
 }
 
-async function prepareResume(requested: RunConfig, store: DualCheckpointStore): Promise<PreparedRun> {
+async function prepareResume(requested: RunConfig, store: DualCheckpointStore, userData?: UserData): Promise<PreparedRun> {
   const resumeStage = requested.resume_stage_name || requested.stage_name || undefined;
   const loaded = await findCheckpoint(
     store,
@@ -87,7 +88,7 @@ async function prepareResume(requested: RunConfig, store: DualCheckpointStore): 
   run.model_name = loaded.meta.id.modelName;
   const why = checkRunConfig(run);
   if (why) throw new TrainerError('InvalidConfigError', why);
-  const task = await createTask(run);
+  const task = await createTask(run, userData);
   const names = namesFor(run, task);
   const event: Omit<RunEvent, 'type'> = {
     ...names,
