@@ -13,11 +13,13 @@ import {
   type ConfigProblem,
   type RunConfig,
 } from '../shared/config';
+import { setUserFile } from './user-file';
 
 export class RunForm {
   private inputs = new Map<keyof RunConfig, HTMLInputElement | HTMLSelectElement>();
   private messages = new Map<keyof RunConfig, HTMLElement>();
   private groups = new Map<FieldGroup, HTMLElement>();
+  private fileInput: HTMLInputElement | null = null;
 
   constructor(
     private readonly form: HTMLFormElement,
@@ -34,6 +36,38 @@ export class RunForm {
       this.groups.set(group, details);
     });
     for (const key of CONFIG_KEYS) this.addField(key);
+    this.addUserFile();
+  }
+
+  /** 'Your own data': a file picker that also takes a dropped file (task `text`). */
+  private addUserFile(): void {
+    const row = document.createElement('div');
+    row.className = 'field user-file';
+    const label = document.createElement('label');
+    label.htmlFor = 'f-user-file';
+    label.textContent = 'Your own data (task text): .txt, or .tsv of source<TAB>target';
+    const input = document.createElement('input');
+    input.type = 'file';
+    input.id = 'f-user-file';
+    input.accept = '.txt,.tsv,.text,text/plain,text/tab-separated-values';
+    const message = document.createElement('span');
+    message.className = 'message';
+    message.id = 'm-user-file';
+    input.setAttribute('aria-describedby', message.id);
+    const take = async (file: File | undefined) => {
+      if (!file) return;
+      setUserFile({ name: file.name, bytes: await file.arrayBuffer() });
+      message.textContent = `${file.name}, ${(file.size / 1024).toFixed(1)} KB`;
+    };
+    input.addEventListener('change', () => void take(input.files?.[0]));
+    row.addEventListener('dragover', (e) => e.preventDefault());
+    row.addEventListener('drop', (e) => {
+      e.preventDefault();
+      void take(e.dataTransfer?.files[0]);
+    });
+    row.append(label, input, message);
+    this.groups.get('Model and data')!.append(row);
+    this.fileInput = input;
   }
 
   private value(key: keyof RunConfig): string {
@@ -109,6 +143,7 @@ export class RunForm {
 
   setDisabled(disabled: boolean): void {
     for (const input of this.inputs.values()) input.disabled = disabled;
+    if (this.fileInput) this.fileInput.disabled = disabled;
   }
 
   private clearMessages(): void {

@@ -2,9 +2,10 @@
  * The page's handle on the trainer worker, typed from the worker's own API. The page never imports
  * tfjs: everything heavy happens behind this.
  */
-import { proxy, wrap, type Remote } from 'comlink';
+import { proxy, transfer, wrap, type Remote } from 'comlink';
 import type { TrainerApi } from '../worker/index';
 import type { RunConfig } from '../shared/config';
+import { userFileCopy, type UserFile } from './user-file';
 import type { Counters, TrainerEvent } from '../shared/progress';
 
 export class TrainerClient {
@@ -16,8 +17,17 @@ export class TrainerClient {
     this.api = wrap<TrainerApi>(this.worker);
   }
 
-  start(config: RunConfig, onEvent: (e: TrainerEvent) => void): Promise<Counters> {
-    return this.api.start(config, proxy(onEvent));
+  /**
+   * `userData`: the user's own file for the `text` task (by default the one chosen in the form);
+   * its bytes are transferred, not copied.
+   */
+  start(
+    config: RunConfig,
+    onEvent: (e: TrainerEvent) => void,
+    userData: UserFile | undefined = config.task === 'text' ? userFileCopy() : undefined,
+  ): Promise<Counters> {
+    if (!userData) return this.api.start(config, proxy(onEvent));
+    return this.api.start(config, proxy(onEvent), transfer(userData, [userData.bytes]));
   }
 
   terminate(): void {
