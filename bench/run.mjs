@@ -53,6 +53,29 @@ try {
     );
     results.trainingLoop.push({ ...r, target: 'ratio >= 0.95', meetsTarget: r.ratio >= 0.95 });
   }
+  // Each model at its default size (the form's defaults; the GPT with a 16-character context,
+  // since the char-MLP's 3 would not be a transformer's use) on each backend: samples/s of the
+  // bare loop and the app's loop, and their ratio. Few steps: SwiftShader and tfjs's CPU are slow.
+  const modelBackends = (process.env.BENCH_MODEL_BACKENDS || 'webgpu,cpu').split(',');
+  const modelSteps = Number(process.env.BENCH_MODEL_STEPS) || 5;
+  const models = [
+    { task: 'names', model: 'char-mlp' },
+    { task: 'names', model: 'gpt', context: 16 },
+    { task: 'g2p', model: 'seq2seq' },
+    { task: 'spam', model: 'text-mlp' },
+  ];
+  results.models = [];
+  for (const overrides of models) {
+    for (const backend of modelBackends) {
+      const t0 = Date.now();
+      const r = await page.evaluate(
+        ([overrides, steps]) => window.trainerDebug.benchmark(overrides, steps),
+        [{ ...overrides, backend }, modelSteps],
+      );
+      results.models.push({ task: overrides.task, ...r, ratio: Number(r.ratio.toFixed(3)), seconds: (Date.now() - t0) / 1000 });
+      console.error(`${overrides.model} on ${r.backend}: app ${r.appSamplesPerSecond.toFixed(0)} samples/s, bare ${r.bareSamplesPerSecond.toFixed(0)}, ratio ${r.ratio.toFixed(3)}`);
+    }
+  }
   console.log(JSON.stringify(results, null, 2));
   await browser.close();
 } finally {

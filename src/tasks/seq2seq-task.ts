@@ -59,8 +59,9 @@ export class Seq2SeqTask implements Task {
     // From the training rows only: a validation token never seen in training is <unk>, honestly.
     this.srcVocab = buildTokenVocab(train.map((p) => p.src));
     this.tgtVocab = buildTokenVocab(train.map((p) => p.tgt));
-    this.srcLen = Math.max(...pairs.map((p) => p.src.length));
-    this.tgtLen = Math.max(...pairs.map((p) => p.tgt.length)) + 1;
+    // A loop, not Math.max(...): spreading 130,000 lengths overflows the call stack.
+    this.srcLen = pairs.reduce((m, p) => Math.max(m, p.src.length), 1);
+    this.tgtLen = pairs.reduce((m, p) => Math.max(m, p.tgt.length), 0) + 1;
     this.train = this.encodeRows(train);
     this.val = this.encodeRows(pick(split.val));
     this.test = pick(split.test);

@@ -84,6 +84,13 @@ describe('tasks on tiny data', () => {
     session.dispose();
   });
 
+  it('seq2seq takes a dictionary-sized corpus (no spread of 130,000 lengths)', () => {
+    const pairs = Array.from({ length: 150_000 }, (_, i) => ({ src: [...String(i)], tgt: ['X'] }));
+    const task = new Seq2SeqTask(pairs, { ...tiny, val_fraction: 0.01 }, { evalCap: 100, srcJoin: '', tgtJoin: ' ' });
+    expect(task.srcLen).toBe(6);
+    expect(task.valSize).toBe(100);
+  });
+
   it('spam classifier: hashed features, accuracy', async () => {
     const run = { ...tiny, model: 'text-mlp' as const, task: 'spam' as const, hash_buckets: 64 };
     const items = Array.from({ length: 40 }, (_, i) => ({ label: i % 2, text: i % 2 ? `WIN money now ${i}` : `meeting notes ${i}` }));

@@ -1,0 +1,59 @@
+// One short run per new task, chosen by URL, on WASM with tiny models: training starts, a
+// validation loss arrives and the showcase shows what the model makes of held-out data.
+import { expect, test, type Page } from '@playwright/test';
+import { waitForValidation } from './helpers';
+
+const TINY = 'backend=wasm&embed=8&hidden=16&layers=1&heads=2&batch_size=16&eval_every=5&epochs=1000&save_every=0&save_at_epoch_end=false&lr=0.01';
+
+async function trainUntilValidated(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Start' }).click();
+  const v = await waitForValidation(page, 5, 25_000);
+  expect(Number.isFinite(v.loss)).toBe(true);
+  await expect(page.locator('#samples li').first()).toBeVisible();
+}
+
+async function stop(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Stop' }).click();
+  await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
+}
+
+test('names with the GPT: sampled names appear', async ({ page }) => {
+  await page.goto(`/?${TINY}&task=names&model=gpt&context=8`);
+  await trainUntilValidated(page);
+  await expect(page.locator('#samples li')).toHaveCount(5);
+  await stop(page);
+});
+
+test('grapheme-to-phoneme: greedy decodings of validation words appear', async ({ page }) => {
+  await page.goto(`/?${TINY}&task=g2p&model=seq2seq&val_fraction=0.002`);
+  await trainUntilValidated(page);
+  await expect(page.locator('#samples li').first()).toContainText('→');
+  await stop(page);
+});
+
+test('spam: classified validation messages appear', async ({ page }) => {
+  await page.goto(`/?${TINY}&task=spam&model=text-mlp&hash_buckets=1024`);
+  await trainUntilValidated(page);
+  await expect(page.locator('#samples li').first()).toHaveText(/^(ham|spam) \d+% /);
+  await stop(page);
+});
+
+test('task/model pairs that cannot work are refused with a message', async ({ page }) => {
+  await page.goto(`/?${TINY}&task=g2p&model=char-mlp`);
+  await page.getByRole('button', { name: 'Start' }).click();
+  await expect(page.getByRole('alert')).toContainText('cannot be learned by the char-mlp model');
+});
+
+test('your own text: a dropped-in file trains the GPT; a binary file is refused', async ({ page }) => {
+  await page.goto(`/?${TINY}&task=text&model=gpt&context=8`);
+  const text = 'the quick brown fox jumps over the lazy dog.\n'.repeat(40);
+  await page.locator('#f-user-file').setInputFiles({ name: 'fox.txt', mimeType: 'text/plain', buffer: Buffer.from(text) });
+  await expect(page.locator('#m-user-file')).toContainText('fox.txt');
+  await trainUntilValidated(page);
+  await stop(page);
+
+  await page.locator('#f-user-file').setInputFiles({ name: 'blob.bin', mimeType: 'application/octet-stream', buffer: Buffer.from([1, 0, 2, 3]) });
+  await expect(page.locator('#m-user-file')).toContainText('blob.bin');
+  await page.getByRole('button', { name: 'Start' }).click();
+  await expect(page.getByRole('alert')).toContainText('looks binary');
+});
