@@ -16,6 +16,7 @@ import { benchmarkLoops, type BenchResult } from './bench';
 import { createCheckpointStore, type DualCheckpointStore } from '../checkpoint/store/dual-store';
 import { Checkpointer } from './checkpointer';
 import { prepareRun } from './prepare';
+import { modelShapes } from './model-shapes';
 
 let loop: TrainingLoop | null = null;
 let session: TrainingSession | null = null;
@@ -146,6 +147,11 @@ const api = {
     if (tf.getBackend() !== 'webgpu' || !device) return false;
     device.destroy();
     return true;
+  },
+
+  /** Parameter names and shapes a saved model config builds (an import checks them); throws for one this app cannot build. */
+  modelShapes(config: Record<string, unknown>): Record<string, number[]> {
+    return modelShapes(config);
   },
 
   /** The app's loop against a bare tfjs loop on the same model, batch and backend. */

@@ -1,0 +1,483 @@
+/**
+ * The checkpoint browser: `output_dir / run / stage / checkpoints` as the stores list them, with
+ * delete (asks first), resume and warm start (they fill the run form), export (the `.th` files
+ * or one `.zip`, streamed to disk through the File System Access pickers where the browser has
+ * them) and import (file picker, folder picker, drag and drop). The page reads the stores
+ * directly; only the model-shape check of an import goes through the worker (it holds tfjs).
+ */
+import { decodeTrainerPart } from '../checkpoint/contents';
+import { exportFiles, exportZipChunks, exportZipName, type ExportFile } from '../checkpoint/export';
+import { applyImport, planImport, type ImportSource, type ShapesFor } from '../checkpoint/import';
+import { formatTag } from '../checkpoint/naming';
+import { createCheckpointStore, type DualCheckpointMeta, type DualCheckpointStore } from '../checkpoint/store/dual-store';
+import { requestPersistence, storageStatus } from '../checkpoint/store/quota';
+import { readTorchFile } from '../checkpoint/torch/index';
+import { DEFAULT_CONFIG, validateConfig, type RunConfig } from '../shared/config';
+import { toWireError } from '../shared/errors';
+import type { RunForm } from './run-form';
+import { runIsLockedElsewhere } from './run-registry';
+
+export interface CheckpointBrowserOptions {
+  root: HTMLElement;
+  form: RunForm;
+  /** Parameter shapes of a model config (the worker answers); throws for an unknown model. */
+  shapesFor: ShapesFor;
+  /** Called after the browser filled the form (resume, warm start, loaded config). */
+  onFormFilled: (config: RunConfig) => void;
+}
+
+// The File System Access API's pickers: Chromium has them, TypeScript's DOM lib does not yet.
+interface Writable {
+  write(data: BufferSource | Blob | string): Promise<void>;
+  close(): Promise<void>;
+  abort(): Promise<void>;
+}
+interface FileHandleLike {
+  kind: 'file';
+  name: string;
+  getFile(): Promise<File>;
+  createWritable(): Promise<Writable>;
+}
+interface DirHandleLike {
+  kind: 'directory';
+  name: string;
+  values(): AsyncIterable<FileHandleLike | DirHandleLike>;
+  getFileHandle(name: string, o: { create: boolean }): Promise<FileHandleLike>;
+}
+interface PickerWindow {
+  showSaveFilePicker?: (o: { suggestedName: string; types?: { description: string; accept: Record<string, string[]> }[] }) => Promise<FileHandleLike>;
+  showDirectoryPicker?: (o: { mode: 'readwrite' }) => Promise<DirHandleLike>;
+}
+
+let instance: CheckpointBrowser | null = null;
+
+/** Re-reads the stores and redraws (called when the worker reports a save). Cheap: metadata only. */
+export function refresh(): void {
+  instance?.scheduleRefresh();
+}
+
+/** Builds the browser in its section; call once. */
+export function initCheckpointBrowser(opts: CheckpointBrowserOptions): void {
+  instance = new CheckpointBrowser(opts);
+}
+
+const el = <K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, attrs: Record<string, string> = {}): HTMLElementTagNameMap[K] => {
+  const e = document.createElement(tag);
+  if (text !== undefined) e.textContent = text;
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  return e;
+};
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+class CheckpointBrowser {
+  private readonly store: DualCheckpointStore = createCheckpointStore();
+  private readonly tree: HTMLElement;
+  private readonly storageLine: HTMLElement;
+  private readonly result: HTMLElement;
+  private readonly format: HTMLSelectElement;
+  private pending: ReturnType<typeof setTimeout> | null = null;
+  private metas: DualCheckpointMeta[] = [];
+
+  constructor(private readonly o: CheckpointBrowserOptions) {
+    const q = <T extends HTMLElement>(sel: string) => o.root.querySelector(sel) as T;
+    this.tree = q('#checkpoint-tree');
+    this.storageLine = q('#storage-line');
+    this.result = q('#import-result');
+    this.format = q<HTMLSelectElement>('#export-format');
+    const files = q<HTMLInputElement>('#import-files');
+    const folder = q<HTMLInputElement>('#import-folder');
+    for (const input of [files, folder]) {
+      input.addEventListener('change', () => {
+        const list = [...(input.files ?? [])];
+        input.value = '';
+        void this.importFiles(list.map((f) => ({ file: f, path: f.webkitRelativePath || f.name })));
+      });
+    }
+    q<HTMLButtonElement>('#export-config').addEventListener('click', () => {
+      const config = o.form.read();
+      if (config) void this.run(() => this.saveJson(`${config.run_id || 'run'}-config.json`, config));
+    });
+    const load = q<HTMLInputElement>('#load-config');
+    load.addEventListener('change', () => {
+      const f = load.files?.[0];
+      load.value = '';
+      if (f) void this.run(() => this.loadConfig(f));
+    });
+    document.addEventListener('dragover', (e) => {
+      if (e.dataTransfer?.types.includes('Files')) e.preventDefault();
+    });
+    document.addEventListener('drop', (e) => {
+      // A drop that another control handled (the form's own-data field) is not an import.
+      if (e.defaultPrevented || !e.dataTransfer) return;
+      e.preventDefault();
+      void this.run(async () => this.importDropped(await droppedFiles(e.dataTransfer!)));
+    });
+    void requestPersistence()
+      .catch(() => false)
+      .then(() => this.scheduleRefresh(0));
+  }
+
+  scheduleRefresh(delay = 300): void {
+    if (this.pending) return;
+    this.pending = setTimeout(() => {
+      this.pending = null;
+      void this.redraw();
+    }, delay);
+  }
+
+  /** Runs a user action; its failure is shown plainly (a cancelled picker is not a failure). */
+  private async run(action: () => Promise<void>): Promise<void> {
+    try {
+      await action();
+    } catch (e) {
+      const err = toWireError(e);
+      if (err.name === 'AbortError') return;
+      this.say('failed', `${err.name}: ${err.message}`, err.name);
+    }
+  }
+
+  private say(state: string, text: string, errorName?: string, items: { text: string; name?: string }[] = []): void {
+    this.result.dataset.state = state;
+    if (errorName) this.result.dataset.errorName = errorName;
+    else delete this.result.dataset.errorName;
+    this.result.replaceChildren(el('p', text));
+    if (items.length) {
+      const ul = el('ul');
+      for (const i of items) ul.append(el('li', i.text, i.name ? { 'data-error-name': i.name } : {}));
+      this.result.append(ul);
+    }
+  }
+
+  private async redraw(): Promise<void> {
+    try {
+      this.metas = await this.store.list();
+    } catch (e) {
+      const err = toWireError(e);
+      this.tree.replaceChildren(el('p', `The checkpoint stores cannot be listed: ${err.name}: ${err.message}`));
+      return;
+    }
+    this.tree.dataset.count = String(this.metas.length);
+    this.renderTree();
+    try {
+      const s = await storageStatus();
+      this.storageLine.textContent = `Storage: ${formatBytes(s.usage)} used of ${formatBytes(s.quota)} · ${s.persisted ? 'persistent' : 'not persistent: the browser may evict it under storage pressure'}`;
+      this.storageLine.dataset.usage = String(s.usage);
+      this.storageLine.dataset.quota = String(s.quota);
+    } catch {
+      this.storageLine.textContent = 'Storage: unknown';
+    }
+  }
+
+  private renderTree(): void {
+    if (this.metas.length === 0) {
+      this.tree.replaceChildren(el('p', 'No checkpoints yet.', { class: 'muted' }));
+      return;
+    }
+    const runs = new Map<string, DualCheckpointMeta[]>();
+    for (const m of this.metas) {
+      const k = `${m.id.outputDir}/${m.id.runId}`;
+      runs.set(k, [...(runs.get(k) ?? []), m]);
+    }
+    const newest = (ms: DualCheckpointMeta[]) => Math.max(...ms.map((m) => m.createdAt));
+    const nodes: HTMLElement[] = [];
+    for (const [path, ms] of [...runs].sort((a, b) => newest(b[1]) - newest(a[1]))) {
+      const { runId, outputDir } = ms[0].id;
+      const details = el('details', undefined, { class: 'ckpt-run', 'data-run': runId });
+      details.open = true;
+      const summary = el('summary', `${path} · ${ms.length} checkpoint${ms.length === 1 ? '' : 's'} · ${formatBytes(ms.reduce((n, m) => n + size(m), 0))} `);
+      summary.append(
+        this.button('Export run', 'export-run', () => this.exportMetas(ms, exportZipName(runId))),
+        this.button('Config', 'export-run-config', () => this.exportRunConfig(ms)),
+        this.button('Delete run', 'delete-run', () => this.deleteRun(runId, outputDir)),
+      );
+      details.append(summary);
+      const stages = new Map<string, DualCheckpointMeta[]>();
+      for (const m of ms) stages.set(m.id.stageName ?? '', [...(stages.get(m.id.stageName ?? '') ?? []), m]);
+      for (const [stage, list] of stages) {
+        const head = el('h4', stage ? `stage ${stage} ` : '(no stage) ', { 'data-stage': stage });
+        head.append(this.button('Delete stage', 'delete-stage', () => this.deleteStage(runId, stage || undefined, outputDir)));
+        details.append(head, this.table(list.sort((a, b) => b.counters.update - a.counters.update || (a.key < b.key ? -1 : 1))));
+      }
+      nodes.push(details);
+    }
+    this.tree.replaceChildren(...nodes);
+  }
+
+  private table(list: DualCheckpointMeta[]): HTMLTableElement {
+    const table = el('table', undefined, { class: 'ckpt-table' });
+    const head = el('tr');
+    for (const h of ['checkpoint', 'counters', 'metrics', 'size', 'saved', 'stores', '']) head.append(el('th', h));
+    table.append(head);
+    for (const m of list) {
+      const tag = formatTag(m.id.tag);
+      const model = m.id.modelInfo ? `${m.id.modelName}_${m.id.modelInfo}` : m.id.modelName;
+      const tr = el('tr', undefined, { 'data-key': m.key, 'data-run': m.id.runId, 'data-stage': m.id.stageName ?? '', 'data-tag': tag, 'data-update': String(m.counters.update) });
+      const c = m.counters;
+      const metrics = Object.entries(m.metrics).map(([k, v]) => `${k} ${v.toPrecision(4)}`).join(', ');
+      const parts = m.parts.map((p) => p.part).join(' + ');
+      tr.append(
+        el('td', `${model} · ${tag}`, { title: `${m.key}\nparts: ${parts}` }),
+        el('td', `E${c.epoch} U${c.update} S${c.sample}`),
+        el('td', metrics || '—'),
+        el('td', formatBytes(size(m))),
+        el('td', new Date(m.createdAt).toLocaleString()),
+        el('td', m.stores.join(' + ')),
+      );
+      const actions = el('td');
+      const full = ['optim', 'trainer'].every((p) => m.parts.some((x) => x.part === p));
+      if (full && !m.id.modelInfo) actions.append(this.button('Resume', 'resume', () => this.resume(m)));
+      actions.append(
+        this.button('Warm start', 'warm-start', async () => this.warmStart(m)),
+        this.button('Export', 'export', () => this.exportMetas([m], exportZipName(m.id.runId, tag))),
+        this.button('Delete', 'delete', () => this.deleteOne(m)),
+      );
+      tr.append(actions);
+      table.append(tr);
+    }
+    return table;
+  }
+
+  private button(label: string, action: string, onClick: () => Promise<void> | void): HTMLButtonElement {
+    const b = el('button', label, { type: 'button', 'data-action': action, class: 'small' });
+    b.addEventListener('click', (e) => {
+      e.preventDefault(); // inside <summary>: do not fold the run
+      void this.run(async () => onClick());
+    });
+    return b;
+  }
+
+  // ---- delete --------------------------------------------------------------------------------
+
+  private async refuseIfTraining(runId: string): Promise<boolean> {
+    if (!(await runIsLockedElsewhere(runId))) return false;
+    this.say('failed', `Run ${runId} is training: stop it before deleting its checkpoints.`, 'RunLockedError');
+    return true;
+  }
+
+  private async deleteOne(m: DualCheckpointMeta): Promise<void> {
+    if (!confirm(`Delete checkpoint ${formatTag(m.id.tag)} of run ${m.id.runId}${m.id.stageName ? ` / ${m.id.stageName}` : ''}? This cannot be undone.`)) return;
+    if (await this.refuseIfTraining(m.id.runId)) return;
+    await this.store.delete(m.key);
+    this.say('done', `Deleted ${m.key}.`);
+    await this.redraw();
+  }
+
+  private async deleteStage(runId: string, stage: string | undefined, outputDir: string): Promise<void> {
+    if (!confirm(`Delete every checkpoint of run ${runId}, stage ${stage ?? '(none)'}? This cannot be undone.`)) return;
+    if (await this.refuseIfTraining(runId)) return;
+    await this.store.deleteStage(runId, stage, outputDir);
+    this.say('done', `Deleted stage ${stage ?? '(none)'} of run ${runId}.`);
+    await this.redraw();
+  }
+
+  private async deleteRun(runId: string, outputDir: string): Promise<void> {
+    if (!confirm(`Delete run ${runId} and all its checkpoints? This cannot be undone.`)) return;
+    if (await this.refuseIfTraining(runId)) return;
+    await this.store.deleteRun(runId, outputDir);
+    this.say('done', `Deleted run ${runId}.`);
+    await this.redraw();
+  }
+
+  // ---- resume and warm start -----------------------------------------------------------------
+
+  private async trainerConfig(m: DualCheckpointMeta): Promise<RunConfig> {
+    const trainer = decodeTrainerPart(readTorchFile(await this.store.read(m.key, 'trainer')));
+    return validateConfig(trainer.config).config;
+  }
+
+  private async resume(m: DualCheckpointMeta): Promise<void> {
+    const base = await this.trainerConfig(m);
+    const stage = m.id.stageName ?? '';
+    const config: RunConfig = {
+      ...base,
+      resume_run_id: m.id.runId,
+      resume_stage_name: stage,
+      resume_checkpoint: formatTag(m.id.tag),
+      run_id: m.id.runId,
+      stage_name: stage,
+      init_run_id: '',
+    };
+    this.fill(config, `The form now resumes run ${m.id.runId}${stage ? ` / ${stage}` : ''} from ${formatTag(m.id.tag)} (update ${m.counters.update}): press Start.`);
+  }
+
+  private warmStart(m: DualCheckpointMeta): void {
+    const current = this.o.form.read() ?? DEFAULT_CONFIG;
+    const config: RunConfig = {
+      ...current,
+      resume_run_id: '',
+      resume_stage_name: '',
+      run_id: '',
+      init_run_id: m.id.runId,
+      init_stage_name: m.id.stageName ?? '',
+      init_model_name: m.id.modelName,
+      init_model_info: m.id.modelInfo ?? '',
+      init_checkpoint: formatTag(m.id.tag),
+    };
+    this.fill(config, `The form now starts a new run from the weights of ${m.key} (matched by name): press Start.`);
+  }
+
+  private fill(config: RunConfig, note: string): void {
+    this.o.form.show(config);
+    this.o.onFormFilled(config);
+    this.say('filled', note);
+  }
+
+  // ---- export --------------------------------------------------------------------------------
+
+  private async exportMetas(metas: DualCheckpointMeta[], zipName: string): Promise<void> {
+    const files = exportFiles(metas);
+    const read = (f: ExportFile) => this.store.read(f.key, f.part);
+    if (this.format.value === 'zip') {
+      await saveChunks(zipName, 'application/zip', exportZipChunks(files, read));
+    } else {
+      await saveSeparately(files, read);
+    }
+    this.say('done', `Exported ${metas.length} checkpoint${metas.length === 1 ? '' : 's'} (${files.length} files).`);
+  }
+
+  private async exportRunConfig(ms: DualCheckpointMeta[]): Promise<void> {
+    const withTrainer = ms.filter((m) => m.parts.some((p) => p.part === 'trainer')).sort((a, b) => b.createdAt - a.createdAt);
+    if (withTrainer.length === 0) {
+      this.say('failed', `Run ${ms[0].id.runId} has no checkpoint with a trainer part, which holds the config.`, 'CheckpointNotFoundError');
+      return;
+    }
+    await this.saveJson(`${ms[0].id.runId}-config.json`, await this.trainerConfig(withTrainer[0]));
+  }
+
+  private async saveJson(name: string, config: RunConfig): Promise<void> {
+    const bytes = new TextEncoder().encode(JSON.stringify(config, null, 2) + '\n');
+    await saveChunks(name, 'application/json', (async function* () {
+      yield bytes;
+    })());
+    this.say('done', `Exported the config as ${name}.`);
+  }
+
+  private async loadConfig(file: File): Promise<void> {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(await file.text());
+    } catch (e) {
+      this.say('failed', `InvalidConfigError: ${file.name} is not JSON (${(e as Error).message}).`, 'InvalidConfigError');
+      return;
+    }
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      this.say('failed', `InvalidConfigError: ${file.name} does not hold a config object.`, 'InvalidConfigError');
+      return;
+    }
+    const { config, problems } = validateConfig(raw as Record<string, unknown>);
+    this.o.form.show(config, problems);
+    this.o.onFormFilled(config);
+    this.say('filled', `Loaded the config from ${file.name}${problems.length ? ` (${problems.length} setting${problems.length === 1 ? '' : 's'} refused: see the form)` : ''}.`);
+  }
+
+  // ---- import --------------------------------------------------------------------------------
+
+  private async importDropped(sources: { file: File; path: string }[]): Promise<void> {
+    if (sources.length > 0) await this.importFiles(sources);
+  }
+
+  private async importFiles(list: { file: File; path: string }[]): Promise<void> {
+    await this.run(async () => {
+      this.say('checking', `Checking ${list.length} file${list.length === 1 ? '' : 's'}…`);
+      const sources: ImportSource[] = [];
+      for (const { file, path } of list) sources.push({ path, bytes: new Uint8Array(await file.arrayBuffer()) });
+      const plan = await planImport(sources, { shapesFor: this.o.shapesFor });
+      if (plan.refused.length > 0) {
+        const first = plan.refused[0].error;
+        this.say(
+          'refused',
+          `Nothing was imported: ${plan.refused.length} file${plan.refused.length === 1 ? ' was' : 's were'} refused.`,
+          first.name,
+          plan.refused.map((r) => ({ text: `${r.file}: ${r.error.name}: ${r.error.message}`, name: r.error.name })),
+        );
+        return;
+      }
+      const result = await applyImport(this.store, plan, (keys) =>
+        confirm(`${keys.length} checkpoint${keys.length === 1 ? '' : 's'} with the same name already exist${keys.length === 1 ? 's' : ''}:\n${keys.join('\n')}\n\nReplace ${keys.length === 1 ? 'it' : 'them'}?`),
+      );
+      const plain = plan.items.filter((i) => i.plain && result.written.includes(i.key));
+      const kept = result.kept.length ? ` Kept ${result.kept.length} existing checkpoint${result.kept.length === 1 ? '' : 's'} unchanged.` : '';
+      const note = plain.length ? ` ${plain.length} plain state_dict${plain.length === 1 ? '' : 's'} stored under run ${plain[0].id.runId}: use Warm start.` : '';
+      this.say('done', `Imported ${result.written.length} checkpoint${result.written.length === 1 ? '' : 's'}.${kept}${note}`, undefined, result.written.map((k) => ({ text: k })));
+      this.result.dataset.imported = String(result.written.length);
+      await this.redraw();
+    });
+  }
+}
+
+function size(m: DualCheckpointMeta): number {
+  return m.parts.reduce((n, p) => n + p.size, 0);
+}
+
+/** Saves chunks to one file: the save picker streams them to disk; elsewhere a download of a Blob built from them. */
+async function saveChunks(name: string, type: string, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+  const w = window as unknown as PickerWindow;
+  if (typeof w.showSaveFilePicker === 'function') {
+    const ext = name.slice(name.lastIndexOf('.'));
+    const handle = await w.showSaveFilePicker({ suggestedName: name, types: [{ description: ext, accept: { [type]: [ext] } }] });
+    const out = await handle.createWritable();
+    try {
+      for await (const c of chunks) await out.write(c as Uint8Array<ArrayBuffer>);
+      await out.close();
+    } catch (e) {
+      await out.abort().catch(() => undefined);
+      throw e;
+    }
+    return;
+  }
+  // No picker (Firefox, Safari, or a test that removed it): the browser may keep a large Blob on
+  // disk, but the parts pass through memory on the way.
+  const parts: BlobPart[] = [];
+  for await (const c of chunks) parts.push(c as Uint8Array<ArrayBuffer>);
+  download(name, new Blob(parts, { type }));
+}
+
+/** Each part as its own `.th` file: into a folder the user picks, or as one download each. */
+async function saveSeparately(files: ExportFile[], read: (f: ExportFile) => Promise<Uint8Array>): Promise<void> {
+  const w = window as unknown as PickerWindow;
+  if (typeof w.showDirectoryPicker === 'function') {
+    const dir = await w.showDirectoryPicker({ mode: 'readwrite' });
+    for (const f of files) {
+      const out = await (await dir.getFileHandle(f.name, { create: true })).createWritable();
+      await out.write((await read(f)) as Uint8Array<ArrayBuffer>);
+      await out.close();
+    }
+    return;
+  }
+  for (const f of files) download(f.name, new Blob([(await read(f)) as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+}
+
+function download(name: string, blob: Blob): void {
+  const url = URL.createObjectURL(blob);
+  const a = el('a', undefined, { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+/** The files of a drop, folders walked (File System Access handles where the browser has them). */
+async function droppedFiles(dt: DataTransfer): Promise<{ file: File; path: string }[]> {
+  type Item = DataTransferItem & { getAsFileSystemHandle?: () => Promise<FileHandleLike | DirHandleLike | null> };
+  const items = [...dt.items].filter((i) => i.kind === 'file') as Item[];
+  // Every item must be asked for during the event; the answers are awaited afterwards.
+  const asked = items.map((i) => (i.getAsFileSystemHandle ? i.getAsFileSystemHandle() : Promise.resolve(null)));
+  const plain = items.map((i) => i.getAsFile());
+  const out: { file: File; path: string }[] = [];
+  const walk = async (h: FileHandleLike | DirHandleLike, prefix: string): Promise<void> => {
+    if (h.kind === 'file') out.push({ file: await h.getFile(), path: prefix + h.name });
+    else for await (const child of h.values()) await walk(child, `${prefix}${h.name}/`);
+  };
+  for (let i = 0; i < items.length; i++) {
+    const handle = await asked[i].catch(() => null);
+    if (handle) await walk(handle, '');
+    else if (plain[i]) out.push({ file: plain[i]!, path: plain[i]!.name });
+  }
+  return out;
+}
