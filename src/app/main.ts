@@ -5,6 +5,7 @@ import { LossChart } from './chart';
 import { RunForm, writeConfigToUrl } from './run-form';
 import { TrainerClient } from './trainer-client';
 import { registerServiceWorker } from '../pwa/register';
+import { initCheckpointBrowser, refresh as refreshCheckpoints } from './checkpoint-browser';
 import { autoResumeSetting, readActiveRun, runIsLockedElsewhere, updateActiveRun, writeActiveRun } from './run-registry';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -144,6 +145,7 @@ function onEvent(e: TrainerEvent): void {
       break;
     case 'saved':
       renderSaved(e);
+      refreshCheckpoints(); // checkpoint browser
       break;
   }
   trackRun(e);
@@ -284,6 +286,21 @@ stopBtn.addEventListener('click', () => {
 });
 
 registerServiceWorker({ isBusy });
+
+// ---- checkpoint browser (export, import, resume/warm start from a checkpoint) ----
+initCheckpointBrowser({
+  root: $<HTMLElement>('checkpoints'),
+  form,
+  shapesFor: (config) => {
+    client ??= new TrainerClient();
+    return client.api.modelShapes(config);
+  },
+  onFormFilled: (config) => {
+    writeConfigToUrl(config);
+    startBtn.disabled = isBusy() || (document.body.dataset.readOnly === 'true');
+  },
+});
+// ---- end checkpoint browser ----
 void recoverCrashedRun();
 
 // A handle for the console, tests and `npm run bench`: simulate a GPU device loss on the running
