@@ -231,9 +231,9 @@ class CheckpointBrowser {
       );
       const actions = el('td');
       const full = ['optim', 'trainer'].every((p) => m.parts.some((x) => x.part === p));
-      if (full && !m.id.modelInfo) actions.append(this.button('Resume', 'resume', () => this.resume(m)));
+      if (full && !m.id.modelInfo) actions.append(this.button('Continue from here', 'resume', () => this.resume(m), 'Resume: fill the form to continue this run from this checkpoint'));
       actions.append(
-        this.button('Warm start', 'warm-start', async () => this.warmStart(m)),
+        this.button('Use weights', 'warm-start', async () => this.warmStart(m), 'Warm start: a new run begins from these weights, matched by name'),
         this.button('Export', 'export', () => this.exportMetas([m], exportZipName(m.id.runId, tag))),
         this.button('Delete', 'delete', () => this.deleteOne(m)),
       );
@@ -243,8 +243,9 @@ class CheckpointBrowser {
     return table;
   }
 
-  private button(label: string, action: string, onClick: () => Promise<void> | void): HTMLButtonElement {
-    const b = el('button', label, { type: 'button', 'data-action': action, class: 'small' });
+  // Labels avoid "Start", "Stop", "Pause" and "Resume": the run's own buttons go by those names.
+  private button(label: string, action: string, onClick: () => Promise<void> | void, title?: string): HTMLButtonElement {
+    const b = el('button', label, { type: 'button', 'data-action': action, class: 'small', ...(title ? { title } : {}) });
     b.addEventListener('click', (e) => {
       e.preventDefault(); // inside <summary>: do not fold the run
       void this.run(async () => onClick());
@@ -403,7 +404,7 @@ class CheckpointBrowser {
       );
       const plain = plan.items.filter((i) => i.plain && result.written.includes(i.key));
       const kept = result.kept.length ? ` Kept ${result.kept.length} existing checkpoint${result.kept.length === 1 ? '' : 's'} unchanged.` : '';
-      const note = plain.length ? ` ${plain.length} plain state_dict${plain.length === 1 ? '' : 's'} stored under run ${plain[0].id.runId}: use Warm start.` : '';
+      const note = plain.length ? ` ${plain.length} plain state_dict${plain.length === 1 ? '' : 's'} stored under run ${plain[0].id.runId}: use "Use weights" for a warm start.` : '';
       this.say('done', `Imported ${result.written.length} checkpoint${result.written.length === 1 ? '' : 's'}.${kept}${note}`, undefined, result.written.map((k) => ({ text: k })));
       this.result.dataset.imported = String(result.written.length);
       await this.redraw();
