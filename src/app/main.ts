@@ -143,6 +143,9 @@ function onEvent(e: TrainerEvent): void {
     case 'run':
       renderRun(e);
       break;
+    case 'saving':
+      checkpointLine.dataset.saving = 'true';
+      break;
     case 'saved':
       renderSaved(e);
       refreshCheckpoints(); // checkpoint browser
@@ -183,6 +186,7 @@ function renderSaved(e: SavedEvent): void {
   const kib = (e.bytes / 1024).toFixed(1);
   checkpointLine.textContent = `Last checkpoint: ${e.tag} at update ${e.counters.update} · ${kib} KiB · ${e.stores.join(' + ')} · loop held ${e.heldMs.toFixed(0)} ms`;
   checkpointLine.dataset.tag = e.tag;
+  checkpointLine.dataset.saving = 'false';
   checkpointLine.dataset.update = String(e.counters.update);
 }
 

@@ -98,4 +98,10 @@ export interface SavedEvent {
   totalMs: number;
 }
 
-export type TrainerEvent = ProgressEvent | EvalEvent | LossBatchEvent | StateEvent | BackendEvent | RunEvent | SavedEvent;
+/** A save began writing (the loop already goes on); `saved` follows when it is complete. */
+export interface SavingEvent {
+  type: 'saving';
+  tag: string;
+}
+
+export type TrainerEvent = ProgressEvent | EvalEvent | LossBatchEvent | StateEvent | BackendEvent | RunEvent | SavingEvent | SavedEvent;

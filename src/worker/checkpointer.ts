@@ -17,7 +17,7 @@ import { createCheckpointStore, type DualCheckpointStore } from '../checkpoint/s
 import type { CheckpointMeta, CheckpointParts } from '../checkpoint/store/types';
 import { writeTorchFile } from '../checkpoint/torch/index';
 import { parseBestMetrics, type RunConfig } from '../shared/config';
-import type { Counters, SavedEvent } from '../shared/progress';
+import type { Counters, SavedEvent, SavingEvent } from '../shared/progress';
 import type { LoopHooks, LoopPosition, StepInfo } from './loop';
 import { learningRateAt } from './schedule';
 import { readOptimizer, readWeights } from './snapshot';
@@ -50,7 +50,7 @@ export class Checkpointer implements LoopHooks {
     readonly run: RunConfig,
     readonly names: CheckpointNames,
     private readonly session: TrainingSession,
-    private readonly onSaved: (e: SavedEvent) => void,
+    private readonly onEvent: (e: SavedEvent | SavingEvent) => void,
     callbacks?: { [key: string]: JsonValue },
     store?: DualCheckpointStore,
   ) {
@@ -152,6 +152,7 @@ export class Checkpointer implements LoopHooks {
   ): Promise<CheckpointMeta[]> {
     const tagList: CheckpointTag[] =
       kind === 'periodic' ? [tags.periodic(counters.epoch, counters.update, counters.sample), tags.latest()] : kind === 'last' ? [tags.last()] : [tags.best(metric!)];
+    this.onEvent({ type: 'saving', tag: formatTag(tagList[0]) });
     const model = encodeModelPart({
       stateDict: weights,
       checkpointTag: formatTag(tagList[0]),
@@ -172,7 +173,7 @@ export class Checkpointer implements LoopHooks {
     }
     if (kind === 'periodic') await this.prune();
     const bytes = Object.values(parts).reduce((n, chunks) => n + chunks.reduce((m, c) => m + c.byteLength, 0), 0);
-    this.onSaved({ type: 'saved', tag: formatTag(tagList[0]), counters, stores: [...this.store.stores.map((s) => s.kind)], bytes, heldMs, totalMs: performance.now() - t0 });
+    this.onEvent({ type: 'saved', tag: formatTag(tagList[0]), counters, stores: [...this.store.stores.map((s) => s.kind)], bytes, heldMs, totalMs: performance.now() - t0 });
     return metas;
   }
 
