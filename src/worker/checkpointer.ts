@@ -17,6 +17,15 @@ import { createCheckpointStore, type DualCheckpointStore } from '../checkpoint/s
 import type { CheckpointMeta, CheckpointParts } from '../checkpoint/store/types';
 import { writeTorchFile } from '../checkpoint/torch/index';
 import { parseBestMetrics, type RunConfig } from '../shared/config';
+import {
+  bestImproved,
+  checkpointsToDelete,
+  createBestTracker,
+  periodicDue,
+  resolveSavePolicy,
+  type BestTrackerState,
+  type SavePolicy,
+} from '../checkpoint/save-policy';
 import type { Counters, SavedEvent, SavingEvent } from '../shared/progress';
 import type { LoopHooks, LoopPosition, StepInfo } from './loop';
 import { learningRateAt } from './schedule';
@@ -30,10 +39,9 @@ export interface CheckpointNames {
   modelName: string;
 }
 
-export interface BestState {
-  mode: 'min' | 'max';
-  value: number | null;
-  update: number;
+/** The model_info of the EMA variant, Noether's `ema_factor=…`. */
+export function emaInfo(factor: number): string {
+  return `ema_factor=${factor}`;
 }
 
 // The zip's inner folder: PyTorch reads any name, and one name lets `latest` and the periodic
@@ -42,9 +50,9 @@ const ARCHIVE = 'archive';
 
 export class Checkpointer implements LoopHooks {
   readonly store: DualCheckpointStore;
-  readonly best: Record<string, BestState>;
+  readonly policy: SavePolicy;
+  private best: BestTrackerState;
   private writing: Promise<unknown> = Promise.resolve();
-  private readonly bestMetrics: { metric: string; mode: 'min' | 'max' }[];
 
   constructor(
     readonly run: RunConfig,
@@ -55,45 +63,31 @@ export class Checkpointer implements LoopHooks {
     store?: DualCheckpointStore,
   ) {
     this.store = store ?? createCheckpointStore({ use: run.stores });
-    this.bestMetrics = parseBestMetrics(run.best_metrics);
-    const saved = (callbacks?.best ?? {}) as unknown as Record<string, BestState>;
-    this.best = Object.fromEntries(
-      this.bestMetrics.map(({ metric, mode }) => [metric, saved[metric]?.mode === mode ? saved[metric] : { mode, value: null, update: 0 }]),
-    );
+    this.policy = resolveSavePolicy({ ...run, best_metrics: parseBestMetrics(run.best_metrics) });
+    // A resumed run keeps its best values, for the metrics this run still tracks.
+    const fresh = createBestTracker(this.policy);
+    const saved = (callbacks?.best as unknown as BestTrackerState | undefined)?.metrics ?? {};
+    for (const [metric, t] of Object.entries(fresh.metrics)) if (saved[metric]?.mode === t.mode) fresh.metrics[metric] = saved[metric];
+    this.best = fresh;
   }
 
   private id(tag: CheckpointTag, modelInfo?: string): CheckpointId {
     return { ...this.names, tag, modelInfo };
   }
 
-  /** Whether a periodic save falls between two counter states (OpenNMT/SINGA's rules). */
-  periodicDue(s: StepInfo): boolean {
-    const r = this.run;
-    const after = s.position.counters;
-    if (after.update <= r.checkpoint_after) return false;
-    const crossed = (every: number, a: number, b: number) => every > 0 && Math.floor(b / every) > Math.floor(a / every);
-    return (
-      crossed(r.save_every, s.before.update, after.update) ||
-      crossed(r.save_every_samples, s.before.sample, after.sample) ||
-      (s.epochEnd && r.save_every_epochs > 0 && after.epoch % r.save_every_epochs === 0) ||
-      (s.epochEnd && r.save_at_epoch_end)
-    );
-  }
-
   /** Called after every step; cheap when nothing is due. */
   async afterStep(s: StepInfo): Promise<void> {
-    if (this.periodicDue(s)) await this.save(s.position, s.totalUpdates, 'periodic');
+    if (periodicDue(this.policy, s.before, s.position.counters, s.epochEnd)) await this.save(s.position, s.totalUpdates, 'periodic');
   }
 
   /** After validation: a new best of a tracked metric saves `best.{metric}` (weights only). */
   async afterEval(position: LoopPosition, totalUpdates: number, metrics: Record<string, number>): Promise<void> {
-    for (const { metric } of this.bestMetrics) {
+    for (const { metric } of this.policy.bestMetrics) {
       const value = metrics[metric];
-      const b = this.best[metric];
-      if (value === undefined || !Number.isFinite(value)) continue;
-      const better = b.value === null || (b.mode === 'min' ? value < b.value : value > b.value);
-      if (!better) continue;
-      this.best[metric] = { mode: b.mode, value, update: position.counters.update };
+      if (value === undefined) continue;
+      const { improved, state } = bestImproved(this.best, metric, value);
+      if (!improved) continue;
+      this.best = state;
       await this.save(position, totalUpdates, 'best', metric);
     }
   }
@@ -110,7 +104,7 @@ export class Checkpointer implements LoopHooks {
   }
 
   private callbacks(): { [key: string]: JsonValue } {
-    return { best: this.best as unknown as JsonValue, ema: null };
+    return { best: this.best as unknown as JsonValue, ema: this.run.ema > 0 ? { factor: this.run.ema, model_info: emaInfo(this.run.ema) } : null };
   }
 
   private async save(position: LoopPosition, totalUpdates: number, kind: 'periodic' | 'last' | 'best', metric?: string): Promise<void> {
@@ -120,6 +114,7 @@ export class Checkpointer implements LoopHooks {
     const counters = { ...position.counters };
     const lr = learningRateAt(this.run, counters.update, totalUpdates);
     const weights = await readWeights(this.session.params);
+    const ema = this.session.ema && kind !== 'best' ? await readWeights(this.session.ema) : null;
     const optim = kind === 'best' ? null : await readOptimizer(this.session, lr);
     const heldMs = performance.now() - t0;
     const trainer =
@@ -135,7 +130,7 @@ export class Checkpointer implements LoopHooks {
             config: this.run as unknown as { [key: string]: JsonValue },
             backend: '',
           });
-    const writing = this.write(counters, weights, optim, trainer, kind, metric, t0, heldMs);
+    const writing = this.write(counters, weights, ema, optim, trainer, kind, metric, t0, heldMs);
     writing.catch(() => {}); // surfaced by the next save or flush(), not as an unhandled rejection
     this.writing = writing;
   }
@@ -143,6 +138,7 @@ export class Checkpointer implements LoopHooks {
   private async write(
     counters: Counters,
     weights: Weights,
+    ema: Weights | null,
     optim: Awaited<ReturnType<typeof readOptimizer>> | null,
     trainer: ReturnType<typeof encodeTrainerPart> | null,
     kind: 'periodic' | 'last' | 'best',
@@ -153,38 +149,40 @@ export class Checkpointer implements LoopHooks {
     const tagList: CheckpointTag[] =
       kind === 'periodic' ? [tags.periodic(counters.epoch, counters.update, counters.sample), tags.latest()] : kind === 'last' ? [tags.last()] : [tags.best(metric!)];
     this.onEvent({ type: 'saving', tag: formatTag(tagList[0]) });
-    const model = encodeModelPart({
-      stateDict: weights,
-      checkpointTag: formatTag(tagList[0]),
-      counters,
-      runId: this.names.runId,
-      stageName: this.names.stageName,
-      modelName: this.names.modelName,
-      modelConfig: { ...this.session.modelConfig, vocabulary: this.session.task.vocabulary as unknown as JsonValue },
-    });
-    const parts: CheckpointParts = { model: writeTorchFile(model, ARCHIVE) };
+    const modelPart = (stateDict: Weights) =>
+      writeTorchFile(
+        encodeModelPart({
+          stateDict,
+          checkpointTag: formatTag(tagList[0]),
+          counters,
+          runId: this.names.runId,
+          stageName: this.names.stageName,
+          modelName: this.names.modelName,
+          modelConfig: { ...this.session.modelConfig, vocabulary: this.session.task.vocabulary as unknown as JsonValue },
+        }),
+        ARCHIVE,
+      );
+    const parts: CheckpointParts = { model: modelPart(weights) };
     if (optim) parts.optim = writeTorchFile(encodeOptimPart(optim), ARCHIVE);
     if (trainer) parts.trainer = writeTorchFile(trainer, ARCHIVE);
     const metas: CheckpointMeta[] = [];
     // The periodic checkpoint first, `latest` after it: a crash between them leaves the periodic one.
+    // The EMA weights are their own weights-only checkpoint, the `ema_factor=…` variant, saved first.
+    const emaPart = ema ? { model: modelPart(ema) } : null;
     for (const tag of tagList) {
-      const meta = await this.store.save(this.id(tag), parts, { counters });
-      metas.push(meta);
+      if (emaPart) await this.store.save(this.id(tag, emaInfo(this.run.ema)), emaPart, { counters });
+      metas.push(await this.store.save(this.id(tag), parts, { counters }));
     }
     if (kind === 'periodic') await this.prune();
-    const bytes = Object.values(parts).reduce((n, chunks) => n + chunks.reduce((m, c) => m + c.byteLength, 0), 0);
+    const bytes = [...Object.values(parts), ...Object.values(emaPart ?? {})].reduce((n, chunks) => n + chunks.reduce((m, c) => m + c.byteLength, 0), 0);
     this.onEvent({ type: 'saved', tag: formatTag(tagList[0]), counters, stores: [...this.store.stores.map((s) => s.kind)], bytes, heldMs, totalMs: performance.now() - t0 });
     return metas;
   }
 
   /** Keeps the newest `keep_checkpoint` periodic checkpoints; never `latest`, `last` or a best. */
   private async prune(): Promise<void> {
-    const k = this.run.keep_checkpoint;
-    if (k < 0) return;
+    if (this.policy.keepCheckpoint < 0) return;
     const mine = await this.store.list({ outputDir: this.names.outputDir, runId: this.names.runId, stageName: this.names.stageName });
-    const periodic = mine
-      .filter((m) => m.id.tag.kind === 'periodic' && m.id.modelName === this.names.modelName && m.id.modelInfo === undefined)
-      .sort((a, b) => b.counters.update - a.counters.update);
-    for (const old of periodic.slice(k)) await this.store.delete(old.key);
+    for (const old of checkpointsToDelete(this.policy, mine)) await this.store.delete(old.key);
   }
 }

@@ -2,11 +2,12 @@
  * Setting a run up before its first step: a new run, a resume (weights, optimizer, counters,
  * schedule, RNG, data cursor, callbacks) or a warm start (weights only, matched by name).
  */
-import { DEFAULT_OUTPUT_DIR } from '../checkpoint/naming';
+import { DEFAULT_OUTPUT_DIR, formatTag, type CheckpointId } from '../checkpoint/naming';
+import { emaInfo } from './checkpointer';
 import type { DualCheckpointStore } from '../checkpoint/store/dual-store';
 import type { JsonValue } from '../checkpoint/contents';
 import { DEFAULT_CONFIG, checkRunConfig, type RunConfig } from '../shared/config';
-import { TrainerError } from '../shared/errors';
+import { TrainerError, isNamed } from '../shared/errors';
 import type { RunEvent } from '../shared/progress';
 import { createTask, type UserData } from '../tasks/registry';
 import type { Task } from '../tasks/types';
@@ -65,6 +66,7 @@ export async function prepareRun(requested: RunConfig, store: DualCheckpointStor
       });
       const subset = Object.fromEntries(Object.entries(session.params).filter(([n]) => matched.has(n)));
       assignWeights(subset, matched);
+      session.resetEma();
       event.warmStart = { from: loaded.meta.key, ...report };
       return { position: startPosition(run) };
     },
@@ -104,10 +106,28 @@ async function prepareResume(requested: RunConfig, store: DualCheckpointStore, u
       const saved = loaded.model.meta?.modelConfig ?? {};
       checkTopology(saved, { ...session.modelConfig, vocabulary: task.vocabulary as unknown as JsonValue });
       assignWeights(session.params, loaded.model.stateDict);
+      await restoreEma(session, store, loaded.meta.id, run.ema);
       await restoreOptimizer(session, optim, run.reset_optim, learningRateAt(run, trainer.counters.update, totalUpdates(session)));
       return { position: { counters: trainer.counters, rng: trainer.rng }, callbacks: trainer.callbacks };
     },
   };
+}
+
+/** The EMA weights saved beside the checkpoint (same tag, `ema_factor=…`), else the weights themselves. */
+async function restoreEma(session: TrainingSession, store: DualCheckpointStore, id: CheckpointId, factor: number): Promise<void> {
+  if (!session.ema) return;
+  try {
+    const ema = await findCheckpoint(
+      store,
+      { runId: id.runId, stageName: id.stageName, modelName: id.modelName, modelInfo: emaInfo(factor) },
+      formatTag(id.tag),
+      false,
+    );
+    assignWeights(session.ema, ema.model.stateDict);
+  } catch (e) {
+    if (!isNamed(e, 'CheckpointNotFoundError')) throw e;
+    session.resetEma();
+  }
 }
 
 function namesFor(run: RunConfig, task: Task): PreparedRun['names'] {

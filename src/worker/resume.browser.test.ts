@@ -100,3 +100,38 @@ describe('resume equivalence', () => {
     expect(maxAbsDiff(a, b.weights)).toBeLessThanOrEqual(1e-5);
   });
 });
+
+describe('EMA of the weights', () => {
+  it('is saved as the ema_factor variant beside each checkpoint and restored on resume', async () => {
+    await tf.setBackend('cpu');
+    const run = { ...base, run_id: 'eq-ema', ema: 0.9 };
+    const first = await prepareRun(run, store);
+    const s1 = new TrainingSession(first.run, first.task);
+    let ema: Weights;
+    let raw: Weights;
+    try {
+      const loop = new TrainingLoop(s1, first.run, startPosition(first.run), () => {});
+      await loop.runToEnd(30);
+      ema = await readWeights(s1.ema!);
+      raw = await readWeights(s1.params);
+      const cp = new Checkpointer(first.run, first.names, s1, () => {}, undefined, store);
+      await cp.saveFinal(loop.position(), loop.totalUpdates, false);
+    } finally {
+      s1.dispose();
+    }
+    const listed = await store.list({ runId: 'eq-ema' });
+    const variants = listed.filter((m) => m.id.modelInfo === 'ema_factor=0.9').map((m) => m.id.tag.kind).sort();
+    expect(variants).toEqual(['latest', 'periodic']);
+    expect(maxAbsDiff(ema, raw)).toBeGreaterThan(1e-4); // an average, not a copy
+    const resumed = await prepareRun({ ...run, resume_run_id: 'eq-ema' }, store);
+    const s2 = new TrainingSession(resumed.run, resumed.task);
+    try {
+      await resumed.restore(s2, () => 1000);
+      expect(maxAbsDiff(await readWeights(s2.ema!), ema)).toBe(0);
+      expect(maxAbsDiff(await readWeights(s2.params), raw)).toBe(0);
+    } finally {
+      s2.dispose();
+      await store.deleteRun('eq-ema');
+    }
+  });
+});

@@ -18,6 +18,8 @@ export class TrainingSession {
   readonly params: Params;
   readonly optimizer: Optimizer;
   readonly model: TaskModel;
+  /** An exponential moving average of the weights (when `ema` > 0), by PyTorch name. */
+  readonly ema: Params | null;
   private readonly varList: tf.Variable[];
 
   constructor(
@@ -39,6 +41,19 @@ export class TrainingSession {
     this.varList = Object.values(this.params);
     this.optimizer = createOptimizer(run);
     this.model = { def: this.def, config: this.modelConfig, params: this.params };
+    this.ema = run.ema > 0 ? this.copyParams(`${variablePrefix}ema/`) : null;
+  }
+
+  private copyParams(prefix: string): Params {
+    return Object.fromEntries(Object.entries(this.params).map(([n, v]) => [n, tf.variable(v, false, prefix + n)]));
+  }
+
+  /** Starts the average over from the current weights (after a warm start or a resume without one). */
+  resetEma(): void {
+    if (!this.ema) return;
+    tf.tidy(() => {
+      for (const [n, v] of Object.entries(this.ema!)) v.assign(this.params[n]);
+    });
   }
 
   /** One optimizer update on the given training rows; returns the batch loss, still on the device. */
@@ -54,6 +69,10 @@ export class TrainingSession {
       }
       // Typed per subclass in tfjs (Adam says NamedVariableMap) though every optimizer reads plain tensors.
       (this.optimizer as tf.Optimizer).applyGradients(grads);
+      if (this.ema) {
+        const f = this.run.ema;
+        for (const [n, v] of Object.entries(this.ema)) v.assign(tf.add(tf.mul(v, f), tf.mul(this.params[n], 1 - f)));
+      }
       return value;
     });
   }
@@ -73,5 +92,6 @@ export class TrainingSession {
   dispose(): void {
     this.optimizer.dispose();
     tf.dispose(this.varList);
+    if (this.ema) tf.dispose(Object.values(this.ema));
   }
 }
