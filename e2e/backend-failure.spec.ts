@@ -1,14 +1,28 @@
 import { expect, test } from '@playwright/test';
-import { SMALL_RUN, waitForUpdate } from './helpers';
+import { progress, SMALL_RUN, waitForUpdate } from './helpers';
 
-test('a GPU device lost mid-run stops the run with a clear message, not a frozen page', async ({ page }) => {
-  await page.goto(`/?${SMALL_RUN}&backend=webgpu`);
+test('a GPU device lost mid-run: a clear message, then a fresh worker resumes from the newest checkpoint', async ({ page }) => {
+  await page.goto(`/?${SMALL_RUN}&backend=webgpu&save_every=10&eval_every=0&run_id=device-lost`);
   await page.getByRole('button', { name: 'Start' }).click();
-  await waitForUpdate(page, 5);
+  await expect(page.locator('#checkpoint-line')).toHaveAttribute('data-update', /\d+/, { timeout: 120_000 });
   const lost = await page.evaluate(() => (window as unknown as { trainerDebug: { loseDevice(): Promise<boolean> } }).trainerDebug.loseDevice());
   expect(lost).toBe(true);
   await expect(page.getByRole('alert')).toContainText('BackendFailedError');
   await expect(page.getByRole('alert')).toContainText(/device was lost|webgpu backend failed/);
+  await expect(page.getByRole('alert')).toContainText('restarting the trainer');
+  // No reload: the same page resumes the run in a new worker.
+  await expect(page.locator('#run-line')).toContainText('resumed from', { timeout: 120_000 });
+  const resumedAt = Number((await page.locator('#run-line').textContent())!.match(/at update (\d+)/)![1]);
+  await waitForUpdate(page, resumedAt + 5);
+  expect((await progress(page)).update).toBeGreaterThan(resumedAt);
+});
+
+test('a backend that fails before any checkpoint stops the run with a message, not a frozen page', async ({ page }) => {
+  await page.goto(`/?${SMALL_RUN}&backend=webgpu&save_every=0&save_at_epoch_end=false&eval_every=0`);
+  await page.getByRole('button', { name: 'Start' }).click();
+  await waitForUpdate(page, 3);
+  await page.evaluate(() => (window as unknown as { trainerDebug: { loseDevice(): Promise<boolean> } }).trainerDebug.loseDevice());
+  await expect(page.getByRole('alert')).toContainText('BackendFailedError');
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
   await expect(page.getByRole('button', { name: 'Stop' })).toBeDisabled();
 });

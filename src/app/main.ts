@@ -261,7 +261,9 @@ function resumeRun(config: RunConfig, runId: string, stageName: string | undefin
 let pendingRecovery: { lastUpdate: number } | null = null;
 
 async function start(config: RunConfig): Promise<void> {
-  errorBanner.hidden = true;
+  // A restart after a failure keeps the failure's message in view.
+  if (!restarting) errorBanner.hidden = true;
+  restarting = false;
   chart.reset();
   lastProgress = null;
   lastValLoss = null;
@@ -273,7 +275,30 @@ async function start(config: RunConfig): Promise<void> {
     const err = e as { name?: string; message?: string };
     showError(err.name ?? 'Error', err.message ?? String(e));
     setState('failed');
+    if (err.name === 'BackendFailedError') restartAfterFailure();
   }
+}
+
+const MAX_RESTARTS = 3;
+let restarts: number[] = [];
+let restarting = false;
+
+/**
+ * The worker died under a run (a lost GPU device, out of memory, a crash): start a fresh worker
+ * and resume from the newest checkpoint, without a reload. A few times a minute at most, so a
+ * backend that fails at once is not retried forever.
+ */
+function restartAfterFailure(): void {
+  const run = readActiveRun();
+  const now = Date.now();
+  restarts = restarts.filter((t) => now - t < 60_000);
+  if (!run?.lastCheckpoint || restarts.length >= MAX_RESTARTS) return;
+  restarts.push(now);
+  client?.terminate();
+  client = null;
+  restarting = true;
+  errorBanner.textContent += ' — restarting the trainer and resuming from the newest checkpoint.';
+  resumeRun(run.config, run.runId, run.stageName, run.lastUpdate);
 }
 
 startBtn.addEventListener('click', () => {
@@ -290,6 +315,14 @@ stopBtn.addEventListener('click', () => {
 });
 
 registerServiceWorker({ isBusy });
+
+// Best effort: a checkpoint when the page is hidden or closed, in case it never comes back.
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'hidden' && state === 'running') void client?.api.checkpointNow();
+});
+window.addEventListener('pagehide', () => {
+  if (state === 'running') void client?.api.checkpointNow();
+});
 
 // ---- checkpoint browser (export, import, resume/warm start from a checkpoint) ----
 initCheckpointBrowser({
@@ -311,6 +344,22 @@ void recoverCrashedRun();
 // trainer, or benchmark the training loop with the form's settings plus overrides.
 (window as unknown as { trainerDebug: object }).trainerDebug = {
   loseDevice: () => client?.api.loseDevice() ?? Promise.resolve(false),
+  /** Starts the active run's settings under `runId` in a spare worker; resolves with the error name, if any. */
+  tryStart: async (runId: string) => {
+    const spare = new TrainerClient();
+    try {
+      await spare.start({ ...(readActiveRun()?.config ?? initial.config), run_id: runId, resume_run_id: '', init_run_id: '' }, () => {});
+      return 'started';
+    } catch (e) {
+      return (e as Error).name;
+    } finally {
+      spare.terminate();
+    }
+  },
+  benchmarkCheckpoint: (size: string, backend: RunConfig['backend']) => {
+    client ??= new TrainerClient();
+    return client.api.benchmarkCheckpoint(size, backend);
+  },
   benchmark: (overrides: Partial<RunConfig>, steps: number) => {
     client ??= new TrainerClient();
     return client.api.benchmark({ ...(form.read() ?? initial.config), ...overrides }, steps);

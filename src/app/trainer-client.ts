@@ -12,9 +12,19 @@ export class TrainerClient {
   private worker: Worker;
   readonly api: Remote<TrainerApi>;
 
+  private crashed: Promise<never>;
+
   constructor() {
     this.worker = new Worker(new URL('../worker/index.ts', import.meta.url), { type: 'module', name: 'trainer' });
     this.api = wrap<TrainerApi>(this.worker);
+    // An uncaught error kills the worker's answer to a pending call: turn it into a named failure.
+    this.crashed = new Promise<never>((_, reject) => {
+      this.worker.addEventListener('error', (e) => {
+        e.preventDefault();
+        reject(Object.assign(new Error(`the trainer worker crashed: ${e.message || 'no message'}`), { name: 'BackendFailedError' }));
+      });
+    });
+    this.crashed.catch(() => {});
   }
 
   /**
@@ -26,8 +36,10 @@ export class TrainerClient {
     onEvent: (e: TrainerEvent) => void,
     userData: UserFile | undefined = config.task === 'text' ? userFileCopy() : undefined,
   ): Promise<Counters> {
-    if (!userData) return this.api.start(config, proxy(onEvent));
-    return this.api.start(config, proxy(onEvent), transfer(userData, [userData.bytes]));
+    const run = userData
+      ? this.api.start(config, proxy(onEvent), transfer(userData, [userData.bytes]))
+      : this.api.start(config, proxy(onEvent));
+    return Promise.race([run, this.crashed]);
   }
 
   terminate(): void {

@@ -77,7 +77,7 @@ export class Checkpointer implements LoopHooks {
 
   /** Called after every step; cheap when nothing is due. */
   async afterStep(s: StepInfo): Promise<void> {
-    if (periodicDue(this.policy, s.before, s.position.counters, s.epochEnd)) await this.save(s.position, s.totalUpdates, 'periodic');
+    if (s.saveNow || periodicDue(this.policy, s.before, s.position.counters, s.epochEnd)) await this.save(s.position, s.totalUpdates, 'periodic');
   }
 
   /** After validation: a new best of a tracked metric saves `best.{metric}` (weights only). */

@@ -16,6 +16,7 @@ import { benchmarkLoops, type BenchResult } from './bench';
 import { createCheckpointStore, type DualCheckpointStore } from '../checkpoint/store/dual-store';
 import { Checkpointer } from './checkpointer';
 import { prepareRun } from './prepare';
+import { benchmarkCheckpoint, type CheckpointBench } from './bench-checkpoint';
 import { modelShapes } from './model-shapes';
 
 let loop: TrainingLoop | null = null;
@@ -128,6 +129,11 @@ const api = {
     loop?.resume();
   },
 
+  /** Best effort when the page is hidden or closing: a checkpoint after the current step. */
+  checkpointNow(): void {
+    loop?.requestSave();
+  },
+
   stop(): void {
     loop?.stop();
   },
@@ -152,6 +158,12 @@ const api = {
   /** Parameter names and shapes a saved model config builds (an import checks them); throws for one this app cannot build. */
   modelShapes(config: Record<string, unknown>): Record<string, number[]> {
     return modelShapes(config);
+  },
+
+  /** Checkpoint write, loop hold and resume timings for a model of about `size` ('1M', '20M') parameters. */
+  async benchmarkCheckpoint(size: string, backend: RunConfig['backend']): Promise<CheckpointBench> {
+    await chooseBackend(backend, async () => 0);
+    return benchmarkCheckpoint(size);
   },
 
   /** The app's loop against a bare tfjs loop on the same model, batch and backend. */

@@ -26,6 +26,8 @@ export interface StepInfo {
   position: LoopPosition;
   epochEnd: boolean;
   totalUpdates: number;
+  /** A save was asked for out of turn (the page is being hidden or closed). */
+  saveNow: boolean;
 }
 
 /** Where saving plugs in; the loop knows nothing of checkpoints beyond these calls. */
@@ -54,6 +56,7 @@ export function yieldToEventLoop(): Promise<void> {
 export class TrainingLoop {
   private state: TrainerState = 'idle';
   private pauseRequested = false;
+  private saveRequested = false;
   private stopRequested = false;
   private failure: Error | null = null;
   private wake: (() => void) | null = null;
@@ -101,6 +104,11 @@ export class TrainingLoop {
   resume(): void {
     this.pauseRequested = false;
     this.wake?.();
+  }
+
+  /** Asks for a checkpoint after the current step, whatever the save policy says. */
+  requestSave(): void {
+    this.saveRequested = true;
   }
 
   stop(): void {
@@ -168,7 +176,8 @@ export class TrainingLoop {
       const evalDue = epochEnd || (this.run.eval_every > 0 && this.counters.update % this.run.eval_every === 0);
       if (evalDue) await this.evaluate(epochEnd);
       if (this.hooks.afterStep) {
-        const info: StepInfo = { before, position: this.position(), epochEnd, totalUpdates: this.totalUpdates };
+        const info: StepInfo = { before, position: this.position(), epochEnd, totalUpdates: this.totalUpdates, saveNow: this.saveRequested };
+        this.saveRequested = false;
         await this.withDiskRetry(() => this.hooks.afterStep!(info));
       }
       this.emitProgress(false);

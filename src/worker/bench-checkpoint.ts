@@ -1,0 +1,145 @@
+/**
+ * Checkpoint benchmarks, each beside its raw baseline measured in the same run:
+ * - bytes per checkpoint, and the time to save it to OPFS and to IndexedDB through our stores,
+ *   beside writing the same bytes raw through the same API (one createWritable; one put);
+ * - how long the loop is held per checkpoint, beside reading the weights off the device plus one step;
+ * - the time from a resume request to the first resumed step, beside reading the same bytes raw
+ *   and uploading them as tensors.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { openDB } from 'idb';
+import { createCheckpointStore } from '../checkpoint/store/dual-store';
+import { paramCount } from '../models/types';
+import { DEFAULT_CONFIG, type RunConfig } from '../shared/config';
+import type { SavedEvent } from '../shared/progress';
+import { Checkpointer } from './checkpointer';
+import { startPosition, TrainingLoop } from './loop';
+import { prepareRun } from './prepare';
+import { TrainingSession } from './session';
+import { readWeights } from './snapshot';
+
+export interface CheckpointBench {
+  params: number;
+  backend: string;
+  bytesPerCheckpoint: number;
+  opfs: { storeMs: number; rawMs: number; ratio: number };
+  idb: { storeMs: number; rawMs: number; ratio: number };
+  loopHeld: { heldMs: number; deviceReadMs: number; stepMs: number; ratio: number };
+  resume: { toFirstStepMs: number; rawReadAndUploadMs: number; ratio: number };
+}
+
+/** char-mlp sizes of about 1M and 20M parameters (27 characters). */
+export const BENCH_SIZES: Record<string, Partial<RunConfig>> = {
+  '1M': { context: 8, embed: 64, hidden: 1850 },
+  '20M': { context: 16, embed: 256, hidden: 4800 },
+};
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function time(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+/** The median of `n` timed runs, one after another. */
+async function medianTime(n: number, fn: () => Promise<unknown>): Promise<number> {
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) xs.push(await time(fn));
+  return median(xs);
+}
+
+async function rawOpfsWrite(name: string, chunks: readonly Uint8Array[]): Promise<void> {
+  const root = await navigator.storage.getDirectory();
+  const handle = await root.getFileHandle(name, { create: true });
+  const w = await handle.createWritable({ keepExistingData: false });
+  for (const c of chunks) await w.write(c as Uint8Array<ArrayBuffer>);
+  await w.close();
+}
+
+async function rawIdbWrite(chunks: readonly Uint8Array[]): Promise<void> {
+  const db = await openDB('bench-raw', 1, { upgrade: (d) => d.createObjectStore('blobs') });
+  const tx = db.transaction('blobs', 'readwrite');
+  chunks.forEach((c, i) => void tx.store.put(c, i));
+  await tx.done;
+  db.close();
+}
+
+export async function benchmarkCheckpoint(size: string, repeats = 3): Promise<CheckpointBench> {
+  const run: RunConfig = {
+    ...DEFAULT_CONFIG,
+    ...BENCH_SIZES[size],
+    batch_size: 32,
+    epochs: 100,
+    eval_every: 0,
+    save_every: 0,
+    save_at_epoch_end: false,
+    best_metrics: '',
+    keep_checkpoint: -1,
+    run_id: `bench-${size}`,
+  };
+  const opfs = createCheckpointStore({ use: 'opfs' });
+  const idb = createCheckpointStore({ use: 'idb' });
+  await opfs.deleteRun(run.run_id);
+  await idb.deleteRun(run.run_id);
+  const prepared = await prepareRun(run, opfs);
+  const session = new TrainingSession(prepared.run, prepared.task);
+  try {
+    const loop = new TrainingLoop(session, prepared.run, startPosition(prepared.run), () => {});
+    await loop.runToEnd(2); // Adam's moments exist after a step
+    const stepMs = await medianTime(3, () => loop.runToEnd(1));
+    const deviceReadMs = await medianTime(3, () => readWeights(session.params));
+
+    const saves: SavedEvent[] = [];
+    const measure = async (store: typeof opfs) => {
+      const cp = new Checkpointer(prepared.run, prepared.names, session, (e) => e.type === 'saved' && saves.push(e), undefined, store);
+      // `last` is one checkpoint (model + optim + trainer), written once.
+      return medianTime(repeats, () => cp.saveFinal(loop.position(), loop.totalUpdates, true));
+    };
+    const opfsMs = await measure(opfs);
+    const idbMs = await measure(idb);
+    const bytes = saves[0].bytes;
+    const heldMs = median(saves.map((s) => s.heldMs));
+
+    // The same bytes, raw: read back the parts we wrote and write them through the same APIs.
+    const meta = (await opfs.list({ runId: run.run_id })).find((m) => m.id.tag.kind === 'last')!;
+    const partBytes = await Promise.all(meta.parts.map((p) => opfs.read(meta.key, p.part)));
+    const ro = await medianTime(repeats, async () => {
+      for (const [j, b] of partBytes.entries()) await rawOpfsWrite(`bench-raw-${j}`, [b]);
+    });
+    const ri = await medianTime(repeats, () => rawIdbWrite(partBytes));
+
+    // Resume: from request to the first resumed step, against raw read + upload of the same bytes.
+    const toFirstStep = await time(async () => {
+      const resumed = await prepareRun({ ...prepared.run, resume_run_id: run.run_id, resume_checkpoint: 'last', epochs: 200 }, opfs);
+      const s2 = new TrainingSession(resumed.run, resumed.task, 'resumed/');
+      try {
+        const { position } = await resumed.restore(s2, () => 1_000_000);
+        const l2 = new TrainingLoop(s2, resumed.run, position, () => {});
+        await l2.runToEnd(1);
+      } finally {
+        s2.dispose();
+      }
+    });
+    const rawResume = await time(async () => {
+      const bufs = await Promise.all(meta.parts.map((p) => opfs.read(meta.key, p.part)));
+      const tensors = bufs.map((b) => tf.tensor(new Float32Array(b.buffer, b.byteOffset, Math.floor(b.byteLength / 4))));
+      await Promise.all(tensors.map((t) => t.data()));
+      tf.dispose(tensors);
+    });
+
+    await opfs.deleteRun(run.run_id);
+    await idb.deleteRun(run.run_id);
+    return {
+      params: paramCount(session.specs),
+      backend: tf.getBackend(),
+      bytesPerCheckpoint: bytes,
+      opfs: { storeMs: opfsMs, rawMs: ro, ratio: opfsMs / ro },
+      idb: { storeMs: idbMs, rawMs: ri, ratio: idbMs / ri },
+      loopHeld: { heldMs, deviceReadMs, stepMs, ratio: heldMs / (deviceReadMs + stepMs) },
+      resume: { toFirstStepMs: toFirstStep, rawReadAndUploadMs: rawResume, ratio: toFirstStep / rawResume },
+    };
+  } finally {
+    session.dispose();
+  }
+}
