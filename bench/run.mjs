@@ -57,9 +57,11 @@ try {
   // since the char-MLP's 3 would not be a transformer's use) on each backend: samples/s of the
   // bare loop and the app's loop, and their ratio. Few steps: SwiftShader and tfjs's CPU are slow.
   const modelBackends = (process.env.BENCH_MODEL_BACKENDS || 'webgpu,cpu').split(',');
-  // A transformer step at the default size takes ~10 s on SwiftShader (hundreds of tiny kernel
-  // dispatches), and benchmarkLoops runs 5 warm-up steps plus 6 × steps: keep steps at 2 there.
-  const modelSteps = Number(process.env.BENCH_MODEL_STEPS) || 2;
+  // A transformer step at the default size takes 5 s (gpt) to 15 s (seq2seq) on SwiftShader
+  // (hundreds of tiny kernel dispatches), and benchmarkLoops runs 5 warm-up steps plus 6 × steps:
+  // one step per round there, ten elsewhere.
+  const stepsFor = (model, backend) =>
+    Number(process.env.BENCH_MODEL_STEPS) || (backend === 'webgpu' && (model === 'gpt' || model === 'seq2seq') ? 1 : 10);
   const only = process.env.BENCH_MODELS?.split(',');
   const models = [
     { task: 'names', model: 'char-mlp' },
@@ -74,7 +76,7 @@ try {
       const t0 = Date.now();
       const r = await page.evaluate(
         ([overrides, steps]) => window.trainerDebug.benchmark(overrides, steps),
-        [{ ...overrides, backend }, modelSteps],
+        [{ ...overrides, backend }, stepsFor(overrides.model, backend)],
       );
       results.models.push({ task: overrides.task, ...r, ratio: Number(r.ratio.toFixed(3)), seconds: (Date.now() - t0) / 1000 });
       console.error(`${overrides.model} on ${r.backend}: app ${r.appSamplesPerSecond.toFixed(0)} samples/s, bare ${r.bareSamplesPerSecond.toFixed(0)}, ratio ${r.ratio.toFixed(3)}`);
