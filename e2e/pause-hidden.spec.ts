@@ -2,7 +2,7 @@ import { expect, test } from '@playwright/test';
 import { progress, SMALL_RUN, waitForUpdate } from './helpers';
 
 test('pause finishes the step and holds; resume goes on', async ({ page }) => {
-  await page.goto(`/?${SMALL_RUN}&backend=webgpu`);
+  await page.goto(`/?${SMALL_RUN}&backend=wasm`);
   await page.getByRole('button', { name: 'Start' }).click();
   await waitForUpdate(page, 10);
   await page.getByRole('button', { name: 'Pause' }).click();
@@ -16,7 +16,7 @@ test('pause finishes the step and holds; resume goes on', async ({ page }) => {
 });
 
 test('training goes on while the page is hidden', async ({ page }) => {
-  await page.goto(`/?${SMALL_RUN}&backend=webgpu`);
+  await page.goto(`/?${SMALL_RUN}&backend=wasm`);
   await page.getByRole('button', { name: 'Start' }).click();
   await waitForUpdate(page, 5);
   // Headless Chromium keeps every page visible (a second tab, a minimised window and CDP targets
@@ -33,7 +33,8 @@ test('training goes on while the page is hidden', async ({ page }) => {
 });
 
 test('the tensor count stays flat over 200 steps', async ({ page }) => {
-  await page.goto(`/?${SMALL_RUN}&backend=webgpu`);
+  // Validation every 50 updates and a checkpoint every 40, so both paths run inside the window.
+  await page.goto(`/?${SMALL_RUN}&backend=webgpu&eval_every=50&save_every=40`);
   await page.getByRole('button', { name: 'Start' }).click();
   await waitForUpdate(page, 10);
   const early = await progress(page);

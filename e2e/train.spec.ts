@@ -2,7 +2,7 @@ import { expect, test } from '@playwright/test';
 import { SMALL_RUN, waitForValidation } from './helpers';
 
 test('opens, trains on WebGPU, and the loss falls', async ({ page }) => {
-  await page.goto(`/?${SMALL_RUN}&backend=webgpu&lr=0.02`);
+  await page.goto(`/?${SMALL_RUN}&eval_every=50&backend=webgpu&lr=0.02`);
   await page.getByRole('button', { name: 'Start' }).click();
   await expect(page.getByRole('status')).toContainText(/^webgpu · epoch \d+ · update \d+ · sample \d+ · loss \d+\.\d+/);
   await expect(page.locator('#backend-line')).toContainText('webgpu');

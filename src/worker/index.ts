@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createTask, type UserData } from '../tasks/registry';
 import type { Task } from '../tasks/types';
 import type { BackendName, RunConfig } from '../shared/config';
-import { TrainerError, toWireError } from '../shared/errors';
+import { TrainerError, isNamed, toWireError } from '../shared/errors';
 import type { Counters, TrainerEvent } from '../shared/progress';
 import { chooseBackend } from './backend';
 import { startPosition, TrainingLoop } from './loop';
@@ -106,7 +106,14 @@ const api = {
         watchDevice((e) => running.fail(e));
         const end = await running.runToEnd();
         onEvent({ type: 'state', state: 'stopping', message: 'saving a checkpoint' });
-        await checkpointer.saveFinal(running.position(), running.totalUpdates, end.epoch >= run.epochs);
+        try {
+          await checkpointer.saveFinal(running.position(), running.totalUpdates, end.epoch >= run.epochs);
+        } catch (e) {
+          // A full disk at the very end loses only the updates since the last complete checkpoint.
+          if (!isNamed(e, 'QuotaExceededError')) throw e;
+          onEvent({ type: 'state', state: 'idle', message: 'stopped; the final checkpoint did not fit on the disk', error: toWireError(e) });
+          return end;
+        }
         onEvent({ type: 'state', state: end.epoch >= run.epochs ? 'done' : 'idle' });
         return end;
       });

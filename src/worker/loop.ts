@@ -207,14 +207,16 @@ export class TrainingLoop {
       try {
         return await save();
       } catch (e) {
-        if (!isNamed(e, 'QuotaExceededError') || this.stopRequested) throw e;
+        if (!isNamed(e, 'QuotaExceededError')) throw e;
+        // Stopping with a full disk ends the run at its last complete checkpoint.
+        if (this.stopRequested) return;
         this.state = 'paused';
         this.emit({ type: 'state', state: 'paused', message: 'the disk is full', error: toWireError(e) });
         this.emitProgress(true);
         await new Promise<void>((r) => (this.wake = r));
         this.wake = null;
         this.pauseRequested = false;
-        if (this.stopRequested) throw e;
+        if (this.stopRequested) return;
         if (this.failure) throw this.failure;
         this.setState('running');
       }

@@ -64,9 +64,13 @@ export async function findCheckpoint(
   const chosen = selectCheckpoint(selector, all);
   if (!chosen) throw new TrainerError('CheckpointNotFoundError', `run ${place} has no checkpoint ${selectorText || 'latest'}`);
   const skipped: { tag: string; reason: string }[] = [];
-  // latest first, then the periodic ones from the newest: each is complete on its own.
+  // For `latest`: the newest complete checkpoint, then older ones in turn. At equal counters the
+  // periodic one comes first: it is written once and never replaced, while a `latest` whose
+  // replacement failed (a full disk in one store) may be served from an older copy.
   const candidates = isLatest
-    ? [chosen, ...all.filter((m) => m.id.tag.kind === 'periodic' && (!full || m.parts.length === 3)).sort((a, b) => b.counters.update - a.counters.update)]
+    ? [chosen, ...all.filter((m) => m.id.tag.kind === 'periodic' && (!full || m.parts.length === 3))].sort(
+        (a, b) => b.counters.update - a.counters.update || (a.id.tag.kind === 'periodic' ? -1 : 1),
+      )
     : [chosen];
   for (const meta of candidates) {
     try {

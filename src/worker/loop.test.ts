@@ -1,0 +1,66 @@
+// The loop's disk-full path, in Node on tfjs's CPU backend: a save that fails for lack of space
+// pauses training and is tried again on Resume; Stop on a full disk ends the run cleanly.
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, expect, it } from 'vitest';
+import { DEFAULT_CONFIG, type RunConfig } from '../shared/config';
+import { TrainerError } from '../shared/errors';
+import type { TrainerEvent } from '../shared/progress';
+import { CharWindowTask } from '../tasks/names-task';
+import { startPosition, TrainingLoop } from './loop';
+import { TrainingSession } from './session';
+
+const run: RunConfig = { ...DEFAULT_CONFIG, hidden: 8, embed: 4, batch_size: 8, epochs: 50, eval_every: 0 };
+const words = Array.from({ length: 60 }, (_, i) => `w${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + ((i * 7) % 26))}`);
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+it('pauses on a full disk, retries the save on resume, and goes on', async () => {
+  const session = new TrainingSession(run, new CharWindowTask(words, run));
+  const events: TrainerEvent[] = [];
+  let attempts = 0;
+  const loop = new TrainingLoop(session, run, startPosition(run), (e) => events.push(e), {
+    afterStep: async (s) => {
+      if (s.position.counters.update !== 5) return;
+      attempts++;
+      if (attempts === 1) throw new TrainerError('QuotaExceededError', 'disk full');
+    },
+  });
+  const done = loop.runToEnd(20);
+  await expect.poll(() => events.some((e) => e.type === 'state' && e.state === 'paused')).toBe(true);
+  expect(loop.position().counters.update).toBe(5);
+  const paused = events.find((e) => e.type === 'state' && e.state === 'paused');
+  expect(paused).toMatchObject({ error: { name: 'QuotaExceededError' } });
+  loop.resume();
+  const end = await done;
+  expect(attempts).toBe(2);
+  expect(end.update).toBe(20);
+  session.dispose();
+});
+
+it('stopping while the disk is full ends the run without an error', async () => {
+  const session = new TrainingSession(run, new CharWindowTask(words, run));
+  const events: TrainerEvent[] = [];
+  const loop = new TrainingLoop(session, run, startPosition(run), (e) => events.push(e), {
+    afterStep: async () => {
+      throw new TrainerError('QuotaExceededError', 'disk full');
+    },
+  });
+  const done = loop.runToEnd(20);
+  await expect.poll(() => events.some((e) => e.type === 'state' && e.state === 'paused')).toBe(true);
+  loop.stop();
+  await expect(done).resolves.toMatchObject({ update: 1 });
+  session.dispose();
+});
+
+it('any other failure of a save fails the run', async () => {
+  const session = new TrainingSession(run, new CharWindowTask(words, run));
+  const loop = new TrainingLoop(session, run, startPosition(run), () => {}, {
+    afterStep: async () => {
+      throw new TrainerError('CheckpointCorruptError', 'boom');
+    },
+  });
+  await expect(loop.runToEnd(5)).rejects.toMatchObject({ name: 'CheckpointCorruptError' });
+  session.dispose();
+});
