@@ -6,6 +6,7 @@
  * Plain data in, plain data out: no tfjs here, so the page can inspect files too.
  */
 import { TrainerError } from '../shared/errors';
+import type { Counters } from '../shared/progress';
 import {
   PyDict,
   PyTuple,
@@ -21,11 +22,7 @@ import {
 } from './torch/index';
 import { describeKind } from './torch/values';
 
-export interface Counters {
-  epoch: number;
-  update: number;
-  sample: number;
-}
+export type { Counters };
 
 /** One float32 tensor in PyTorch's layout. */
 export interface WeightTensor {

@@ -76,15 +76,17 @@ export interface RunEvent {
   /** The settings the run trains with (for a resume: the checkpoint's, merged). */
   config: import('./config').RunConfig;
   resumedFrom?: { tag: string; counters: Counters; skipped: { tag: string; reason: string }[] };
-  warmStart?: {
-    from: string;
-    loaded: string[];
-    missing: string[];
-    extra: string[];
-    wrongShape: { name: string; checkpoint: number[]; model: number[] }[];
-    renamed: { from: string; to: string }[];
-    removed: string[];
-  };
+  warmStart?: WarmStartReport & { from: string };
+}
+
+/** What a warm start matched by name, and what it could not. */
+export interface WarmStartReport {
+  loaded: string[];
+  missing: string[];
+  extra: string[];
+  wrongShape: { name: string; checkpoint: number[]; model: number[] }[];
+  renamed: { from: string; to: string }[];
+  removed: string[];
 }
 
 export interface SavedEvent {

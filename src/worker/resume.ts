@@ -17,6 +17,7 @@ import type { DualCheckpointMeta, DualCheckpointStore } from '../checkpoint/stor
 import { readTorchFile } from '../checkpoint/torch/index';
 import { CONFIG_KEYS, DEFAULT_CONFIG, parseRenames, validateConfig, type RunConfig } from '../shared/config';
 import { TrainerError, isNamed } from '../shared/errors';
+import type { WarmStartReport } from '../shared/progress';
 
 export interface LoadedCheckpoint {
   meta: DualCheckpointMeta;
@@ -137,15 +138,6 @@ export function checkTopology(saved: Record<string, unknown>, current: Record<st
     if (a !== b) diffs.push(key === 'vocabulary' ? 'vocabulary differs' : `${key}: checkpoint ${a}, this run ${b}`);
   }
   if (diffs.length > 0) throw new TrainerError('TopologyMismatchError', `the checkpoint's model does not fit this run: ${diffs.join('; ')}`);
-}
-
-export interface WarmStartReport {
-  loaded: string[];
-  missing: string[];
-  extra: string[];
-  wrongShape: { name: string; checkpoint: number[]; model: number[] }[];
-  renamed: { from: string; to: string }[];
-  removed: string[];
 }
 
 /**

@@ -4,6 +4,7 @@
  * join then native (the copy is cheap); big multi-chunk parts → an incremental hash in JS, which
  * is slower but never doubles the memory of a large model.
  */
+import { concatChunks } from '../torch/zip';
 
 const JOIN_LIMIT = 64 * 1024 * 1024;
 
@@ -11,7 +12,7 @@ const JOIN_LIMIT = 64 * 1024 * 1024;
 export async function sha256Hex(chunks: readonly Uint8Array[]): Promise<string> {
   const total = chunks.reduce((n, c) => n + c.byteLength, 0);
   if (chunks.length === 1) return nativeHex(chunks[0]);
-  if (total <= JOIN_LIMIT) return nativeHex(concatChunks(chunks, total));
+  if (total <= JOIN_LIMIT) return nativeHex(concatChunks(chunks));
   return incrementalSha256Hex(chunks);
 }
 
@@ -19,17 +20,6 @@ async function nativeHex(bytes: Uint8Array): Promise<string> {
   // digest() rejects SharedArrayBuffer views in the types only; parts are ordinary ArrayBuffers.
   const d = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
   return toHex(new Uint8Array(d));
-}
-
-/** Joins chunks into one new buffer (only for reads and small parts). */
-export function concatChunks(chunks: readonly Uint8Array[], total = chunks.reduce((n, c) => n + c.byteLength, 0)): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }
 
 function toHex(b: Uint8Array): string {

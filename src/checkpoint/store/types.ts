@@ -1,11 +1,8 @@
 import type { CheckpointId, CheckpointPart } from '../naming';
+import type { Counters } from '../../shared/progress';
 
 /** The training counters a checkpoint was taken at. */
-export interface Counters {
-  epoch: number;
-  update: number;
-  sample: number;
-}
+export type { Counters };
 
 /** One stored part: its full path (the naming scheme's), byte size and SHA-256 (lowercase hex). */
 export interface PartInfo {

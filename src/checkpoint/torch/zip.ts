@@ -215,8 +215,8 @@ export function writeZip(entries: Iterable<ZipInputEntry>, options?: ZipWriteOpt
   return [...zipChunks(entries, options)];
 }
 
-/** Concatenates chunks into one array: for small archives and tests only. */
-export function concatChunks(chunks: readonly Uint8Array[]): Uint8Array {
+/** Concatenates chunks into one new array: for small archives, reads and tests only. */
+export function concatChunks(chunks: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   let n = 0;
   for (const c of chunks) n += c.length;
   const out = new Uint8Array(n);
