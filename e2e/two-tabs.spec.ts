@@ -16,7 +16,7 @@ test('a second tab on a training run is read-only, and takes over when the first
     const dbg = (window as unknown as { trainerDebug: { tryStart(runId: string): Promise<string> } }).trainerDebug;
     return dbg.tryStart('two-tabs');
   });
-  expect(refused).toBe('RunLockedError');
+  expect(refused).toMatch(/^RunLockedError: run two-tabs is training in another tab/);
 
   const cdp = await context.newCDPSession(first);
   const crashed = first.waitForEvent('crash');

@@ -22,6 +22,7 @@ const backendsList = $<HTMLUListElement>('backends');
 const samplesList = $<HTMLUListElement>('samples');
 const chart = new LossChart($<HTMLCanvasElement>('loss-chart'));
 const runLine = $<HTMLParagraphElement>('run-line');
+const metricsLine = $<HTMLParagraphElement>('metrics-line');
 const checkpointLine = $<HTMLParagraphElement>('checkpoint-line');
 const recoveryBanner = $<HTMLDivElement>('recovery-banner');
 
@@ -106,6 +107,10 @@ function renderBackend(report: BackendReport): void {
 
 function renderEval(e: EvalEvent): void {
   lastValLoss = e.metrics['val/loss'] ?? null;
+  metricsLine.textContent = Object.entries(e.metrics)
+    .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+    .join(' · ');
+  for (const [k, v] of Object.entries(e.metrics)) metricsLine.dataset[k.replace(/[^A-Za-z0-9]/g, '_')] = String(v);
   statusEl.dataset.valLoss = String(lastValLoss ?? '');
   statusEl.dataset.valUpdate = String(e.counters.update);
   if (lastValLoss !== null) chart.addVal({ update: e.counters.update, loss: lastValLoss });
@@ -351,7 +356,7 @@ void recoverCrashedRun();
       await spare.start({ ...(readActiveRun()?.config ?? initial.config), run_id: runId, resume_run_id: '', init_run_id: '' }, () => {});
       return 'started';
     } catch (e) {
-      return (e as Error).name;
+      return `${(e as Error).name}: ${(e as Error).message}`;
     } finally {
       spare.terminate();
     }

@@ -55,7 +55,8 @@ function explainFailure(e: unknown): Error {
   if (e instanceof TrainerError) return e;
   const message = e instanceof Error ? e.message : String(e);
   const oom = /out of memory|allocat/i.test(message) ? ' (out of memory: try a smaller batch or model)' : '';
-  return new TrainerError('BackendFailedError', `the ${tf.getBackend()} backend failed${oom}: ${message}`);
+  const where = tf.getBackend() ? `the ${tf.getBackend()} backend failed` : 'training failed before a backend was chosen';
+  return new TrainerError('BackendFailedError', `${where}${oom}: ${message}`);
 }
 
 let store: DualCheckpointStore | null = null;

@@ -64,3 +64,16 @@ it('any other failure of a save fails the run', async () => {
   await expect(loop.runToEnd(5)).rejects.toMatchObject({ name: 'CheckpointCorruptError' });
   session.dispose();
 });
+
+it('changes the learning rate on every optimizer as the schedule moves', async () => {
+  for (const optimizer of ['adam', 'sgd', 'rmsprop'] as const) {
+    const r: RunConfig = { ...run, optimizer, schedule: 'cosine', warmup: 3, lr: 0.05, momentum: optimizer === 'adam' ? 0 : 0.9 };
+    const session = new TrainingSession(r, new CharWindowTask(words, r));
+    const seen: number[] = [];
+    const loop = new TrainingLoop(session, r, startPosition(r), (e) => e.type === 'progress' && seen.push(e.lr));
+    const end = await loop.runToEnd(8);
+    expect(end.update, optimizer).toBe(8);
+    expect((session.optimizer as unknown as { learningRate: number }).learningRate).not.toBe(0.05);
+    session.dispose();
+  }
+});

@@ -28,6 +28,8 @@ export function setLearningRate(opt: Optimizer, lr: number): void {
   // tfjs reads `learningRate` on every applyGradients but declares it protected; only SGD has a setter.
   const o = opt as unknown as { learningRate: number };
   if (o.learningRate === lr) return;
-  if (opt instanceof tf.SGDOptimizer) opt.setLearningRate(lr); // Momentum too: it keeps -lr as a scalar
+  // tfjs's `instanceof` for optimizers is duck-typed (every optimizer passes), so ask the class name.
+  const name = opt.getClassName();
+  if (name === 'SGD' || name === 'Momentum') (opt as tf.SGDOptimizer).setLearningRate(lr); // they keep -lr as a scalar
   else o.learningRate = lr;
 }
