@@ -48,7 +48,7 @@ export async function prepareRun(requested: RunConfig, store: DualCheckpointStor
   // Warm start: weights alone, matched by name; new optimizer and counters.
   const loaded = await findCheckpoint(
     store,
-    { runId: run.init_run_id, stageName: run.init_stage_name || undefined, modelName: run.init_model_name || undefined, modelInfo: run.init_model_info || undefined },
+    { runId: run.init_run_id, stageName: run.init_stage_name || run.stage_name || undefined, modelName: run.init_model_name || undefined, modelInfo: run.init_model_info || undefined },
     run.init_checkpoint,
     false,
   );

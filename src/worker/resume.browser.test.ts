@@ -135,3 +135,58 @@ describe('EMA of the weights', () => {
     }
   });
 });
+
+describe('choosing what to resume or warm-start from', () => {
+  it('resume selectors, a refused topology change, and warm start with its report or strict refusal', async () => {
+    await tf.setBackend('cpu');
+    const run: RunConfig = { ...base, run_id: 'sel', save_every: 10 };
+    const first = await prepareRun(run, store);
+    const s1 = new TrainingSession(first.run, first.task);
+    try {
+      const cp = new Checkpointer(first.run, first.names, s1, () => {}, undefined, store);
+      const loop = new TrainingLoop(s1, first.run, startPosition(first.run), () => {}, cp);
+      await loop.runToEnd(30);
+      await cp.flush();
+    } finally {
+      s1.dispose();
+    }
+    const resumeAt = async (selector: string) => {
+      const r = await prepareRun({ ...run, resume_run_id: 'sel', resume_checkpoint: selector }, store);
+      const s = new TrainingSession(r.run, r.task);
+      try {
+        return (await r.restore(s, () => 1000)).position.counters.update;
+      } finally {
+        s.dispose();
+      }
+    };
+    expect(await resumeAt('latest')).toBe(30);
+    expect(await resumeAt('U20')).toBe(20);
+    expect(await resumeAt('S500')).toBe(10); // batch 50: sample 500 is update 10
+    expect(await resumeAt('E0')).toBe(30); // several match: the newest
+    expect(await resumeAt('E0_U20_S1000')).toBe(20);
+    await expect(resumeAt('U25')).rejects.toMatchObject({ name: 'CheckpointNotFoundError' });
+    await expect(prepareRun({ ...run, resume_run_id: 'sel', hidden: 48 }, store)).rejects.toMatchObject({
+      name: 'TopologyMismatchError',
+      message: expect.stringContaining('hidden: checkpoint 24, requested 48'),
+    });
+
+    const warm = async (extra: Partial<RunConfig>) => {
+      const r = await prepareRun({ ...run, run_id: 'sel-warm', save_every: 0, init_run_id: 'sel', ...extra }, store);
+      const s = new TrainingSession(r.run, r.task);
+      try {
+        const { position } = await r.restore(s, () => 1000);
+        return { position, report: r.event.warmStart! };
+      } finally {
+        s.dispose();
+      }
+    };
+    const same = await warm({});
+    expect(same.position.counters.update).toBe(0); // new counters, new optimizer
+    expect(same.report.loaded).toHaveLength(5);
+    const wider = await warm({ hidden: 48 });
+    expect(wider.report.loaded).toEqual(['embedding.weight', 'layers.2.bias']);
+    expect(wider.report.wrongShape.map((w) => w.name)).toEqual(['layers.0.weight', 'layers.0.bias', 'layers.2.weight']);
+    await expect(warm({ hidden: 48, init_strict: true })).rejects.toMatchObject({ name: 'ShapeMismatchError' });
+    await store.deleteRun('sel');
+  });
+});
