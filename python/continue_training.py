@@ -112,7 +112,7 @@ def load_words(paths):
 
 def build_dataset(words, context, val_fraction, seed):
     unique = list(OrderedDict.fromkeys(w.strip().lower() for w in words if w.strip()))
-    chars = ["."] + sorted({c for w in unique for c in w if c != "."})
+    chars = [".", "\ufffd"] + sorted({c for w in unique for c in w if c not in (".", "\ufffd")})
     index = {c: i for i, c in enumerate(chars)}
     shuffled = list(unique)
     Rng.from_seed(seed, 0x5B17).shuffle(shuffled)

@@ -183,6 +183,9 @@ function renderRun(e: RunEvent): void {
     runLine.textContent +=
       ` · warm start from ${w.from}: ${w.loaded.length} loaded, ${w.missing.length} missing, ` +
       `${w.extra.length} extra, ${w.wrongShape.length} wrong shape`;
+    if (w.unknownChars?.mapped) {
+      runLine.textContent += ` · ${w.unknownChars.mapped} characters outside the vocabulary (${w.unknownChars.unknown.slice(0, 10).join(' ')}) mapped to \uFFFD`;
+    }
     runLine.title = JSON.stringify(w, null, 1);
   }
 }

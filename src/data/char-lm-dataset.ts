@@ -3,7 +3,7 @@
  * characters before it and the character itself. Words, not examples, are split into train and
  * validation, so no validation word is ever seen in training.
  */
-import { buildCharVocab, type CharVocab } from './char-vocab';
+import { buildCharVocab, vocabFromChars, type CharVocab } from './char-vocab';
 import { Rng } from './rng';
 
 export interface CharLmSplit {
@@ -51,11 +51,12 @@ export function encodeWords(words: readonly string[], vocab: CharVocab, context:
 
 export function buildCharLmDataset(
   words: readonly string[],
-  opts: { context: number; valFraction: number; seed: number },
+  opts: { context: number; valFraction: number; seed: number; chars?: string[] },
 ): CharLmDataset {
   const clean = words.map((w) => w.trim().toLowerCase()).filter((w) => w.length > 0);
   const unique = [...new Set(clean)];
-  const vocab = buildCharVocab(unique);
+  // A trained model's characters when adapting it to new data; else this data's own.
+  const vocab = opts.chars ? vocabFromChars(opts.chars) : buildCharVocab(unique);
   const { train, val } = splitWords(unique, opts.valFraction, opts.seed);
   return {
     vocab,

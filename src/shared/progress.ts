@@ -76,7 +76,11 @@ export interface RunEvent {
   /** The settings the run trains with (for a resume: the checkpoint's, merged). */
   config: import('./config').RunConfig;
   resumedFrom?: { tag: string; counters: Counters; skipped: { tag: string; reason: string }[] };
-  warmStart?: WarmStartReport & { from: string };
+  warmStart?: WarmStartReport & {
+    from: string;
+    /** New data fitted to the model's vocabulary: its unknown characters, and how many were mapped. */
+    unknownChars?: { unknown: string[]; mapped: number };
+  };
 }
 
 /** What a warm start matched by name, and what it could not. */

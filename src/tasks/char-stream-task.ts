@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { splitWords } from '../data/char-lm-dataset';
-import { BOUNDARY, buildCharVocab, type CharVocab } from '../data/char-vocab';
+import { BOUNDARY, buildCharVocab, vocabFromChars, type CharVocab } from '../data/char-vocab';
 import type { Rng } from '../data/rng';
 import type { GptConfig } from '../models/gpt';
 import type { ModelConfig } from '../models/types';
@@ -48,18 +48,18 @@ export class CharStreamTask implements Task {
   }
 
   /** First names: split by word, then streamed with '.' between words. */
-  static fromWords(words: readonly string[], run: RunConfig): CharStreamTask {
+  static fromWords(words: readonly string[], run: RunConfig, chars?: string[]): CharStreamTask {
     const clean = [...new Set(words.map((w) => w.trim().toLowerCase()).filter((w) => w.length > 0))];
     const { train, val } = splitWords(clean, run.val_fraction, run.seed);
     const stream = (ws: string[]) => BOUNDARY + ws.map((w) => w + BOUNDARY).join('');
-    return new CharStreamTask(stream(train), stream(val), buildCharVocab(clean), run, 'words');
+    return new CharStreamTask(stream(train), stream(val), chars ? vocabFromChars(chars) : buildCharVocab(clean), run, 'words');
   }
 
   /** The user's text: the last `val_fraction` of it is validation. */
-  static fromText(text: string, run: RunConfig): CharStreamTask {
+  static fromText(text: string, run: RunConfig, vocabChars?: string[]): CharStreamTask {
     const chars = [...text];
     const cut = Math.max(0, chars.length - Math.max(run.context + 1, Math.round(chars.length * run.val_fraction)));
-    return new CharStreamTask(chars.slice(0, cut).join(''), chars.slice(cut).join(''), buildCharVocab([text]), run, 'text');
+    return new CharStreamTask(chars.slice(0, cut).join(''), chars.slice(cut).join(''), vocabChars ? vocabFromChars(vocabChars) : buildCharVocab([text]), run, 'text');
   }
 
   get trainSize(): number {

@@ -17,8 +17,8 @@ const SHOWCASE_COUNT = 5;
 export class CharWindowTask implements Task {
   readonly data: CharLmDataset;
 
-  constructor(words: readonly string[], run: RunConfig) {
-    this.data = buildCharLmDataset(words, { context: run.context, valFraction: run.val_fraction, seed: run.seed });
+  constructor(words: readonly string[], run: RunConfig, chars?: string[]) {
+    this.data = buildCharLmDataset(words, { context: run.context, valFraction: run.val_fraction, seed: run.seed, chars });
   }
 
   get trainSize(): number {

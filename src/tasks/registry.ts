@@ -1,6 +1,7 @@
 /** Every built-in task, by name: the one place a new task is wired in. */
 import { loadCmudict } from '../data/cmudict-source';
 import { loadFirstNames } from '../data/names-source';
+import { adaptToVocab, type VocabAdaptation } from '../data/char-vocab';
 import { loadSpamCorpus, SPAM_CLASSES } from '../data/spam-source';
 import { decodeUserText, parseTsv, tokenizeSide, type UserData } from '../data/user-text';
 import { checkRunConfig, type RunConfig } from '../shared/config';
@@ -22,13 +23,21 @@ export type { UserData };
  * `source<TAB>target` lines for `seq2seq`. It is checked first (see decodeUserText) and ignored
  * by the built-in tasks. A task/model pair that cannot work is refused as InvalidConfigError.
  */
-export async function createTask(run: RunConfig, userData?: UserData): Promise<Task> {
+export interface Adaptation {
+  /** The trained model's vocabulary (its checkpoint's `model_config.vocabulary`). */
+  vocabulary: Record<string, unknown>;
+  unknown: 'refuse' | 'map_to_unk';
+}
+
+export async function createTask(run: RunConfig, userData?: UserData, adapt?: Adaptation): Promise<Task> {
   const why = checkRunConfig(run);
   if (why) throw new TrainerError('InvalidConfigError', why);
   switch (run.task) {
     case 'names': {
-      const words = await loadFirstNames();
-      return run.model === 'gpt' ? CharStreamTask.fromWords(words, run) : new CharWindowTask(words, run);
+      const fit = charsAdapter(adapt);
+      const words = fit.texts((await loadFirstNames()).map((w) => w.trim().toLowerCase()));
+      const task = run.model === 'gpt' ? CharStreamTask.fromWords(words, run, fit.chars) : new CharWindowTask(words, run, fit.chars);
+      return Object.assign(task, { adaptation: fit.adaptation });
     }
     case 'g2p': {
       const entries = await loadCmudict();
@@ -40,8 +49,14 @@ export async function createTask(run: RunConfig, userData?: UserData): Promise<T
     case 'text': {
       if (!userData) throw new TrainerError('DatasetError', 'the text task trains on your own file: choose or drop one first');
       const text = decodeUserText(userData);
-      if (run.model === 'gpt') return CharStreamTask.fromText(text, run);
-      if (run.model === 'char-mlp') return new CharWindowTask(text.split('\n'), run);
+      if (run.model === 'gpt' || run.model === 'char-mlp') {
+        const fit = charsAdapter(adapt);
+        const task =
+          run.model === 'gpt'
+            ? CharStreamTask.fromText(fit.texts([text])[0], run, fit.chars)
+            : new CharWindowTask(fit.texts(text.split('\n').map((w) => w.trim().toLowerCase())), run, fit.chars);
+        return Object.assign(task, { adaptation: fit.adaptation });
+      }
       const tsv = parseTsv(text, userData.name);
       const src = tokenizeSide(tsv.map((p) => p.source));
       const tgt = tokenizeSide(tsv.map((p) => p.target));
@@ -53,4 +68,24 @@ export async function createTask(run: RunConfig, userData?: UserData): Promise<T
       );
     }
   }
+}
+
+/**
+ * Incremental adaptation of a character model: new data is encoded with the trained model's
+ * characters, its unknown ones refused or mapped (see adaptToVocab). Without a trained vocabulary,
+ * the data builds its own.
+ */
+function charsAdapter(adapt: Adaptation | undefined) {
+  const chars = adapt?.vocabulary.chars;
+  const fit = {
+    chars: Array.isArray(chars) && chars.every((c) => typeof c === 'string') ? (chars as string[]) : undefined,
+    adaptation: undefined as VocabAdaptation | undefined,
+    texts(texts: string[]): string[] {
+      if (!fit.chars) return texts;
+      const r = adaptToVocab(texts, fit.chars, adapt!.unknown);
+      fit.adaptation = r.adaptation;
+      return r.texts;
+    },
+  };
+  return fit;
 }

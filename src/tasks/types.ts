@@ -34,6 +34,8 @@ export interface Task {
   loss(model: TaskModel, batch: Batch, opts: { training: boolean; seed: number }): tf.Scalar;
   /** Validation metrics, `val/loss` always among them (others: `val/accuracy`, `val/per`...). */
   evaluate(model: TaskModel): Promise<Record<string, number>>;
+  /** Set when new data was fitted to a trained model's vocabulary (a warm start on new data). */
+  readonly adaptation?: import('../data/char-vocab').VocabAdaptation;
   /** A few lines to show a person: sampled names, greedy translations, classified messages. */
   showcase(model: TaskModel, rng: Rng): Promise<string[]>;
 }

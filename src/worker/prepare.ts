@@ -39,19 +39,24 @@ export async function prepareRun(requested: RunConfig, store: DualCheckpointStor
   const why = checkRunConfig(requested);
   if (why) throw new TrainerError('InvalidConfigError', why);
   const run: RunConfig = { ...requested, run_id: requested.run_id || newRunId() };
-  const task = await createTask(run, userData);
-  const names = namesFor(run, task);
-  const event: Omit<RunEvent, 'type'> = { ...names, config: run };
   if (!run.init_run_id) {
-    return { run, task, names, event, restore: async () => ({ position: startPosition(run) }) };
+    const task = await createTask(run, userData);
+    const names = namesFor(run, task);
+    return { run, task, names, event: { ...names, config: run }, restore: async () => ({ position: startPosition(run) }) };
   }
-  // Warm start: weights alone, matched by name; new optimizer and counters.
+  // Warm start: weights alone, matched by name; new optimizer and counters. The data is encoded
+  // with the trained model's vocabulary (incremental adaptation), unknown characters refused or mapped.
   const loaded = await findCheckpoint(
     store,
     { runId: run.init_run_id, stageName: run.init_stage_name || run.stage_name || undefined, modelName: run.init_model_name || undefined, modelInfo: run.init_model_info || undefined },
     run.init_checkpoint,
     false,
   );
+  const vocabulary = loaded.model.meta?.modelConfig.vocabulary;
+  const adapt = vocabulary && typeof vocabulary === 'object' && !Array.isArray(vocabulary) ? { vocabulary, unknown: run.unknown_chars } : undefined;
+  const task = await createTask(run, userData, adapt);
+  const names = namesFor(run, task);
+  const event: Omit<RunEvent, 'type'> = { ...names, config: run };
   return {
     run,
     task,
@@ -67,7 +72,7 @@ export async function prepareRun(requested: RunConfig, store: DualCheckpointStor
       const subset = Object.fromEntries(Object.entries(session.params).filter(([n]) => matched.has(n)));
       assignWeights(subset, matched);
       session.resetEma();
-      event.warmStart = { from: loaded.meta.key, ...report };
+      event.warmStart = { from: loaded.meta.key, ...report, unknownChars: task.adaptation };
       return { position: startPosition(run) };
     },
   };

@@ -187,6 +187,25 @@ describe('choosing what to resume or warm-start from', () => {
     expect(wider.report.loaded).toEqual(['embedding.weight', 'layers.2.bias']);
     expect(wider.report.wrongShape.map((w) => w.name)).toEqual(['layers.0.weight', 'layers.0.bias', 'layers.2.weight']);
     await expect(warm({ hidden: 48, init_strict: true })).rejects.toMatchObject({ name: 'ShapeMismatchError' });
+
+    // Incremental adaptation: the names model goes on with the user's own words, some of whose
+    // characters it never saw: refused by name, or mapped to the unknown character.
+    const text = Array.from({ length: 40 }, (_, i) => ['zoé', 'jürgen', 'anna', 'bob', 'maría'][i % 5] + 'abcdefghij'[i % 10]).join('\n');
+    const userData = { name: 'mine.txt', bytes: new TextEncoder().encode(text).buffer as ArrayBuffer };
+    const own = { ...run, run_id: 'sel-own', task: 'text' as const, save_every: 0, init_run_id: 'sel' };
+    await expect(prepareRun({ ...own, unknown_chars: 'refuse' }, store, userData)).rejects.toMatchObject({
+      name: 'DatasetError',
+      message: expect.stringMatching(/outside the model's vocabulary \("é", "ü", "í"\)/),
+    });
+    const adapted = await prepareRun({ ...own, unknown_chars: 'map_to_unk' }, store, userData);
+    const s3 = new TrainingSession(adapted.run, adapted.task);
+    try {
+      await adapted.restore(s3, () => 1000);
+      expect(adapted.event.warmStart!.loaded).toHaveLength(5); // same vocabulary, so every weight fits
+      expect(adapted.event.warmStart!.unknownChars).toEqual({ unknown: ['é', 'ü', 'í'], mapped: 24 });
+    } finally {
+      s3.dispose();
+    }
     await store.deleteRun('sel');
   });
 });
