@@ -65,9 +65,24 @@ let store: DualCheckpointStore | null = null;
 async function storeFor(run: RunConfig): Promise<DualCheckpointStore> {
   if (!store || store.kind !== run.stores) {
     store = createCheckpointStore({ use: run.stores });
-    await store.sweep();
+    await sweepIfIdle(store);
   }
   return store;
+}
+
+/**
+ * Removes leftovers of interrupted saves, but only while no tab is training: another tab's save in
+ * flight has staged files too. Best effort: a failed sweep never stops a run.
+ */
+async function sweepIfIdle(s: DualCheckpointStore): Promise<void> {
+  const locks = (navigator as Navigator & { locks?: LockManager }).locks;
+  try {
+    const held = locks ? ((await locks.query()).held ?? []) : [];
+    if (held.some((l) => l.name?.startsWith('run:'))) return;
+    await s.sweep();
+  } catch (e) {
+    console.warn('checkpoint sweep skipped:', e);
+  }
 }
 
 /** Holds the run's Web Lock while `body` runs, so a second tab cannot write the same run. */

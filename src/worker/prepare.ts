@@ -46,12 +46,7 @@ export async function prepareRun(requested: RunConfig, store: DualCheckpointStor
   }
   // Warm start: weights alone, matched by name; new optimizer and counters. The data is encoded
   // with the trained model's vocabulary (incremental adaptation), unknown characters refused or mapped.
-  const loaded = await findCheckpoint(
-    store,
-    { runId: run.init_run_id, stageName: run.init_stage_name || run.stage_name || undefined, modelName: run.init_model_name || undefined, modelInfo: run.init_model_info || undefined },
-    run.init_checkpoint,
-    false,
-  );
+  const loaded = await findWarmStartCheckpoint(store, run);
   const vocabulary = loaded.model.meta?.modelConfig.vocabulary;
   const adapt = vocabulary && typeof vocabulary === 'object' && !Array.isArray(vocabulary) ? { vocabulary, unknown: run.unknown_chars } : undefined;
   const task = await createTask(run, userData, adapt);
@@ -116,6 +111,27 @@ async function prepareResume(requested: RunConfig, store: DualCheckpointStore, u
       return { position: { counters: trainer.counters, rng: trainer.rng }, callbacks: trainer.callbacks };
     },
   };
+}
+
+/**
+ * The checkpoint a warm start names. Without `init_stage_name`, the source run's stage of the
+ * same name as this run's is tried, then its stage-less checkpoints (an imported state_dict).
+ */
+async function findWarmStartCheckpoint(store: DualCheckpointStore, run: RunConfig) {
+  const stages = run.init_stage_name ? [run.init_stage_name] : [...new Set([run.stage_name || undefined, undefined])];
+  for (const [i, stageName] of stages.entries()) {
+    try {
+      return await findCheckpoint(
+        store,
+        { runId: run.init_run_id, stageName, modelName: run.init_model_name || undefined, modelInfo: run.init_model_info || undefined },
+        run.init_checkpoint,
+        false,
+      );
+    } catch (e) {
+      if (!isNamed(e, 'CheckpointNotFoundError') || i === stages.length - 1) throw e;
+    }
+  }
+  throw new TrainerError('CheckpointNotFoundError', `no checkpoint of run ${run.init_run_id} to warm-start from`);
 }
 
 /** The EMA weights saved beside the checkpoint (same tag, `ema_factor=…`), else the weights themselves. */
