@@ -4,6 +4,7 @@
  * trains, one save at a time. A full disk pauses training (the loop asks the user) and loses
  * nothing: a failed save leaves every earlier checkpoint readable.
  */
+import * as tf from '@tensorflow/tfjs';
 import {
   encodeModelPart,
   encodeOptimPart,
@@ -108,8 +109,11 @@ export class Checkpointer implements LoopHooks {
   }
 
   private async save(position: LoopPosition, totalUpdates: number, kind: 'periodic' | 'last' | 'best', metric?: string): Promise<void> {
-    // One save at a time: wait for (and surface the failure of) the previous write.
-    await this.writing;
+    // One save at a time: wait for (and surface the failure of) the previous write, once: after a
+    // full disk, the retry must not meet the same failed write again.
+    const previous = this.writing;
+    this.writing = Promise.resolve();
+    await previous;
     const t0 = performance.now();
     const counters = { ...position.counters };
     const lr = learningRateAt(this.run, counters.update, totalUpdates);
@@ -128,7 +132,7 @@ export class Checkpointer implements LoopHooks {
             cursor: { seed: this.run.seed, epoch: counters.epoch, index: counters.sample - counters.epoch * this.session.task.trainSize },
             callbacks: this.callbacks(),
             config: this.run as unknown as { [key: string]: JsonValue },
-            backend: '',
+            backend: tf.getBackend() ?? '',
           });
     const writing = this.write(counters, weights, ema, optim, trainer, kind, metric, t0, heldMs);
     writing.catch(() => {}); // surfaced by the next save or flush(), not as an unhandled rejection

@@ -77,3 +77,37 @@ it('changes the learning rate on every optimizer as the schedule moves', async (
     session.dispose();
   }
 });
+
+it('a checkpoint write that failed for a full disk is retried after Resume, not failed again for good', async () => {
+  const { Checkpointer } = await import('./checkpointer');
+  const session = new TrainingSession({ ...run, save_every: 2 }, new CharWindowTask(words, run));
+  let failNext = 1;
+  const saved: number[] = [];
+  const store = {
+    kind: 'both',
+    stores: [],
+    save: async (_id: unknown, _parts: unknown, info: { counters: { update: number } }) => {
+      if (failNext > 0) {
+        failNext--;
+        throw new TrainerError('QuotaExceededError', 'disk full');
+      }
+      saved.push(info.counters.update);
+      return {};
+    },
+    list: async () => [],
+    delete: async () => {},
+  } as unknown as ConstructorParameters<typeof Checkpointer>[5];
+  const r = { ...run, save_every: 2, keep_checkpoint: -1, best_metrics: '' };
+  const cp = new Checkpointer(r, { outputDir: 'runs', runId: 'x', modelName: 'char-mlp' }, session, () => {}, undefined, store);
+  const events: TrainerEvent[] = [];
+  const loop = new TrainingLoop(session, r, startPosition(r), (e) => events.push(e), cp);
+  const done = loop.runToEnd(8);
+  // The write at update 2 fails in the background; the save at update 4 surfaces it and pauses.
+  await expect.poll(() => events.some((e) => e.type === 'state' && e.state === 'paused')).toBe(true);
+  loop.resume();
+  await done;
+  await cp.flush();
+  expect(saved.length).toBeGreaterThanOrEqual(2);
+  expect(saved.at(-1)).toBe(8);
+  session.dispose();
+});
