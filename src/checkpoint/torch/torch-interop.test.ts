@@ -1,10 +1,11 @@
 // PyTorch opens what we write: files go to a temp dir, Debian's Python with PyTorch loads them.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe as group, expect, it } from 'vitest';
 import { type Described, describe, diff } from './test-helpers';
+import { PYTHON, requireTorch } from '../../../tools/python';
 import {
   type PyValue,
   PyDict,
@@ -18,18 +19,6 @@ import {
   writeTorchFile,
   writeZip,
 } from './index';
-
-const PYTHON = '/usr/bin/python3';
-
-function requireTorch(): void {
-  const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    throw new Error(
-      `${PYTHON} cannot import torch (${(r.stderr || String(r.error)).trim().split('\n').pop()}). ` +
-        'The PyTorch interop tests need it: apt-get install -y python3-torch',
-    );
-  }
-}
 
 const PY_DESCRIBE = `
 import json, sys, zipfile, struct
