@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { progress, SMALL_RUN, waitForUpdate } from './helpers';
+import { SMALL_RUN, progress, resumedUpdate, waitForUpdate } from './helpers';
 
 test('a GPU device lost mid-run: a clear message, then a fresh worker resumes from the newest checkpoint', async ({ page }) => {
   await page.goto(`/?${SMALL_RUN}&backend=webgpu&save_every=10&eval_every=0&run_id=device-lost`);
@@ -12,7 +12,7 @@ test('a GPU device lost mid-run: a clear message, then a fresh worker resumes fr
   await expect(page.getByRole('alert')).toContainText('restarting the trainer');
   // No reload: the same page resumes the run in a new worker.
   await expect(page.locator('#run-line')).toContainText('resumed from', { timeout: 120_000 });
-  const resumedAt = Number((await page.locator('#run-line').textContent())!.match(/at update (\d+)/)![1]);
+  const resumedAt = await resumedUpdate(page);
   await waitForUpdate(page, resumedAt + 5);
   expect((await progress(page)).update).toBeGreaterThan(resumedAt);
 });

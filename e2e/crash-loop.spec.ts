@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { SMALL_RUN } from './helpers';
+import { SMALL_RUN, resumedUpdate } from './helpers';
 
 const SAVE_EVERY = 20;
 const KILLS = Number(process.env.CRASH_KILLS) || 20;
@@ -35,7 +35,7 @@ test('the renderer killed 20 times at random instants: every reopen resumes from
     const from = (await banner.getAttribute('data-from'))!;
     const lost = Number(await banner.getAttribute('data-lost'));
     // Periodic checkpoints land on multiples of SAVE_EVERY; `latest` is one of them.
-    const resumedAt = Number((await page.locator('#run-line').textContent())!.match(/at update (\d+)/)![1]);
+    const resumedAt = await resumedUpdate(page);
     expect(resumedAt % SAVE_EVERY).toBe(0);
     // At most the interval being trained plus the one whose save was in flight.
     expect(lost).toBeLessThanOrEqual(2 * SAVE_EVERY);

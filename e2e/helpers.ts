@@ -23,6 +23,12 @@ export async function waitForValidation(page: Page, atUpdate: number, timeout = 
   return validation(page);
 }
 
+/** The update a resumed run started at, read off the run line ("… at update N"). */
+export async function resumedUpdate(page: Page): Promise<number> {
+  await expect(page.locator('#run-line')).toContainText('resumed from');
+  return Number((await page.locator('#run-line').textContent())!.match(/at update (\d+)/)![1]);
+}
+
 export async function waitForUpdate(page: Page, atLeast: number, timeout = 120_000): Promise<void> {
   await expect.poll(async () => (await progress(page)).update, { timeout }).toBeGreaterThanOrEqual(atLeast);
 }

@@ -4,7 +4,7 @@ import { charMlp } from './char-mlp';
 import { gpt } from './gpt';
 import { seq2seq } from './seq2seq';
 import { textMlp } from './text-mlp';
-import type { ModelConfig, ModelDefinition } from './types';
+import type { ModelDefinition } from './types';
 
 export const MODEL_REGISTRY: Record<ModelKind, ModelDefinition> = {
   'char-mlp': charMlp as unknown as ModelDefinition,

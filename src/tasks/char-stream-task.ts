@@ -32,7 +32,7 @@ export class CharStreamTask implements Task {
   private readonly valStarts: Int32Array;
   private readonly t: number;
 
-  constructor(trainText: string, valText: string, vocab: CharVocab, private readonly run: RunConfig, private readonly style: ShowcaseStyle) {
+  constructor(trainText: string, valText: string, vocab: CharVocab, run: RunConfig, private readonly style: ShowcaseStyle) {
     this.vocab = vocab;
     this.t = run.context;
     this.train = encode(trainText, vocab);

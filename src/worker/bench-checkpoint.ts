@@ -128,7 +128,7 @@ export async function benchmarkCheckpoint(size: string, repeats = 3): Promise<Ch
       const resumed = await prepareRun({ ...prepared.run, resume_run_id: run.run_id, resume_checkpoint: 'last', epochs: 200 }, opfs);
       const s2 = new TrainingSession(resumed.run, resumed.task, 'resumed/');
       try {
-        const { position } = await resumed.restore(s2, () => 1_000_000);
+        const { position } = await resumed.restore(s2);
         const l2 = new TrainingLoop(s2, resumed.run, position, () => {});
         await l2.runToEnd(1);
       } finally {

@@ -10,7 +10,7 @@ import type { BackendName, RunConfig } from '../shared/config';
 import { TrainerError, isNamed, toWireError } from '../shared/errors';
 import type { Counters, TrainerEvent } from '../shared/progress';
 import { chooseBackend } from './backend';
-import { startPosition, TrainingLoop } from './loop';
+import { TrainingLoop } from './loop';
 import { TrainingSession } from './session';
 import { benchmarkLoops, type BenchResult } from './bench';
 import { createCheckpointStore, type DualCheckpointStore } from '../checkpoint/store/dual-store';
@@ -113,8 +113,7 @@ const api = {
         onEvent({ type: 'backend', report });
         session = new TrainingSession(run, task);
         const current = session;
-        const totalUpdates = (s: TrainingSession) => Math.ceil(s.task.trainSize / run.batch_size) * run.epochs;
-        const { position, callbacks } = await prepared.restore(current, totalUpdates);
+        const { position, callbacks } = await prepared.restore(current);
         onEvent({ type: 'run', ...prepared.event });
         const checkpointer = new Checkpointer(run, prepared.names, current, onEvent, callbacks, checkpoints);
         loop = new TrainingLoop(current, run, position, onEvent, checkpointer);

@@ -36,6 +36,11 @@ export interface LoopHooks {
   afterEval?(position: LoopPosition, totalUpdates: number, metrics: Record<string, number>): Promise<void>;
 }
 
+/** Updates a whole run takes: the learning-rate schedule's length. */
+export function plannedUpdates(trainSize: number, batchSize: number, epochs: number): number {
+  return Math.ceil(trainSize / batchSize) * epochs;
+}
+
 export function startPosition(run: RunConfig): LoopPosition {
   return { counters: { epoch: 0, update: 0, sample: 0 }, rng: Rng.fromSeed(run.seed, 0xd0).state() };
 }
@@ -90,7 +95,7 @@ export class TrainingLoop {
   }
 
   get totalUpdates(): number {
-    return this.updatesPerEpoch * this.run.epochs;
+    return plannedUpdates(this.session.task.trainSize, this.run.batch_size, this.run.epochs);
   }
 
   position(): LoopPosition {

@@ -11,7 +11,7 @@ import { TrainerError, isNamed } from '../shared/errors';
 import type { RunEvent } from '../shared/progress';
 import { createTask, type UserData } from '../tasks/registry';
 import type { Task } from '../tasks/types';
-import { startPosition, type LoopPosition } from './loop';
+import { plannedUpdates, startPosition, type LoopPosition } from './loop';
 import { checkTopology, continueConfig, findCheckpoint, matchWeights } from './resume';
 import { learningRateAt } from './schedule';
 import { TrainingSession } from './session';
@@ -22,7 +22,7 @@ export interface PreparedRun {
   task: Task;
   names: { outputDir: string; runId: string; stageName?: string; modelName: string };
   /** Applied once a backend is chosen and the session exists. */
-  restore(session: TrainingSession, totalUpdates: (s: TrainingSession) => number): Promise<{ position: LoopPosition; callbacks?: { [key: string]: JsonValue } }>;
+  restore(session: TrainingSession): Promise<{ position: LoopPosition; callbacks?: { [key: string]: JsonValue } }>;
   event: Omit<RunEvent, 'type'>;
 }
 
@@ -102,12 +102,12 @@ async function prepareResume(requested: RunConfig, store: DualCheckpointStore, u
     task,
     names,
     event,
-    restore: async (session, totalUpdates) => {
+    restore: async (session) => {
       const saved = loaded.model.meta?.modelConfig ?? {};
       checkTopology(saved, { ...session.modelConfig, vocabulary: task.vocabulary as unknown as JsonValue });
       assignWeights(session.params, loaded.model.stateDict);
       await restoreEma(session, store, loaded.meta.id, run.ema);
-      await restoreOptimizer(session, optim, run.reset_optim, learningRateAt(run, trainer.counters.update, totalUpdates(session)));
+      await restoreOptimizer(session, optim, run.reset_optim, learningRateAt(run, trainer.counters.update, plannedUpdates(task.trainSize, run.batch_size, run.epochs)));
       return { position: { counters: trainer.counters, rng: trainer.rng }, callbacks: trainer.callbacks };
     },
   };

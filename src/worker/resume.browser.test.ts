@@ -60,8 +60,7 @@ async function stoppedAndResumed(run: RunConfig, stopAt: number, updates: number
   const resumed = await prepareRun({ ...run, resume_run_id: run.run_id, resume_checkpoint: 'latest' }, store);
   const s2 = new TrainingSession(resumed.run, resumed.task);
   try {
-    const totalUpdates = (s: TrainingSession) => Math.ceil(s.task.trainSize / resumed.run.batch_size) * resumed.run.epochs;
-    const { position } = await resumed.restore(s2, totalUpdates);
+    const { position } = await resumed.restore(s2);
     const loop = new TrainingLoop(s2, resumed.run, position, () => {});
     await loop.runToEnd(updates - position.counters.update);
     return { weights: await readWeights(s2.params), resumedAt: position.counters.update };
@@ -126,7 +125,7 @@ describe('EMA of the weights', () => {
     const resumed = await prepareRun({ ...run, resume_run_id: 'eq-ema' }, store);
     const s2 = new TrainingSession(resumed.run, resumed.task);
     try {
-      await resumed.restore(s2, () => 1000);
+      await resumed.restore(s2);
       expect(maxAbsDiff(await readWeights(s2.ema!), ema)).toBe(0);
       expect(maxAbsDiff(await readWeights(s2.params), raw)).toBe(0);
     } finally {
@@ -154,7 +153,7 @@ describe('choosing what to resume or warm-start from', () => {
       const r = await prepareRun({ ...run, resume_run_id: 'sel', resume_checkpoint: selector }, store);
       const s = new TrainingSession(r.run, r.task);
       try {
-        return (await r.restore(s, () => 1000)).position.counters.update;
+        return (await r.restore(s)).position.counters.update;
       } finally {
         s.dispose();
       }
@@ -174,7 +173,7 @@ describe('choosing what to resume or warm-start from', () => {
       const r = await prepareRun({ ...run, run_id: 'sel-warm', save_every: 0, init_run_id: 'sel', ...extra }, store);
       const s = new TrainingSession(r.run, r.task);
       try {
-        const { position } = await r.restore(s, () => 1000);
+        const { position } = await r.restore(s);
         return { position, report: r.event.warmStart! };
       } finally {
         s.dispose();
@@ -200,7 +199,7 @@ describe('choosing what to resume or warm-start from', () => {
     const adapted = await prepareRun({ ...own, unknown_chars: 'map_to_unk' }, store, userData);
     const s3 = new TrainingSession(adapted.run, adapted.task);
     try {
-      await adapted.restore(s3, () => 1000);
+      await adapted.restore(s3);
       expect(adapted.event.warmStart!.loaded).toHaveLength(5); // same vocabulary, so every weight fits
       expect(adapted.event.warmStart!.unknownChars).toEqual({ unknown: ['é', 'ü', 'í'], mapped: 24 });
     } finally {
