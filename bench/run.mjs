@@ -1,6 +1,6 @@
 // npm run bench: runs the benchmarks in headless Chromium against the built app and prints JSON.
 import { chromium } from 'playwright';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 const executablePath = [process.env.CHROME_PATH, '/usr/bin/chromium'].find((p) => p && existsSync(p));
@@ -16,7 +16,11 @@ const args = [
 // On a machine with a real GPU, BENCH_GPU=1 drops the SwiftShader flags so Chromium uses it.
 const launchArgs = process.env.BENCH_GPU ? ['--enable-unsafe-webgpu', '--no-sandbox', '--enable-features=Vulkan'] : args;
 const port = Number(process.env.BENCH_PORT) || 4176;
-const server = spawn('npx', ['vite', 'preview', '--port', String(port), '--strictPort', '--host', '127.0.0.1'], {
+// The benchmarks live in a test build (VITE_TEST_HOOKS=1), served the one way the app is served.
+// Build output goes to stderr so that stdout stays one JSON document.
+execFileSync('npx', ['vite', 'build'], { stdio: ['ignore', 2, 2], env: { ...process.env, VITE_TEST_HOOKS: '1' } });
+const server = spawn(process.execPath, ['scripts/serve.mjs'], {
+  env: { ...process.env, PORT: String(port) },
   stdio: 'ignore',
   detached: true,
 });
@@ -35,7 +39,7 @@ async function waitForServer() {
     } catch {}
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error('preview server did not start');
+  throw new Error('the app server did not start');
 }
 
 const backends = (process.env.BENCH_BACKENDS || 'webgpu,wasm').split(',');

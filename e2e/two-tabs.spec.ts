@@ -1,3 +1,4 @@
+import type {} from '../src/app/test-hooks'; // window.trainerDebug's type (a test build's hooks)
 import { expect, test } from '@playwright/test';
 import { SMALL_RUN } from './helpers';
 
@@ -13,7 +14,7 @@ test('a second tab on a training run is read-only, and takes over when the first
   await expect(second.getByRole('button', { name: 'Start' })).toBeDisabled();
   // Even asked directly, the worker will not write a run another tab holds.
   const refused = await second.evaluate(async () => {
-    const dbg = (window as unknown as { trainerDebug: { tryStart(runId: string): Promise<string> } }).trainerDebug;
+    const dbg = window.trainerDebug!;
     return dbg.tryStart('two-tabs');
   });
   expect(refused).toMatch(/^RunLockedError: run two-tabs is training in another tab/);

@@ -6,6 +6,7 @@ import { RunForm, writeConfigToUrl } from './run-form';
 import { TrainerClient } from './trainer-client';
 import { registerServiceWorker } from '../pwa/register';
 import { initCheckpointBrowser, refresh as refreshCheckpoints } from './checkpoint-browser';
+import { installTestHooks } from './test-hooks';
 import { autoResumeSetting, readActiveRun, runIsLockedElsewhere, updateActiveRun, writeActiveRun } from './run-registry';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -348,28 +349,10 @@ initCheckpointBrowser({
 // ---- end checkpoint browser ----
 void recoverCrashedRun();
 
-// A handle for the console, tests and `npm run bench`: simulate a GPU device loss on the running
-// trainer, or benchmark the training loop with the form's settings plus overrides.
-(window as unknown as { trainerDebug: object }).trainerDebug = {
-  loseDevice: () => client?.api.loseDevice() ?? Promise.resolve(false),
-  /** Starts the active run's settings under `runId` in a spare worker; resolves with the error name, if any. */
-  tryStart: async (runId: string) => {
-    const spare = new TrainerClient();
-    try {
-      await spare.start({ ...(readActiveRun()?.config ?? initial.config), run_id: runId, resume_run_id: '', init_run_id: '' }, () => {});
-      return 'started';
-    } catch (e) {
-      return `${(e as Error).name}: ${(e as Error).message}`;
-    } finally {
-      spare.terminate();
-    }
-  },
-  benchmarkCheckpoint: (size: string, backend: RunConfig['backend']) => {
-    client ??= new TrainerClient();
-    return client.api.benchmarkCheckpoint(size, backend);
-  },
-  benchmark: (overrides: Partial<RunConfig>, steps: number) => {
-    client ??= new TrainerClient();
-    return client.api.benchmark({ ...(form.read() ?? initial.config), ...overrides }, steps);
-  },
-};
+// Fault injection and benchmarks exist only in a test build; the flag is a build-time literal.
+if (import.meta.env.VITE_TEST_HOOKS) {
+  installTestHooks({
+    client: () => (client ??= new TrainerClient()),
+    config: () => form.read() ?? initial.config,
+  });
+}

@@ -4,43 +4,22 @@
  */
 import { expose } from 'comlink';
 import * as tf from '@tensorflow/tfjs';
-import { createTask, type UserData } from '../tasks/registry';
-import type { Task } from '../tasks/types';
-import type { BackendName, RunConfig } from '../shared/config';
+import type { UserData } from '../tasks/registry';
+import type { RunConfig } from '../shared/config';
 import { TrainerError, isNamed, toWireError } from '../shared/errors';
 import type { Counters, TrainerEvent } from '../shared/progress';
 import { chooseBackend } from './backend';
 import { TrainingLoop } from './loop';
 import { TrainingSession } from './session';
-import { benchmarkLoops, type BenchResult } from './bench';
 import { createCheckpointStore, type DualCheckpointStore } from '../checkpoint/store/dual-store';
 import { Checkpointer } from './checkpointer';
 import { prepareRun } from './prepare';
-import { benchmarkCheckpoint, type CheckpointBench } from './bench-checkpoint';
 import { modelShapes } from './model-shapes';
+import { timeTrialSteps } from './trial';
+import { testHooks, type TestHooks } from './test-hooks';
 
 let loop: TrainingLoop | null = null;
 let session: TrainingSession | null = null;
-
-/** Milliseconds per step of the real model on the active backend: 2 warm-up steps, then 3 timed. */
-async function timeTrialSteps(run: RunConfig, task: Task, backend: BackendName): Promise<number> {
-  const trial = new TrainingSession(run, task, `trial-${backend}/`);
-  try {
-    const idx = new Int32Array(Math.min(run.batch_size, task.trainSize)).map((_, i) => i);
-    const step = async () => {
-      const l = trial.trainStep(idx, run.lr, 0);
-      await l.data();
-      l.dispose();
-    };
-    await step();
-    await step();
-    const t0 = performance.now();
-    for (let i = 0; i < 3; i++) await step();
-    return (performance.now() - t0) / 3;
-  } finally {
-    trial.dispose();
-  }
-}
 
 function watchDevice(onLost: (e: Error) => void): void {
   if (tf.getBackend() !== 'webgpu') return;
@@ -166,35 +145,15 @@ const api = {
     return { numTensors: m.numTensors, numBytes: m.numBytes, backend: tf.getBackend() ?? 'none' };
   },
 
-  /**
-   * Destroys the WebGPU device, which is what a real device loss looks like to the app (the
-   * `lost` promise resolves). For tests and for trying the recovery path by hand.
-   */
-  loseDevice(): boolean {
-    const device = (tf.backend() as unknown as { device?: { destroy(): void } }).device;
-    if (tf.getBackend() !== 'webgpu' || !device) return false;
-    device.destroy();
-    return true;
-  },
-
   /** Parameter names and shapes a saved model config builds (an import checks them); throws for one this app cannot build. */
   modelShapes(config: Record<string, unknown>): Record<string, number[]> {
     return modelShapes(config);
   },
-
-  /** Checkpoint write, loop hold and resume timings for a model of about `size` ('1M', '20M') parameters. */
-  async benchmarkCheckpoint(size: string, backend: RunConfig['backend']): Promise<CheckpointBench> {
-    await chooseBackend(backend, async () => 0);
-    return benchmarkCheckpoint(size);
-  },
-
-  /** The app's loop against a bare tfjs loop on the same model, batch and backend. */
-  async benchmark(run: RunConfig, steps: number): Promise<BenchResult> {
-    const task = await createTask(run);
-    await chooseBackend(run.backend, (b) => timeTrialSteps(run, task, b));
-    return benchmarkLoops(run, task, steps);
-  },
 };
 
 export type TrainerApi = typeof api;
-expose(api);
+/** The API of a test build (`VITE_TEST_HOOKS=1`): the same, plus fault injection and benchmarks. */
+export type TrainerTestApi = TrainerApi & TestHooks;
+
+// The flag is a literal at build time, so a production build drops the hooks and their imports.
+expose(import.meta.env.VITE_TEST_HOOKS ? { ...api, ...testHooks } : api);
