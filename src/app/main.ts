@@ -282,6 +282,12 @@ async function start(config: RunConfig): Promise<void> {
     await client.start(config, onEvent);
   } catch (e) {
     const err = e as { name?: string; message?: string };
+    if (err.name === 'AbortError') {
+      // Stop before the first step: nothing was trained or saved, and the form is free again.
+      setState('idle');
+      statusEl.textContent = 'Cancelled before training began.';
+      return;
+    }
     showError(err.name ?? 'Error', err.message ?? String(e));
     setState('failed');
     if (err.name === 'BackendFailedError') restartAfterFailure();

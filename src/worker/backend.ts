@@ -9,9 +9,11 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { BACKENDS, type BackendChoice, type BackendName } from '../shared/config';
+import { BACKENDS, type BackendChoice, type BackendName, type RunConfig } from '../shared/config';
 import type { BackendReport } from '../shared/progress';
 import { TrainerError } from '../shared/errors';
+import type { Task } from '../tasks/types';
+import { TrainingSession } from './session';
 
 // The wasm binaries are bundled as assets (and precached), never fetched from a CDN.
 setWasmPaths({
@@ -132,6 +134,26 @@ export async function chooseBackend(
   }
   await activate(best);
   return { backend: best, reasons, timings, webgpuFallbackAdapter };
+}
+
+/** Milliseconds per step of the real model on the active backend: 2 warm-up steps, then 3 timed. */
+export async function timeTrialSteps(run: RunConfig, task: Task, backend: BackendName): Promise<number> {
+  const trial = new TrainingSession(run, task, `trial-${backend}/`);
+  try {
+    const idx = new Int32Array(Math.min(run.batch_size, task.trainSize)).map((_, i) => i);
+    const step = async () => {
+      const l = trial.trainStep(idx, run.lr, 0);
+      await l.data();
+      l.dispose();
+    };
+    await step();
+    await step();
+    const t0 = performance.now();
+    for (let i = 0; i < 3; i++) await step();
+    return (performance.now() - t0) / 3;
+  } finally {
+    trial.dispose();
+  }
 }
 
 function describeFailures(reasons: Partial<Record<BackendName, string>>): string {

@@ -17,6 +17,7 @@ import { formatTag, tags, type CheckpointId, type CheckpointTag } from '../check
 import { createCheckpointStore, type DualCheckpointStore } from '../checkpoint/store/dual-store';
 import type { CheckpointMeta, CheckpointParts } from '../checkpoint/store/types';
 import { writeTorchFile } from '../checkpoint/torch/index';
+import { cursorAt } from '../data/cursor';
 import { parseBestMetrics, type RunConfig } from '../shared/config';
 import {
   bestImproved,
@@ -129,7 +130,7 @@ export class Checkpointer implements LoopHooks {
             counters,
             schedule: { name: this.run.schedule, baseLr: this.run.lr, warmup: this.run.warmup, totalUpdates, position: counters.update },
             rng: position.rng,
-            cursor: { seed: this.run.seed, epoch: counters.epoch, index: counters.sample - counters.epoch * this.session.task.trainSize },
+            cursor: { seed: this.run.seed, ...cursorAt(counters, this.session.task.trainSize) },
             callbacks: this.callbacks(),
             config: this.run as unknown as { [key: string]: JsonValue },
             backend: tf.getBackend() ?? '',
@@ -151,7 +152,7 @@ export class Checkpointer implements LoopHooks {
     heldMs: number,
   ): Promise<CheckpointMeta[]> {
     const tagList: CheckpointTag[] =
-      kind === 'periodic' ? [tags.periodic(counters.epoch, counters.update, counters.sample), tags.latest()] : kind === 'last' ? [tags.last()] : [tags.best(metric!)];
+      kind === 'periodic' ? [tags.at(counters), tags.latest()] : kind === 'last' ? [tags.last()] : [tags.best(metric!)];
     this.onEvent({ type: 'saving', tag: formatTag(tagList[0]) });
     const modelPart = (stateDict: Weights) =>
       writeTorchFile(

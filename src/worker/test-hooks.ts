@@ -5,10 +5,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { RunConfig } from '../shared/config';
 import { createTask } from '../tasks/registry';
-import { chooseBackend } from './backend';
+import { chooseBackend, timeTrialSteps } from './backend';
 import { benchmarkLoops, type BenchResult } from './bench';
 import { benchmarkCheckpoint, type CheckpointBench } from './bench-checkpoint';
-import { timeTrialSteps } from './trial';
 
 /** The slice of tfjs's WebGPU backend these hooks touch; tfjs types `backend()` as the generic KernelBackend. */
 type WebGpuBackend = { device?: { destroy(): void } };

@@ -1,4 +1,5 @@
 import { TrainerError } from '../../shared/errors';
+import { OP } from './pickle-opcodes';
 import { type StorageRef, unpickle } from './pickle-read';
 import { pickleTorch } from './pickle-write';
 import { DTYPE_INFO, type DType, type PyValue, type Tensor, type TensorData } from './values';
@@ -45,7 +46,7 @@ export function readTorchFile(bytes: Uint8Array): PyValue {
 function readTorchFileUnguarded(bytes: Uint8Array): PyValue {
   requireLittleEndian();
   if (!(bytes instanceof Uint8Array)) throw formatError('readTorchFile needs a Uint8Array');
-  if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1] <= 5) {
+  if (bytes.length >= 2 && bytes[0] === OP.PROTO && bytes[1] <= 5) {
     throw formatError('legacy (pre-1.6, non-zip) PyTorch files are not supported');
   }
   const zip = readZip(bytes);
