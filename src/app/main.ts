@@ -101,6 +101,12 @@ function renderBackend(report: BackendReport): void {
       li.textContent =
         b === report.backend ? `${b}: in use${timing}` : reason === undefined ? `${b}: not tried` : `${b}: ${reason}${reason.includes('ms a step') ? '' : timing}`;
       li.dataset.backend = b;
+      if (b === 'wasm' && report.wasmThreads) {
+        const { threads, threadedBuild, why } = report.wasmThreads;
+        li.textContent += ` · ${threads} thread${threads === 1 ? '' : 's'}${threadedBuild ? ', threaded build' : ''}${why ? ` (${why})` : ''}`;
+        li.dataset.threads = String(threads);
+        li.dataset.threadedBuild = String(threadedBuild);
+      }
       return li;
     }),
   );

@@ -18,6 +18,8 @@ export interface BackendReport {
   timings: Partial<Record<BackendName, number>>;
   /** True when the WebGPU adapter is a software one (SwiftShader). */
   webgpuFallbackAdapter?: boolean;
+  /** The WASM backend's threads once it started: its pool size, whether tfjs loaded its threaded build, and why not more. */
+  wasmThreads?: { threads: number; threadedBuild: boolean; why: string };
 }
 
 export interface ProgressEvent {
