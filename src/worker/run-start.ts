@@ -32,7 +32,7 @@ function watchDevice(onLost: (e: Error) => void): void {
 
 /** Anything that is not already a named error broke inside tfjs: say which backend, keep its words. */
 function explainFailure(e: unknown): Error {
-  if (e instanceof TrainerError || isAbort(e)) return e as Error;
+  if (e instanceof TrainerError) return e;
   const message = e instanceof Error ? e.message : String(e);
   const oom = /out of memory|allocat/i.test(message) ? ' (out of memory: try a smaller batch or model)' : '';
   const where = tf.getBackend() ? `the ${tf.getBackend()} backend failed` : 'training failed before a backend was chosen';
@@ -138,9 +138,12 @@ export class RunStart {
         return end;
       });
     } catch (e) {
-      const err = explainFailure(this.loop?.failureReason ?? e);
+      // Only our own cancel is an AbortError here: WebGPU rejects reads with an AbortError too when
+      // its device is lost, and that is a backend failure.
+      const cancelled = signal.aborted && isAbort(e);
+      const err = cancelled ? (e as Error) : explainFailure(this.loop?.failureReason ?? e);
       // A cancelled start announced no run, so it has no state to report: its rejection says it.
-      if (!isAbort(err)) onEvent({ type: 'state', state: 'failed', error: toWireError(err) });
+      if (!cancelled) onEvent({ type: 'state', state: 'failed', error: toWireError(err) });
       throw err;
     } finally {
       this.session?.dispose();
