@@ -119,6 +119,26 @@ try {
     });
     console.error(`checkpoint ${size}: ${JSON.stringify(r)}`);
   }
+  // Whatever a benchmark writes, it removes: a `bench*` folder, run or database left behind is a bug.
+  results.leftovers = await page.evaluate(async () => {
+    const names = async (dir) => {
+      const out = [];
+      for await (const name of dir.keys()) out.push(name);
+      return out;
+    };
+    const root = await navigator.storage.getDirectory();
+    const top = await names(root);
+    const runs = top.includes('runs') ? await names(await root.getDirectoryHandle('runs')) : [];
+    return [
+      ...top.filter((n) => n.startsWith('bench')).map((n) => `OPFS ${n}`),
+      ...runs.filter((n) => n.startsWith('bench')).map((n) => `OPFS runs/${n}`),
+      ...(await indexedDB.databases()).map((d) => d.name).filter((n) => n?.startsWith('bench')).map((n) => `IndexedDB ${n}`),
+    ];
+  });
+  if (results.leftovers.length > 0) {
+    console.error(`benchmarks left data behind: ${results.leftovers.join(', ')}`);
+    process.exitCode = 1;
+  }
   console.log(JSON.stringify(results, null, 2));
   await browser.close();
 } finally {

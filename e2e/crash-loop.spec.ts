@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { SMALL_RUN, resumedUpdate } from './helpers';
+import { SMALL_RUN, progress, resumedUpdate, waitForUpdate } from './helpers';
 
 const SAVE_EVERY = 20;
 const KILLS = Number(process.env.CRASH_KILLS) || 20;
@@ -14,9 +14,10 @@ test('the renderer killed 20 times at random instants: every reopen resumes from
   const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
 
   for (let i = 0; i < KILLS; i++) {
-    // Train until at least one checkpoint of this life exists, then kill at a random instant.
+    // Train until at least one checkpoint of this life exists, then kill at a random point.
     await expect(page.locator('#checkpoint-line')).toHaveAttribute('data-update', /\d+/, { timeout: 60_000 });
-    await page.waitForTimeout(50 + random() * 900);
+    // A random point of the run, counted in updates (a save is due every SAVE_EVERY of them).
+    await waitForUpdate(page, (await progress(page)).update + 1 + Math.floor(random() * 2 * SAVE_EVERY));
     const saving = (await page.locator('#checkpoint-line').getAttribute('data-saving')) === 'true';
     const cdp = await context.newCDPSession(page);
     const crashed = page.waitForEvent('crash');

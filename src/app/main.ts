@@ -25,6 +25,7 @@ const chart = new LossChart($<HTMLCanvasElement>('loss-chart'));
 const runLine = $<HTMLParagraphElement>('run-line');
 const metricsLine = $<HTMLParagraphElement>('metrics-line');
 const checkpointLine = $<HTMLParagraphElement>('checkpoint-line');
+const saveWarning = $<HTMLParagraphElement>('save-warning');
 const recoveryBanner = $<HTMLDivElement>('recovery-banner');
 
 let client: TrainerClient | null = null;
@@ -199,10 +200,20 @@ function renderRun(e: RunEvent): void {
 
 function renderSaved(e: SavedEvent): void {
   const kib = (e.bytes / 1024).toFixed(1);
-  checkpointLine.textContent = `Last checkpoint: ${e.tag} at update ${e.counters.update} · ${kib} KiB · ${e.stores.join(' + ')} · loop held ${e.heldMs.toFixed(0)} ms`;
+  const where = e.stores.length > 0 ? e.stores.join(' + ') : 'no one store holds all of it';
+  checkpointLine.textContent = `Last checkpoint: ${e.tag} at update ${e.counters.update} · ${kib} KiB · ${where} · loop held ${e.heldMs.toFixed(0)} ms`;
   checkpointLine.dataset.tag = e.tag;
   checkpointLine.dataset.saving = 'false';
   checkpointLine.dataset.update = String(e.counters.update);
+  checkpointLine.dataset.stores = e.stores.join(' ');
+  // One copy is still a checkpoint, so training goes on; the warning stays until a save reaches every store.
+  saveWarning.hidden = e.failures.length === 0;
+  saveWarning.textContent =
+    e.failures.length === 0
+      ? ''
+      : `Checkpoint ${e.tag} reached only ${e.stores.join(' + ') || 'part of the stores'}: ` +
+        e.failures.map((f) => `${f.store} refused it (${f.error.name}: ${f.error.message})`).join('; ') +
+        '. Training goes on; this warning clears when a save reaches every store.';
 }
 
 /** Keeps the crash-recovery record in step with the run. */

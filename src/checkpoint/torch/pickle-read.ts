@@ -14,6 +14,16 @@ import { type DType, type PyKey, type PyValue, type Tensor, PyDict, PyFloat, PyT
 export const MAX_NESTING = 512;
 /** Python ints encoded in more bytes than this are refused (no checkpoint needs them). */
 const MAX_LONG_BYTES = 1024;
+/**
+ * Opcodes one unpickle runs at most unless told otherwise. A state dict takes a few dozen per
+ * tensor, so this is far above any checkpoint's, and it bounds the work of a hostile pickle.
+ */
+export const MAX_OPCODES = 1 << 24;
+
+/** Work an unpickle did, counted as it goes: after a refusal it says how far it got. */
+export interface UnpickleWork {
+  opcodes: number;
+}
 
 /** A storage a tensor points into: `numel` elements of `dtype`, at least `numel * size` bytes. */
 export interface StorageRef {
@@ -105,9 +115,9 @@ function decodeLong(bytes: Uint8Array): number | bigint {
 /**
  * Unpickles `data` with the allow-list above. Returns the value model (see values.ts); never
  * returns internal objects (a bare global or storage) and never a cyclic or too deeply nested
- * structure.
+ * structure. Refuses (CheckpointFormatError) before running more than `maxOpcodes` opcodes.
  */
-export function unpickle(data: Uint8Array, hooks: UnpickleHooks): PyValue {
+export function unpickle(data: Uint8Array, hooks: UnpickleHooks, maxOpcodes = MAX_OPCODES, work: UnpickleWork = { opcodes: 0 }): PyValue {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const end = data.length;
   let pos = 0;
@@ -193,6 +203,8 @@ export function unpickle(data: Uint8Array, hooks: UnpickleHooks): PyValue {
 
   for (;;) {
     if (pos >= end) throw formatError('ends without STOP');
+    if (work.opcodes >= maxOpcodes) throw formatError(`more than ${maxOpcodes} opcodes (the limit of one read)`);
+    work.opcodes++;
     const op = data[pos++];
     switch (op) {
       case OP.PROTO: {
