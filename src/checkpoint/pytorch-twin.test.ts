@@ -115,7 +115,7 @@ describe('PyTorch twin of char-mlp', () => {
     // One more step in the app, from the checkpoint as read back from its files.
     const resumed = new TrainingSession(run, task, 'b/');
     assignWeights(resumed.params, decodeModelPart(readTorchFile(files.model)).stateDict);
-    await restoreOptimizer(resumed, decodeOptimPart(readTorchFile(files.optim)), 'none', run.lr);
+    await restoreOptimizer(resumed, decodeOptimPart(readTorchFile(files.optim)), 'none');
     tf.dispose(resumed.trainStep(idx, run.lr, 0));
     const appAfter = await readWeights(resumed.params);
 
