@@ -23,8 +23,8 @@ afterAll(async () => {
   for (const id of runIds) await store.deleteRun(id);
 });
 
-/** A small word list (one word a line) so an epoch is about 50 updates of 32 rows. */
-const WORDS = Array.from({ length: 240 }, (_, i) => ['ka', 'lo', 'mi', 'ne', 'ru', 'sa'][i % 6] + ['bel', 'dan', 'ira', 'ol', 'uk'][Math.floor(i / 6) % 5] + 'aeiouy'[Math.floor(i / 30) % 6] + (i >= 180 ? 'n' : '')).join('\n');
+/** A small word list (one word a line, all different) so an epoch is about 30 updates of 32 rows. */
+const WORDS = Array.from({ length: 160 }, (_, i) => ['ka', 'lo', 'mi', 'ne', 'ru', 'sa'][i % 6] + ['bel', 'dan', 'ira', 'ol', 'uk'][Math.floor(i / 6) % 5] + 'aeiouy'[Math.floor(i / 30)]).join('\n');
 const words: UserData = { name: 'words.txt', bytes: new TextEncoder().encode(WORDS).buffer as ArrayBuffer };
 
 /** A tiny char-MLP, warm-up then cosine decay to 0 at the last update. */
@@ -176,15 +176,18 @@ describe('resume over a whole run is bit-identical on the CPU backend', () => {
 });
 
 describe('resume over a whole run on WebGPU', () => {
-  // Measured on SwiftShader here; a real GPU's kernels may round differently. The bound is what the
-  // README states for GPUs.
+  // What the README states for GPUs. On SwiftShader here the difference measured is 0: every state
+  // is restored as stored, so a deterministic backend repeats the same arithmetic.
   const TOLERANCE = 1e-5;
   it(`stays within ${TOLERANCE} of the run left alone (Adam, warm-up and cosine decay)`, async () => {
     expect(await tf.setBackend('webgpu')).toBe(true);
-    const run: RunConfig = { ...base, optimizer: 'adam', lr: 0.01, run_id: 'eqw-gpu-a' };
-    const alone = await train(run, [], words);
+    // A software GPU is slow: fewer words, so an epoch is about 8 updates.
+    const few = WORDS.split('\n').slice(0, 40).join('\n');
+    const data: UserData = { name: 'few.txt', bytes: new TextEncoder().encode(few).buffer as ArrayBuffer };
+    const run: RunConfig = { ...base, optimizer: 'adam', lr: 0.01, warmup: 4, save_at_epoch_end: false, run_id: 'eqw-gpu-a' };
+    const alone = await train(run, [], data);
     const perEpoch = alone.last.trainer!.counters.update / run.epochs;
-    const stopped = await train({ ...run, run_id: 'eqw-gpu-b' }, [Math.floor(perEpoch / 2) + 1], words);
+    const stopped = await train({ ...run, run_id: 'eqw-gpu-b' }, [Math.floor(perEpoch / 2) + 1], data);
     const d = compare(alone.last, stopped.last);
     console.log(`WebGPU (${alone.last.trainer!.counters.update} updates, resumed at ${stopped.resumedAt[0]}): max |Δ| weights ${d.weights.toExponential(2)}, optimizer state ${d.optim.toExponential(2)}`);
     expect(d.weights).toBeLessThanOrEqual(TOLERANCE);
