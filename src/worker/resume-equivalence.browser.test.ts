@@ -11,7 +11,7 @@ import type { OptimPart, Weights, WeightTensor } from '../checkpoint/contents';
 import { createCheckpointStore } from '../checkpoint/store/dual-store';
 import { DEFAULT_CONFIG, type RunConfig } from '../shared/config';
 import type { UserData } from '../tasks/registry';
-import { Checkpointer } from './checkpointer';
+import { Checkpointer, emaInfo } from './checkpointer';
 import { TrainingLoop } from './loop';
 import { prepareRun } from './prepare';
 import { findCheckpoint, type LoadedCheckpoint } from './resume';
@@ -50,7 +50,7 @@ const base: RunConfig = {
  * way the Stop button does (a final periodic checkpoint), then continues the way "Continue this
  * run" does (a fresh session resumed from `latest`). Returns the `last` checkpoint as stored.
  */
-async function train(run: RunConfig, stops: number[], userData?: UserData): Promise<{ last: LoadedCheckpoint; resumedAt: number[] }> {
+async function train(run: RunConfig, stops: number[], userData?: UserData): Promise<{ last: LoadedCheckpoint; ema?: LoadedCheckpoint; resumedAt: number[] }> {
   runIds.push(run.run_id);
   await store.deleteRun(run.run_id);
   const resumedAt: number[] = [];
@@ -70,7 +70,12 @@ async function train(run: RunConfig, stops: number[], userData?: UserData): Prom
     }
     request = { ...run, resume_run_id: run.run_id, resume_checkpoint: 'latest' };
   }
-  return { last: await findCheckpoint(store, { runId: run.run_id, stageName: run.stage_name }, 'last', true), resumedAt };
+  const where = { runId: run.run_id, stageName: run.stage_name };
+  return {
+    last: await findCheckpoint(store, where, 'last', true),
+    ema: run.ema > 0 ? await findCheckpoint(store, { ...where, modelInfo: emaInfo(run.ema) }, 'last', false) : undefined,
+    resumedAt,
+  };
 }
 
 /** Largest |a - b| over two tensors of the same shape; NaN if either holds a NaN. */
@@ -129,7 +134,7 @@ function compare(a: LoadedCheckpoint, b: LoadedCheckpoint): Compared {
 }
 
 const VARIANTS: { name: string; cfg: Partial<RunConfig> }[] = [
-  { name: 'Adam (with weight decay)', cfg: { optimizer: 'adam', lr: 0.01, weight_decay: 1e-4 } },
+  { name: 'Adam (with weight decay and an EMA of the weights)', cfg: { optimizer: 'adam', lr: 0.01, weight_decay: 1e-4, ema: 0.9 } },
   { name: 'SGD', cfg: { optimizer: 'sgd', momentum: 0, lr: 0.5 } },
   { name: 'SGD with momentum', cfg: { optimizer: 'sgd', momentum: 0.9, lr: 0.05 } },
   { name: 'RMSprop', cfg: { optimizer: 'rmsprop', momentum: 0, lr: 0.003, schedule: 'linear' } },
@@ -153,6 +158,11 @@ describe('resume over a whole run is bit-identical on the CPU backend', () => {
       expect(d.weights).toBe(0);
       expect(d.optim).toBe(0);
       if (run.optimizer !== 'sgd' || run.momentum > 0) expect(d.slots).toBeGreaterThan(0);
+      if (run.ema > 0) {
+        const emaDiffering = [...alone.ema!.model.stateDict].filter(([name, w]) => !sameBits(w, stopped.ema!.model.stateDict.get(name)!)).map(([n]) => n);
+        expect(emaDiffering, 'EMA weights').toEqual([]);
+        expect(alone.ema!.model.stateDict.size).toBe(5);
+      }
     });
   }
 
