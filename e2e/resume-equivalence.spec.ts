@@ -8,7 +8,7 @@ import { decodeModelPart, decodeOptimPart, decodeTrainerPart, type WeightTensor 
 import { readTorchFile } from '../src/checkpoint/torch/index';
 import { progress } from './helpers';
 
-const RUN = 'backend=cpu&epochs=2&eval_every=0&save_every=0&save_at_epoch_end=false&batch_size=256&hidden=8&embed=4&schedule=cosine&warmup=30&lr=0.01';
+const RUN = 'backend=cpu&epochs=2&eval_every=0&save_every=0&save_at_epoch_end=false&batch_size=512&hidden=8&embed=4&schedule=cosine&warmup=30&lr=0.01';
 
 /** The three parts of a stored checkpoint, read straight from OPFS (real folders and files). */
 async function readStored(page: Page, runId: string, tag: string) {
