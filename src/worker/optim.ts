@@ -131,11 +131,13 @@ export class Optimizer {
 
   /**
    * Replaces the whole state (a resume): the step count and, per parameter, every slot this
-   * optimizer keeps. The caller checks names and shapes; the tensors are copied.
+   * optimizer keeps. The caller checks names and shapes; the caller's tensors may be disposed after.
    */
   setState(step: number, slots: ReadonlyMap<string, Record<SlotName, tf.Tensor>>): void {
     this.clearState();
     this.stepCount = step;
+    // Plain SGD keeps nothing (PyTorch's file may list `momentum_buffer: None` per parameter).
+    if (this.slotNames.length === 0) return;
     for (const [name, rec] of slots) {
       const own = {} as Record<SlotName, tf.Variable>;
       for (const slot of this.slotNames) own[slot] = tf.variable(rec[slot], false);

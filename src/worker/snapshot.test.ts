@@ -51,6 +51,19 @@ it('a restored optimizer holds exactly the state that was read, for each optimiz
   }
 });
 
+it('plain SGD keeps no state, even from a PyTorch file that lists `momentum_buffer: None` per parameter', async () => {
+  const run: RunConfig = { ...DEFAULT_CONFIG, hidden: 8, embed: 4, optimizer: 'sgd', momentum: 0 };
+  const a = await trained(run);
+  const part = await readOptimizer(a, 0.01);
+  expect(part.slots.size).toBe(0);
+  const fromTorch: OptimPart = { ...part, slots: new Map(part.paramNames.map((n) => [n, {}])) };
+  const b = session(run, a.task);
+  await restoreOptimizer(b, fromTorch, 'none');
+  expect((await readOptimizer(b, 0.01)).slots.size).toBe(0);
+  a.dispose();
+  b.dispose();
+});
+
 it('refuses non-finite or missing state by name, and keeps the state it had', async () => {
   const run: RunConfig = { ...DEFAULT_CONFIG, hidden: 8, embed: 4, optimizer: 'rmsprop', momentum: 0.5 };
   const a = await trained(run);
