@@ -63,7 +63,7 @@ export interface OptimPart {
   alpha?: number;
   /** Parameter names in index order (`param_idx_to_name`). */
   paramNames: string[];
-  /** Slots per parameter: `exp_avg`, `exp_avg_sq` (Adam), `momentum_buffer` (SGD, RMSprop), `square_avg` (RMSprop). */
+  /** Slots per parameter: `exp_avg`, `exp_avg_sq` (Adam), `momentum_buffer` (SGD and RMSprop with momentum), `square_avg` (RMSprop). */
   slots: Map<string, Record<string, WeightTensor>>;
 }
 

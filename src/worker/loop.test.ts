@@ -73,7 +73,7 @@ it('changes the learning rate on every optimizer as the schedule moves', async (
     const loop = new TrainingLoop(session, r, startPosition(r), (e) => e.type === 'progress' && seen.push(e.lr));
     const end = await loop.runToEnd(8);
     expect(end.update, optimizer).toBe(8);
-    expect((session.optimizer as unknown as { learningRate: number }).learningRate).not.toBe(0.05);
+    expect(session.optimizer.learningRate).not.toBe(0.05);
     session.dispose();
   }
 });
