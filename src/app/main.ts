@@ -100,6 +100,8 @@ function renderBackend(report: BackendReport): void {
       li.textContent =
         b === report.backend ? `${b}: in use${timing}` : reason === undefined ? `${b}: not tried` : `${b}: ${reason}${reason.includes('ms a step') ? '' : timing}`;
       li.dataset.backend = b;
+      if (t !== undefined) li.dataset.ms = String(t);
+      if (b === report.backend) li.dataset.inUse = 'true';
       return li;
     }),
   );
