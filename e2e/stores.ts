@@ -56,7 +56,8 @@ async function readStoresInPage(opts: { bytesOf: string | null; maxBytes: number
   const describe = async (path: string, u: Uint8Array): Promise<Blob64> => ({
     path,
     size: u.byteLength,
-    sha256: hex(await crypto.subtle.digest('SHA-256', u)),
+    // Every buffer here is a plain ArrayBuffer read from a file or a record; the type cannot say so.
+    sha256: hex(await crypto.subtle.digest('SHA-256', u as Uint8Array<ArrayBuffer>)),
     ...(want && want.test(path) && u.byteLength <= opts.maxBytes ? { b64: b64(u) } : {}),
   });
   type Dir = FileSystemDirectoryHandle & { entries(): AsyncIterable<[string, FileSystemHandle]> };
