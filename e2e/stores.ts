@@ -130,6 +130,8 @@ export interface CopyCheck {
   key: string;
   /** The commit record's counters. */
   update: number;
+  /** How many parts the record names (3 for a full checkpoint, 1 for weights only). */
+  parts: number;
   /** Listed by the store as complete: every part present at its recorded size (what the app would try to load). */
   complete: boolean;
   /** Complete, every part's bytes match the recorded SHA-256, and (when decoded) agree on the counters. */
@@ -180,7 +182,7 @@ export function checkCopies(s: RawStores, runId?: string): CopyCheck[] {
     try {
       m = JSON.parse(text) as Meta;
     } catch {
-      out.push({ store: 'opfs', key: f.path, update: -1, complete: false, intact: false, problems: ['manifest is not JSON'] });
+      out.push({ store: 'opfs', key: f.path, update: -1, parts: 0, complete: false, intact: false, problems: ['manifest is not JSON'] });
       continue;
     }
     if (!mine(m.key)) continue;
@@ -205,7 +207,7 @@ export function checkCopies(s: RawStores, runId?: string): CopyCheck[] {
       }
     }
     if (complete && problems.length === 0) problems.push(...crossCheck(m, bytes));
-    out.push({ store: 'opfs', key: m.key, update: m.counters.update, complete, intact: complete && problems.length === 0, problems });
+    out.push({ store: 'opfs', key: m.key, update: m.counters.update, parts: m.parts.length, complete, intact: complete && problems.length === 0, problems });
   }
   for (const [key, json] of Object.entries(s.idbMeta)) {
     if (!mine(key)) continue;
@@ -220,7 +222,7 @@ export function checkCopies(s: RawStores, runId?: string): CopyCheck[] {
     }
     if (problems.length === 0) problems.push(...crossCheck(m, bytes));
     // IndexedDB lists a checkpoint from its meta record alone: a record is a listed checkpoint.
-    out.push({ store: 'idb', key, update: m.counters.update, complete: true, intact: problems.length === 0, problems });
+    out.push({ store: 'idb', key, update: m.counters.update, parts: m.parts.length, complete: true, intact: problems.length === 0, problems });
   }
   return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.store < b.store ? -1 : 1));
 }
