@@ -364,6 +364,7 @@ initCheckpointBrowser({
     writeConfigToUrl(config);
     startBtn.disabled = isBusy() || (document.body.dataset.readOnly === 'true');
   },
+  ownRunPaused: (runId) => state === 'paused' && runLine.dataset.runId === runId,
 });
 // ---- end checkpoint browser ----
 void recoverCrashedRun();
