@@ -373,6 +373,8 @@ void recoverCrashedRun();
 // trainer, or benchmark the training loop with the form's settings plus overrides.
 (window as unknown as { trainerDebug: object }).trainerDebug = {
   loseDevice: () => client?.api.loseDevice() ?? Promise.resolve(false),
+  // Only in VITE_TEST_HOOKS builds: the worker dies of out-of-memory mid-run.
+  ...(import.meta.env.VITE_TEST_HOOKS ? { simulateOutOfMemory: () => client?.api.simulateOutOfMemory() ?? Promise.resolve(false) } : {}),
   /** Starts the active run's settings under `runId` in a spare worker; resolves with the error name, if any. */
   tryStart: async (runId: string) => {
     const spare = new TrainerClient();

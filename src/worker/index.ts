@@ -177,6 +177,20 @@ const api = {
     return true;
   },
 
+  /**
+   * Test hook, alive only in builds made with VITE_TEST_HOOKS=1: mid-run, the worker dies the way
+   * a failed allocation kills it (an uncaught RangeError, then nothing more from it, its Web
+   * Lock released), so the page's restart without a reload can be tested.
+   */
+  simulateOutOfMemory(): boolean {
+    if (!import.meta.env.VITE_TEST_HOOKS || !loop) return false;
+    setTimeout(() => {
+      setTimeout(() => self.close());
+      throw new RangeError('Array buffer allocation failed (out of memory)');
+    });
+    return true;
+  },
+
   /** Parameter names and shapes a saved model config builds (an import checks them); throws for one this app cannot build. */
   modelShapes(config: Record<string, unknown>): Record<string, number[]> {
     return modelShapes(config);
