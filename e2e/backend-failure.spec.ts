@@ -27,3 +27,19 @@ test('a backend that fails before any checkpoint stops the run with a message, n
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
   await expect(page.getByRole('button', { name: 'Stop' })).toBeDisabled();
 });
+
+test('a worker that dies of out-of-memory is replaced without a reload and the run resumes', async ({ page }) => {
+  await page.goto(`/?${SMALL_RUN}&backend=wasm&save_every=10&eval_every=0&run_id=worker-oom`);
+  await page.evaluate(() => Object.assign(window, { samePage: true }));
+  await page.getByRole('button', { name: 'Start' }).click();
+  await expect(page.locator('#checkpoint-line')).toHaveAttribute('data-update', /\d+/, { timeout: 120_000 });
+  const before = (await progress(page)).update;
+  expect(await page.evaluate(() => window.trainerDebug!.simulateOutOfMemory())).toBe(true);
+  await expect(page.getByRole('alert')).toContainText('BackendFailedError: the trainer worker crashed (out of memory');
+  await expect(page.getByRole('alert')).toContainText('restarting the trainer');
+  await expect(page.locator('#run-line')).toContainText('resumed from', { timeout: 120_000 });
+  const resumedAt = await resumedUpdate(page);
+  expect(resumedAt).toBeLessThanOrEqual(before + 10);
+  await waitForUpdate(page, resumedAt + 5);
+  expect(await page.evaluate(() => 'samePage' in window)).toBe(true); // no reload
+});

@@ -4,20 +4,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { PYTHON } from '../tools/python';
-import { SMALL_RUN, waitForUpdate } from './helpers';
+import { SMALL_RUN, waitForUpdate, withoutPickers } from './helpers';
 
 const RUN = 'roundtrip';
 const STEPS = 5;
-
-/** No File System Access pickers: exports fall back to downloads, which Playwright can catch. */
-export async function withoutPickers(page: Page): Promise<void> {
-  await page.addInitScript(() => {
-    for (const k of ['showSaveFilePicker', 'showDirectoryPicker']) Object.defineProperty(window, k, { value: undefined, configurable: true });
-  });
-  page.on('dialog', (d) => void d.accept());
-}
 
 test('a checkpoint goes to PyTorch for a few steps and comes back to resume', async ({ page }) => {
   const dir = mkdtempSync(join(tmpdir(), 'roundtrip-'));

@@ -7,7 +7,7 @@ import { TrainerClient } from './trainer-client';
 import { registerServiceWorker } from '../pwa/register';
 import { initCheckpointBrowser, refresh as refreshCheckpoints } from './checkpoint-browser';
 import { installTestHooks } from './test-hooks';
-import { autoResumeSetting, readActiveRun, runIsLockedElsewhere, updateActiveRun, writeActiveRun } from './run-registry';
+import { autoResumeSetting, readActiveRun, runIsLockedElsewhere, setAutoResume, updateActiveRun, writeActiveRun } from './run-registry';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -108,6 +108,8 @@ function renderBackend(report: BackendReport): void {
         li.dataset.threads = String(threads);
         li.dataset.threadedBuild = String(threadedBuild);
       }
+      if (t !== undefined) li.dataset.ms = String(t);
+      if (b === report.backend) li.dataset.inUse = 'true';
       return li;
     }),
   );
@@ -185,6 +187,7 @@ function renderRun(e: RunEvent): void {
     const c = e.resumedFrom.counters;
     const skipped = e.resumedFrom.skipped.map((s) => ` (skipped ${s.tag}: ${s.reason})`).join('');
     runLine.textContent += ` · resumed from ${e.resumedFrom.tag} at update ${c.update}${skipped}`;
+    runLine.textContent += describeRepairs(e.resumedFrom);
   }
   if (e.warmStart) {
     const w = e.warmStart;
@@ -196,6 +199,18 @@ function renderRun(e: RunEvent): void {
     }
     runLine.title = JSON.stringify(w, null, 1);
   }
+}
+
+/** A damaged copy is named one by one; copies a store had lost are counted per store. */
+function describeRepairs(r: NonNullable<RunEvent['resumedFrom']>): string {
+  const repaired = r.repaired ?? [];
+  const damaged = repaired.filter((x) => x.error.name !== 'CheckpointNotFoundError');
+  let text = damaged.map((d) => ` · the ${d.store} copy of ${d.tag} was damaged (${d.error.name}: ${d.error.message}); rewritten from the other store`).join('');
+  const lost = new Map<string, number>();
+  for (const x of repaired) if (x.error.name === 'CheckpointNotFoundError') lost.set(x.store, (lost.get(x.store) ?? 0) + 1);
+  for (const [store, n] of lost) text += ` · ${n} checkpoint${n === 1 ? '' : 's'} missing from ${store} copied back`;
+  if (r.failure) text += ` · copying checkpoints between the stores stopped: ${r.failure.name}: ${r.failure.message}`;
+  return text;
 }
 
 function renderSaved(e: SavedEvent): void {
@@ -348,6 +363,11 @@ stopBtn.addEventListener('click', () => {
 
 registerServiceWorker({ isBusy });
 
+// `trainer.autoResume` in localStorage: what the next opening does with a run a crash cut off.
+const autoResumeSelect = $<HTMLSelectElement>('auto-resume');
+autoResumeSelect.value = autoResumeSetting();
+autoResumeSelect.addEventListener('change', () => setAutoResume(autoResumeSelect.value === 'prompt' ? 'prompt' : 'auto'));
+
 // Best effort: a checkpoint when the page is hidden or closed, in case it never comes back.
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'hidden' && state === 'running') void client?.api.checkpointNow();
@@ -368,6 +388,7 @@ initCheckpointBrowser({
     writeConfigToUrl(config);
     startBtn.disabled = isBusy() || (document.body.dataset.readOnly === 'true');
   },
+  ownRunPaused: (runId) => state === 'paused' && runLine.dataset.runId === runId,
 });
 // ---- end checkpoint browser ----
 void recoverCrashedRun();

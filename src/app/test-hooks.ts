@@ -22,6 +22,8 @@ function makeHooks(ctx: TestHookContext) {
   return {
     /** Destroys the running trainer's WebGPU device (what a real device loss looks like). */
     loseDevice: () => api().loseDevice(),
+    /** The running trainer's worker dies as an out-of-memory kills it. */
+    simulateOutOfMemory: () => api().simulateOutOfMemory(),
     /** Starts the active run's settings under `runId` in a spare worker; resolves with the error name, if any. */
     tryStart: async (runId: string) => {
       const spare = new TrainerClient();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { propertyRuns } from '../../tools/property';
 import {
   CHECKPOINT_PARTS,
   type CheckpointId,
@@ -67,7 +68,7 @@ describe('checkpoint names', () => {
         expect(path.startsWith(checkpointKey(id) + '_')).toBe(true);
         expect(parseTag(formatTag(id.tag))).toEqual(id.tag);
       }),
-      { numRuns: 2000 },
+      propertyRuns('naming: id round trip', 2000),
     );
   });
 

@@ -77,7 +77,16 @@ export interface RunEvent {
   outputDir: string;
   /** The settings the run trains with (for a resume: the checkpoint's, merged). */
   config: import('./config').RunConfig;
-  resumedFrom?: { tag: string; counters: Counters; skipped: { tag: string; reason: string }[] };
+  resumedFrom?: {
+    tag: string;
+    counters: Counters;
+    /** Newer checkpoints passed over because no copy verified. */
+    skipped: { tag: string; reason: string }[];
+    /** Copies (of the resumed checkpoint, or the stage's others) found damaged or missing in one store and rewritten from the other. */
+    repaired?: { tag: string; store: string; error: WireError }[];
+    /** Why the repair stopped part way (a full disk), if it did; the resume goes on. */
+    failure?: WireError;
+  };
   warmStart?: WarmStartReport & {
     from: string;
     /** New data fitted to the model's vocabulary: its unknown characters, and how many were mapped. */

@@ -12,7 +12,7 @@ import type { RunEvent } from '../shared/progress';
 import { createTask, type UserData } from '../tasks/registry';
 import type { Task } from '../tasks/types';
 import { startPosition, type LoopPosition } from './loop';
-import { checkTopology, continueConfig, findCheckpoint, matchWeights } from './resume';
+import { checkTopology, continueConfig, findCheckpoint, matchWeights, repairCopies } from './resume';
 import { TrainingSession } from './session';
 import { assignWeights, restoreOptimizer } from './snapshot';
 
@@ -107,6 +107,8 @@ async function prepareResume(requested: RunConfig, store: DualCheckpointStore, u
       assignWeights(session.params, loaded.model.stateDict);
       await restoreEma(session, store, loaded.meta.id, run.ema);
       await restoreOptimizer(session, optim, run.reset_optim);
+      // Here, not before: restore runs under the run's lock, and repairing writes.
+      Object.assign(event.resumedFrom!, await repairCopies(store, loaded.meta));
       return { position: { counters: trainer.counters, rng: trainer.rng }, callbacks: trainer.callbacks };
     },
   };

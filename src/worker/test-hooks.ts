@@ -24,6 +24,18 @@ export const testHooks = {
     return true;
   },
 
+  /**
+   * The worker dies the way a failed allocation kills it mid-run: an uncaught RangeError, then
+   * nothing more from it (its Web Lock released), so the page's restart without a reload is tested.
+   */
+  simulateOutOfMemory(): boolean {
+    setTimeout(() => {
+      setTimeout(() => self.close());
+      throw new RangeError('Array buffer allocation failed (out of memory)');
+    });
+    return true;
+  },
+
   /** Checkpoint write, loop hold and resume timings for a model of about `size` ('1M', '20M') parameters. */
   async benchmarkCheckpoint(size: string, backend: RunConfig['backend']): Promise<CheckpointBench> {
     await chooseBackend(backend, () => Promise.resolve(0));

@@ -4,7 +4,7 @@
  * mixes parts of two different saves under one key.
  */
 import type { StoreName } from '../../shared/config';
-import { TrainerError, isNamed, toWireError } from '../../shared/errors';
+import { TrainerError, type WireError, isNamed, toWireError } from '../../shared/errors';
 import type { StoreFailure } from '../../shared/progress';
 import { type CheckpointId, type CheckpointPart, parseCheckpointKey } from '../naming';
 import { newGeneration } from './common';
@@ -29,8 +29,27 @@ export interface DualReadResult {
   failures: StoreFailure[];
 }
 
+/** A store's copy of one checkpoint that repair() rewrote from an intact copy, and what was wrong with it. */
+export interface RepairedCopy {
+  key: string;
+  store: StoreName;
+  /** ChecksumMismatchError / CheckpointCorruptError: damaged; CheckpointNotFoundError: missing or older. */
+  error: WireError;
+}
+
 export interface DualCheckpointStore extends CheckpointStore {
   readonly stores: readonly CheckpointStore[];
+  /**
+   * Reads every copy of a checkpoint (every part, verified) and rewrites each store whose copy is
+   * missing, older or damaged from an intact one, under the same generation. Throws, writing
+   * nothing, when no store holds an intact copy.
+   */
+  repair(key: string): Promise<RepairedCopy[]>;
+  /**
+   * repair() for every checkpoint the filter admits that some store lacks (judged from metadata:
+   * cheap when nothing is missing). A checkpoint with no intact copy is left as it is.
+   */
+  mirrorMissing(filter?: ListFilter): Promise<RepairedCopy[]>;
   save(id: CheckpointId, parts: CheckpointParts, info: SaveInfo): Promise<DualSaveResult>;
   list(filter?: ListFilter): Promise<DualCheckpointMeta[]>;
   stat(key: string): Promise<DualCheckpointMeta | undefined>;
@@ -172,6 +191,52 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
     );
   }
 
+  async function repair(key: string): Promise<RepairedCopy[]> {
+    const copies = await copiesOf(key);
+    if (copies.length === 0) throw new TrainerError('CheckpointNotFoundError', `No complete checkpoint ${key} in any store.`);
+    const top = newest(copies.map(([, m]) => m));
+    const bad = new Map<CheckpointStore, WireError>();
+    for (const s of stores) {
+      const mine = copies.find(([c]) => c === s)?.[1];
+      if (!mine) bad.set(s, { name: 'CheckpointNotFoundError', message: `${storeName(s)} has no copy of ${key}` });
+      else if (!sameContent(mine, top)) bad.set(s, { name: 'CheckpointNotFoundError', message: `${storeName(s)} holds an older copy of ${key}` });
+    }
+    const parts: CheckpointParts = {};
+    for (const p of top.parts) {
+      for (const s of stores) {
+        if (bad.has(s)) continue;
+        try {
+          const bytes = await s.read(key, p.part);
+          parts[p.part] ??= [bytes];
+        } catch (e) {
+          bad.set(s, toWireError(e));
+        }
+      }
+      if (!parts[p.part]) throw new TrainerError('ChecksumMismatchError', `No intact copy of the ${p.part} part of checkpoint ${key} to repair from.`);
+    }
+    const repaired: RepairedCopy[] = [];
+    for (const [s, error] of bad) {
+      await s.save(top.id, parts, { counters: top.counters, metrics: top.metrics, generation: top.generation, createdAt: top.createdAt });
+      repaired.push({ key, store: storeName(s), error });
+    }
+    return repaired;
+  }
+
+  async function mirrorMissing(filter?: ListFilter): Promise<RepairedCopy[]> {
+    if (stores.length < 2) return [];
+    const out: RepairedCopy[] = [];
+    for (const m of await list(filter)) {
+      if (m.stores.length === stores.length) continue;
+      try {
+        out.push(...(await repair(m.key)));
+      } catch (e) {
+        // No intact copy: nothing to mirror from; a resume that needs it says so itself.
+        if (!isNamed(e, 'ChecksumMismatchError') && !isNamed(e, 'CheckpointCorruptError') && !isNamed(e, 'CheckpointNotFoundError')) throw e;
+      }
+    }
+    return out;
+  }
+
   const each = async (f: (s: CheckpointStore) => Promise<unknown>) => {
     const r = await Promise.allSettled(stores.map(f));
     const failed = r.find((x): x is PromiseRejectedResult => x.status === 'rejected');
@@ -185,6 +250,8 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
     list,
     stat,
     readWithSource,
+    repair,
+    mirrorMissing,
     read: async (key, part) => (await readWithSource(key, part)).bytes,
     delete: (key) => each((s) => s.delete(key)),
     deleteStage: (runId, stageName, outputDir) => each((s) => s.deleteStage(runId, stageName, outputDir)),
