@@ -8,11 +8,19 @@ test('pause finishes the step and holds; resume goes on', async ({ page }) => {
   await page.getByRole('button', { name: 'Pause' }).click();
   await expect(page.getByRole('status')).toContainText('paused');
   const held = (await progress(page)).update;
-  await page.waitForTimeout(1500);
-  expect((await progress(page)).update).toBe(held);
-  await page.getByRole('button', { name: 'Resume' }).click();
+  await page.getByRole('button', { name: 'Resume', exact: true }).click();
   await waitForUpdate(page, held + 10);
   await expect(page.getByRole('status')).not.toContainText('paused');
+
+  // Held means no step at all, however long the pause: the counters a Stop reports and saves
+  // (the loop's own, not a sample of them) are the ones the pause showed.
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await expect(page.getByRole('status')).toContainText('paused');
+  const heldAgain = (await progress(page)).update;
+  await page.getByRole('button', { name: 'Stop' }).click();
+  await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
+  expect((await progress(page)).update).toBe(heldAgain);
+  await expect(page.locator('#checkpoint-line')).toHaveAttribute('data-update', String(heldAgain));
 });
 
 test('training goes on while the page is hidden, and hiding it saves a checkpoint', async ({ page }) => {

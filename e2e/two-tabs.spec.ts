@@ -1,3 +1,4 @@
+import type {} from '../src/app/test-hooks'; // window.trainerDebug's type (a test build's hooks)
 import { expect, test, type Browser } from '@playwright/test';
 import { SMALL_RUN } from './helpers';
 
@@ -30,7 +31,7 @@ test('a second tab on a training run is read-only, and takes over when the proce
   await expect(second.getByRole('button', { name: 'Start' })).toBeDisabled();
   // Even asked directly, the worker will not write a run another tab holds.
   const refused = await second.evaluate(async () => {
-    const dbg = (window as unknown as { trainerDebug: { tryStart(runId: string): Promise<string> } }).trainerDebug;
+    const dbg = window.trainerDebug!;
     return dbg.tryStart('two-tabs');
   });
   expect(refused).toMatch(/^RunLockedError: run two-tabs is training in another tab/);

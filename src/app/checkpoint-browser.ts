@@ -8,7 +8,7 @@
 import { decodeTrainerPart } from '../checkpoint/contents';
 import { exportFiles, exportZipChunks, exportZipName, type ExportFile } from '../checkpoint/export';
 import { applyImport, planImport, type ImportSource, type ShapesFor } from '../checkpoint/import';
-import { formatTag } from '../checkpoint/naming';
+import { formatTag, tags } from '../checkpoint/naming';
 import { createCheckpointStore, type DualCheckpointMeta, type DualCheckpointStore } from '../checkpoint/store/dual-store';
 import { requestPersistence, storageStatus } from '../checkpoint/store/quota';
 import { readTorchFile } from '../checkpoint/torch/index';
@@ -228,7 +228,7 @@ class CheckpointBrowser {
       const parts = m.parts.map((p) => p.part).join(' + ');
       tr.append(
         el('td', `${model} · ${tag}`, { title: `${m.key}\nparts: ${parts}` }),
-        el('td', `E${c.epoch} U${c.update} S${c.sample}`),
+        el('td', formatTag(tags.at(c))),
         el('td', metrics || '—'),
         el('td', formatBytes(size(m))),
         el('td', new Date(m.createdAt).toLocaleString()),

@@ -6,6 +6,7 @@ import { RunForm, writeConfigToUrl } from './run-form';
 import { TrainerClient } from './trainer-client';
 import { registerServiceWorker } from '../pwa/register';
 import { initCheckpointBrowser, refresh as refreshCheckpoints } from './checkpoint-browser';
+import { installTestHooks } from './test-hooks';
 import { autoResumeSetting, readActiveRun, runIsLockedElsewhere, setAutoResume, updateActiveRun, writeActiveRun } from './run-registry';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -24,6 +25,7 @@ const chart = new LossChart($<HTMLCanvasElement>('loss-chart'));
 const runLine = $<HTMLParagraphElement>('run-line');
 const metricsLine = $<HTMLParagraphElement>('metrics-line');
 const checkpointLine = $<HTMLParagraphElement>('checkpoint-line');
+const saveWarning = $<HTMLParagraphElement>('save-warning');
 const recoveryBanner = $<HTMLDivElement>('recovery-banner');
 
 let client: TrainerClient | null = null;
@@ -100,6 +102,12 @@ function renderBackend(report: BackendReport): void {
       li.textContent =
         b === report.backend ? `${b}: in use${timing}` : reason === undefined ? `${b}: not tried` : `${b}: ${reason}${reason.includes('ms a step') ? '' : timing}`;
       li.dataset.backend = b;
+      if (b === 'wasm' && report.wasmThreads) {
+        const { threads, threadedBuild, why } = report.wasmThreads;
+        li.textContent += ` · ${threads} thread${threads === 1 ? '' : 's'}${threadedBuild ? ', threaded build' : ''}${why ? ` (${why})` : ''}`;
+        li.dataset.threads = String(threads);
+        li.dataset.threadedBuild = String(threadedBuild);
+      }
       if (t !== undefined) li.dataset.ms = String(t);
       if (b === report.backend) li.dataset.inUse = 'true';
       return li;
@@ -207,10 +215,20 @@ function describeRepairs(r: NonNullable<RunEvent['resumedFrom']>): string {
 
 function renderSaved(e: SavedEvent): void {
   const kib = (e.bytes / 1024).toFixed(1);
-  checkpointLine.textContent = `Last checkpoint: ${e.tag} at update ${e.counters.update} · ${kib} KiB · ${e.stores.join(' + ')} · loop held ${e.heldMs.toFixed(0)} ms`;
+  const where = e.stores.length > 0 ? e.stores.join(' + ') : 'no one store holds all of it';
+  checkpointLine.textContent = `Last checkpoint: ${e.tag} at update ${e.counters.update} · ${kib} KiB · ${where} · loop held ${e.heldMs.toFixed(0)} ms`;
   checkpointLine.dataset.tag = e.tag;
   checkpointLine.dataset.saving = 'false';
   checkpointLine.dataset.update = String(e.counters.update);
+  checkpointLine.dataset.stores = e.stores.join(' ');
+  // One copy is still a checkpoint, so training goes on; the warning stays until a save reaches every store.
+  saveWarning.hidden = e.failures.length === 0;
+  saveWarning.textContent =
+    e.failures.length === 0
+      ? ''
+      : `Checkpoint ${e.tag} reached only ${e.stores.join(' + ') || 'part of the stores'}: ` +
+        e.failures.map((f) => `${f.store} refused it (${f.error.name}: ${f.error.message})`).join('; ') +
+        '. Training goes on; this warning clears when a save reaches every store.';
 }
 
 /** Keeps the crash-recovery record in step with the run. */
@@ -296,6 +314,12 @@ async function start(config: RunConfig): Promise<void> {
     await client.start(config, onEvent);
   } catch (e) {
     const err = e as { name?: string; message?: string };
+    if (err.name === 'AbortError') {
+      // Stop before the first step: nothing was trained or saved, and the form is free again.
+      setState('idle');
+      statusEl.textContent = 'Cancelled before training began.';
+      return;
+    }
     showError(err.name ?? 'Error', err.message ?? String(e));
     setState('failed');
     if (err.name === 'BackendFailedError') restartAfterFailure();
@@ -369,30 +393,10 @@ initCheckpointBrowser({
 // ---- end checkpoint browser ----
 void recoverCrashedRun();
 
-// A handle for the console, tests and `npm run bench`: simulate a GPU device loss on the running
-// trainer, or benchmark the training loop with the form's settings plus overrides.
-(window as unknown as { trainerDebug: object }).trainerDebug = {
-  loseDevice: () => client?.api.loseDevice() ?? Promise.resolve(false),
-  // Only in VITE_TEST_HOOKS builds: the worker dies of out-of-memory mid-run.
-  ...(import.meta.env.VITE_TEST_HOOKS ? { simulateOutOfMemory: () => client?.api.simulateOutOfMemory() ?? Promise.resolve(false) } : {}),
-  /** Starts the active run's settings under `runId` in a spare worker; resolves with the error name, if any. */
-  tryStart: async (runId: string) => {
-    const spare = new TrainerClient();
-    try {
-      await spare.start({ ...(readActiveRun()?.config ?? initial.config), run_id: runId, resume_run_id: '', init_run_id: '' }, () => {});
-      return 'started';
-    } catch (e) {
-      return `${(e as Error).name}: ${(e as Error).message}`;
-    } finally {
-      spare.terminate();
-    }
-  },
-  benchmarkCheckpoint: (size: string, backend: RunConfig['backend']) => {
-    client ??= new TrainerClient();
-    return client.api.benchmarkCheckpoint(size, backend);
-  },
-  benchmark: (overrides: Partial<RunConfig>, steps: number) => {
-    client ??= new TrainerClient();
-    return client.api.benchmark({ ...(form.read() ?? initial.config), ...overrides }, steps);
-  },
-};
+// Fault injection and benchmarks exist only in a test build; the flag is a build-time literal.
+if (import.meta.env.VITE_TEST_HOOKS) {
+  installTestHooks({
+    client: () => (client ??= new TrainerClient()),
+    config: () => form.read() ?? initial.config,
+  });
+}

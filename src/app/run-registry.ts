@@ -46,10 +46,6 @@ export function autoResumeSetting(): 'auto' | 'prompt' {
   return localStorage.getItem(AUTO_RESUME_KEY) === 'prompt' ? 'prompt' : 'auto';
 }
 
-export function setAutoResume(value: 'auto' | 'prompt'): void {
-  localStorage.setItem(AUTO_RESUME_KEY, value);
-}
-
 /** Whether another tab holds the run's Web Lock (it is training there). */
 export async function runIsLockedElsewhere(runId: string): Promise<boolean> {
   if (!navigator.locks) return false;

@@ -1,5 +1,5 @@
 /** What the trainer tells the page. Plain data only: it crosses the worker boundary by structured clone. */
-import type { BackendName } from './config';
+import type { BackendName, StoreName } from './config';
 import type { WireError } from './errors';
 
 export interface Counters {
@@ -18,6 +18,8 @@ export interface BackendReport {
   timings: Partial<Record<BackendName, number>>;
   /** True when the WebGPU adapter is a software one (SwiftShader). */
   webgpuFallbackAdapter?: boolean;
+  /** The WASM backend's threads once it started: its pool size, whether tfjs loaded its threaded build, and why not more. */
+  wasmThreads?: { threads: number; threadedBuild: boolean; why: string };
 }
 
 export interface ProgressEvent {
@@ -102,15 +104,23 @@ export interface WarmStartReport {
   removed: string[];
 }
 
+/** A store that was asked to hold a save and did not, and why. */
+export interface StoreFailure {
+  store: StoreName;
+  error: WireError;
+}
+
 export interface SavedEvent {
   type: 'saved';
   tag: string;
   counters: Counters;
-  stores: string[];
+  /** The stores that hold every checkpoint this save wrote (its tag, `latest`, an EMA variant). */
+  stores: StoreName[];
+  /** Each store that missed any of them, once, with its first error; empty when all hold it. */
+  failures: StoreFailure[];
   bytes: number;
-  /** Milliseconds the loop was held (device reads), and the whole save took. */
+  /** Milliseconds the loop was held (device reads); encoding and writing went on while it trained. */
   heldMs: number;
-  totalMs: number;
 }
 
 /** A save began writing (the loop already goes on); `saved` follows when it is complete. */

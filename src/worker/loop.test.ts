@@ -75,7 +75,7 @@ it('changes the learning rate on every optimizer as the schedule moves', async (
     const reported: { update: number; lr: number }[] = [];
     const loop = new TrainingLoop(session, r, startPosition(r), (e) => e.type === 'progress' && reported.push({ update: e.counters.update, lr: e.lr }), {
       afterStep: async (s) => {
-        applied.push({ update: s.before.update, lr: (session.optimizer as unknown as { learningRate: number }).learningRate });
+        applied.push({ update: s.before.update, lr: session.optimizer.learningRate });
       },
     });
     const end = await loop.runToEnd(8);
@@ -108,10 +108,11 @@ it('a checkpoint write that failed for a full disk is retried after Resume, not 
         throw new TrainerError('QuotaExceededError', 'disk full');
       }
       saved.push(info.counters.update);
-      return {};
+      return { stores: ['opfs'], failures: [] };
     },
     list: async () => [],
     delete: async () => {},
+    // A fake of the few store methods the checkpointer calls; the full interface is not needed here.
   } as unknown as ConstructorParameters<typeof Checkpointer>[5];
   const r = { ...run, save_every: 2, keep_checkpoint: -1, best_metrics: '' };
   const cp = new Checkpointer(r, { outputDir: 'runs', runId: 'x', modelName: 'char-mlp' }, session, () => {}, undefined, store);
