@@ -48,6 +48,7 @@ test('a save that reached only OPFS is shown as such, the run goes on, and a sav
       else tx.objectStore('meta').get('hold').onsuccess = spin;
     };
     spin();
+    // A handle this spec puts on the page for itself.
     (window as unknown as { releaseIdb: (bytes: number) => Promise<string> }).releaseIdb = (bytes) => {
       release = bytes;
       return ended;
@@ -78,6 +79,7 @@ test('a save that reached only OPFS is shown as such, the run goes on, and a sav
             return 'no folder yet';
           }
           const names: string[] = [];
+          // keys() on a directory handle is missing from TS's DOM lib.
           for await (const name of (dir as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(name);
           if (names.some((n) => n.endsWith('.tmp'))) return 'staged';
           return names.includes('char-mlp_cp=best.val.loss.manifest.json') ? 'committed' : 'no manifest yet';
@@ -88,6 +90,7 @@ test('a save that reached only OPFS is shown as such, the run goes on, and a sav
 
   const { usage } = await page.evaluate(() => navigator.storage.estimate());
   await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: usage ?? 0 });
+  // The handle installed above.
   const held = await page.evaluate((bytes) => (window as unknown as { releaseIdb: (n: number) => Promise<string> }).releaseIdb(bytes), ROOM + 1);
   expect(held).toBe('QuotaExceededError');
 

@@ -423,6 +423,7 @@ function size(m: DualCheckpointMeta): number {
 
 /** Saves chunks to one file: the save picker streams them to disk; elsewhere a download of a Blob built from them. */
 async function saveChunks(name: string, type: string, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+  // The File System Access pickers are Chromium-only and absent from TS's DOM lib.
   const w = window as unknown as PickerWindow;
   if (typeof w.showSaveFilePicker === 'function') {
     const ext = name.slice(name.lastIndexOf('.'));
@@ -446,6 +447,7 @@ async function saveChunks(name: string, type: string, chunks: AsyncIterable<Uint
 
 /** Each part as its own `.th` file: into a folder the user picks, or as one download each. */
 async function saveSeparately(files: ExportFile[], read: (f: ExportFile) => Promise<Uint8Array>): Promise<void> {
+  // The File System Access pickers are Chromium-only and absent from TS's DOM lib.
   const w = window as unknown as PickerWindow;
   if (typeof w.showDirectoryPicker === 'function') {
     const dir = await w.showDirectoryPicker({ mode: 'readwrite' });

@@ -107,6 +107,7 @@ describe('checkpoint parts', () => {
 
   it('a bare state dict is accepted as weights without metadata; other shapes are refused by name', () => {
     const sd = readTorchFile(bytesOf(encodeModelPart(model), 'm'));
+    // The file's top level is a dict (a Map here) whatever its declared reader type.
     const bare = (sd as unknown as Map<string, unknown>).get('state_dict') as Parameters<typeof decodeModelPart>[0];
     const r = decodeModelPart(bare);
     expect(r.meta).toBeUndefined();

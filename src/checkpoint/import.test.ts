@@ -70,6 +70,7 @@ describe('import', () => {
     const meta = {
       key: plan.items[0].key,
       parts: (['model', 'optim', 'trainer'] as const).map((p) => ({ part: p, path: `${plan.items[0].key}_${p}.th`, size: parts[p]![0].length, sha256: '' })),
+    // Only the fields the import reads; the rest of CheckpointMeta does not matter here.
     } as unknown as CheckpointMeta;
     const files = exportFiles([meta]);
     expect(files.map((f) => f.zipPath)).toEqual(['corpus-base/train/checkpoints/char-mlp_cp=E0_U10_S320_model.th', 'corpus-base/train/checkpoints/char-mlp_cp=E0_U10_S320_optim.th', 'corpus-base/train/checkpoints/char-mlp_cp=E0_U10_S320_trainer.th']);

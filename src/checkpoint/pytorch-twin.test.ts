@@ -121,6 +121,7 @@ describe('PyTorch twin of char-mlp', () => {
         rng: [1, 2, 3, 4],
         cursor: { seed: run.seed, epoch: 0, index: 160 },
         callbacks: {},
+        // RunConfig is plain data; its interface has no index signature for JsonValue to match.
         config: run as unknown as { [key: string]: JsonValue },
         backend: 'cpu',
       });

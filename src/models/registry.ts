@@ -7,6 +7,7 @@ import { textMlp } from './text-mlp';
 import type { ModelDefinition } from './types';
 
 export const MODEL_REGISTRY: Record<ModelKind, ModelDefinition> = {
+  // Each model's definition is typed by its own config; the registry sees them through the common one.
   'char-mlp': charMlp as unknown as ModelDefinition,
   gpt: gpt as unknown as ModelDefinition,
   seq2seq: seq2seq as unknown as ModelDefinition,

@@ -351,7 +351,8 @@ export function configFromParams(params: URLSearchParams): { config: RunConfig; 
     const text = params.get(key);
     if (text === null) continue;
     const parsed = parseField(key, text);
-    if (parsed.ok) (config as unknown as Record<string, unknown>)[key] = parsed.value;
+    // parseField checked the value against this key's schema; TS cannot tie a dynamic key to its field type.
+if (parsed.ok) (config as unknown as Record<string, unknown>)[key] = parsed.value;
     else problems.push({ key, message: parsed.message });
   }
   return { config, problems };

@@ -63,6 +63,7 @@ interface GpuAdapterLike {
 }
 
 async function probeWebGpu(): Promise<Availability> {
+  // WebGPU is not in TS's WebWorker lib; only the call made here is declared.
   const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } }).gpu;
   if (!gpu) return { ok: false, reason: 'this browser has no WebGPU (navigator.gpu is missing in workers)' };
   let adapter: GpuAdapterLike | null;

@@ -68,6 +68,7 @@ export class Checkpointer implements LoopHooks {
     this.policy = resolveSavePolicy({ ...run, best_metrics: parseBestMetrics(run.best_metrics) });
     // A resumed run keeps its best values, for the metrics this run still tracks.
     const fresh = createBestTracker(this.policy);
+    // The trainer part stores the tracker as JSON; this reads back what callbacks() wrote.
     const saved = (callbacks?.best as unknown as BestTrackerState | undefined)?.metrics ?? {};
     for (const [metric, t] of Object.entries(fresh.metrics)) if (saved[metric]?.mode === t.mode) fresh.metrics[metric] = saved[metric];
     this.best = fresh;
@@ -106,6 +107,7 @@ export class Checkpointer implements LoopHooks {
   }
 
   private callbacks(): { [key: string]: JsonValue } {
+    // The tracker is plain data (numbers, strings); its interface type has no JSON index signature.
     return { best: this.best as unknown as JsonValue, ema: this.run.ema > 0 ? { factor: this.run.ema, model_info: emaInfo(this.run.ema) } : null };
   }
 
@@ -132,6 +134,7 @@ export class Checkpointer implements LoopHooks {
             rng: position.rng,
             cursor: { seed: this.run.seed, ...cursorAt(counters, this.session.task.trainSize) },
             callbacks: this.callbacks(),
+            // RunConfig is plain data; its interface has no index signature for JsonValue to match.
             config: this.run as unknown as { [key: string]: JsonValue },
             backend: tf.getBackend() ?? '',
           });

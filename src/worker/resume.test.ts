@@ -7,6 +7,7 @@ const saved: RunConfig = { ...DEFAULT_CONFIG, hidden: 64, lr: 0.003, epochs: 5, 
 
 describe("continueConfig: OpenNMT's -continue rules", () => {
   it('takes settings from the checkpoint, lets epochs, batch size and dropout change', () => {
+    // A checkpoint's config arrives as plain JSON; a typed RunConfig stands in for it here.
     const run = continueConfig(saved as unknown as Record<string, unknown>, {
       ...DEFAULT_CONFIG,
       epochs: 9,

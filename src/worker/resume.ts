@@ -141,6 +141,7 @@ export function continueConfig(saved: Record<string, unknown>, requested: RunCon
     throw new TrainerError('TopologyMismatchError', `a resumed run keeps its model and data; these differ: ${diffs.join('; ')}`);
   }
   const merged: RunConfig = { ...base };
+  // Copies one field by a key from a list; TS cannot tie the dynamic key to the field's type.
   for (const key of MAY_CHANGE) if (key in requested) (merged as unknown as Record<string, unknown>)[key] = requested[key];
   // OpenNMT-py: keep_states and all take the new run's learning rate and schedule.
   if (requested.reset_optim !== 'none') {

@@ -208,6 +208,7 @@ function materialize(storage: StorageRef, offset: number, shape: number[], strid
   // Gather a strided view into a fresh contiguous array, innermost dimension in a tight loop.
   spend(budget, numel * info.size);
   const out = new info.ctor(numel);
+  // Both are typed arrays of one dtype (number or bigint elements); an index view copies either.
   const gather = src as unknown as { [i: number]: number | bigint };
   const dst = out as unknown as { [i: number]: number | bigint };
   const nd = shape.length;

@@ -192,6 +192,7 @@ export function checkTensor(t: Tensor): void {
       throw new TrainerError('CheckpointFormatError', `bad tensor shape [${t.shape.join(', ')}]`);
     }
   }
+  // The dtype table's constructors differ in signature; instanceof only needs a constructor.
   if (!(t.data instanceof (info.ctor as unknown as new () => TensorData))) {
     throw new TrainerError('CheckpointFormatError', `a ${t.dtype} tensor needs ${info.ctor.name ?? 'a matching'} data`);
   }
