@@ -19,8 +19,6 @@ import { TrainingSession } from './session';
 
 type OnEvent = (e: TrainerEvent) => void;
 
-const isAbort = (e: unknown): boolean => e instanceof DOMException && e.name === 'AbortError';
-
 function watchDevice(onLost: (e: Error) => void): void {
   if (tf.getBackend() !== 'webgpu') return;
   // tfjs's WebGPU backend keeps its GPUDevice in a field its public type does not declare.
@@ -32,7 +30,7 @@ function watchDevice(onLost: (e: Error) => void): void {
 
 /** Anything that is not already a named error broke inside tfjs: say which backend, keep its words. */
 function explainFailure(e: unknown): Error {
-  if (e instanceof TrainerError || isAbort(e)) return e as Error;
+  if (e instanceof TrainerError) return e;
   const message = e instanceof Error ? e.message : String(e);
   const oom = /out of memory|allocat/i.test(message) ? ' (out of memory: try a smaller batch or model)' : '';
   const where = tf.getBackend() ? `the ${tf.getBackend()} backend failed` : 'training failed before a backend was chosen';
@@ -111,7 +109,11 @@ export class RunStart {
       const { run, task } = prepared;
       return await withRunLock(prepared.names.runId, async () => {
         onEvent({ type: 'state', state: 'preparing', message: 'choosing a backend' });
-        const report = await chooseBackend(run.backend, (b) => timeTrialSteps(run, task, b));
+        // A cancel skips the trial steps still to come (chooseBackend counts the skip as a failed trial).
+        const report = await chooseBackend(run.backend, (b) => {
+          signal.throwIfAborted();
+          return timeTrialSteps(run, task, b);
+        });
         signal.throwIfAborted();
         onEvent({ type: 'backend', report });
         const session = new TrainingSession(run, task);
@@ -138,9 +140,12 @@ export class RunStart {
         return end;
       });
     } catch (e) {
+      // Cancelled before training: whatever broke on the way out (a skipped trial leaves no backend),
+      // the start ends as cancelled. It announced no run, so its rejection is all it reports. (Not
+      // every AbortError is a cancel: WebGPU rejects with them when its device is lost.)
+      if (signal.aborted && !this.loop) throw signal.reason;
       const err = explainFailure(this.loop?.failureReason ?? e);
-      // A cancelled start announced no run, so it has no state to report: its rejection says it.
-      if (!isAbort(err)) onEvent({ type: 'state', state: 'failed', error: toWireError(err) });
+      onEvent({ type: 'state', state: 'failed', error: toWireError(err) });
       throw err;
     } finally {
       this.session?.dispose();
