@@ -108,7 +108,7 @@ it('a checkpoint write that failed for a full disk is retried after Resume, not 
         throw new TrainerError('QuotaExceededError', 'disk full');
       }
       saved.push(info.counters.update);
-      return { stores: ['opfs'], failures: [] };
+      return { stores: ['opfs', 'idb'], failures: [] };
     },
     list: async () => [],
     delete: async () => {},

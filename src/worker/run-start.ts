@@ -19,8 +19,6 @@ import { TrainingSession } from './session';
 
 type OnEvent = (e: TrainerEvent) => void;
 
-const isAbort = (e: unknown): boolean => e instanceof DOMException && e.name === 'AbortError';
-
 function watchDevice(onLost: (e: Error) => void): void {
   if (tf.getBackend() !== 'webgpu') return;
   // tfjs's WebGPU backend keeps its GPUDevice in a field its public type does not declare.
@@ -111,7 +109,11 @@ export class RunStart {
       const { run, task } = prepared;
       return await withRunLock(prepared.names.runId, async () => {
         onEvent({ type: 'state', state: 'preparing', message: 'choosing a backend' });
-        const report = await chooseBackend(run.backend, (b) => timeTrialSteps(run, task, b));
+        // A cancel skips the trial steps still to come (chooseBackend counts the skip as a failed trial).
+        const report = await chooseBackend(run.backend, (b) => {
+          signal.throwIfAborted();
+          return timeTrialSteps(run, task, b);
+        });
         signal.throwIfAborted();
         onEvent({ type: 'backend', report });
         const session = new TrainingSession(run, task);
@@ -138,12 +140,12 @@ export class RunStart {
         return end;
       });
     } catch (e) {
-      // Only our own cancel is an AbortError here: WebGPU rejects reads with an AbortError too when
-      // its device is lost, and that is a backend failure.
-      const cancelled = signal.aborted && isAbort(e);
-      const err = cancelled ? (e as Error) : explainFailure(this.loop?.failureReason ?? e);
-      // A cancelled start announced no run, so it has no state to report: its rejection says it.
-      if (!cancelled) onEvent({ type: 'state', state: 'failed', error: toWireError(err) });
+      // Cancelled before training: whatever broke on the way out (a skipped trial leaves no backend),
+      // the start ends as cancelled. It announced no run, so its rejection is all it reports. (Not
+      // every AbortError is a cancel: WebGPU rejects with them when its device is lost.)
+      if (signal.aborted && !this.loop) throw signal.reason;
+      const err = explainFailure(this.loop?.failureReason ?? e);
+      onEvent({ type: 'state', state: 'failed', error: toWireError(err) });
       throw err;
     } finally {
       this.session?.dispose();
