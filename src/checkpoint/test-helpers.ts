@@ -187,6 +187,17 @@ export async function writeExport(c: ContinueCase, dir: string): Promise<{ folde
   }
 }
 
+/** One part file decoded by the app (format, CRCs and contents checked); its counters, where it records them. */
+export function readPart(path: string): { part: string; update?: number } {
+  const value = readTorchFile(readFileSync(path));
+  if (path.endsWith('_model.th')) return { part: 'model', update: decodeModelPart(value).meta?.counters.update };
+  if (path.endsWith('_optim.th')) {
+    decodeOptimPart(value);
+    return { part: 'optim' };
+  }
+  return { part: 'trainer', update: decodeTrainerPart(value).counters.update };
+}
+
 /** The parts of a checkpoint file set, decoded by the app. */
 export function readParts(prefix: string) {
   const read = (part: string) => readTorchFile(readFileSync(`${prefix}_${part}.th`));
