@@ -1,4 +1,5 @@
 /** The page: wires the form, the buttons and the views to the trainer worker. */
+import { PYTORCH_BACKEND } from '../checkpoint/contents';
 import { configFromParams, type RunConfig } from '../shared/config';
 import type { BackendReport, EvalEvent, ProgressEvent, RunEvent, SavedEvent, TrainerEvent, TrainerState } from '../shared/progress';
 import { LossChart } from './chart';
@@ -176,7 +177,8 @@ function renderRun(e: RunEvent): void {
   if (e.resumedFrom) {
     const c = e.resumedFrom.counters;
     const skipped = e.resumedFrom.skipped.map((s) => ` (skipped ${s.tag}: ${s.reason})`).join('');
-    runLine.textContent += ` · resumed from ${e.resumedFrom.tag} at update ${c.update}${skipped}`;
+    const engine = e.resumedFrom.backend === PYTORCH_BACKEND ? ' (trained in PyTorch: validated before the first update)' : '';
+    runLine.textContent += ` · resumed from ${e.resumedFrom.tag} at update ${c.update}${engine}${skipped}`;
   }
   if (e.warmStart) {
     const w = e.warmStart;

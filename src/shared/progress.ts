@@ -75,7 +75,8 @@ export interface RunEvent {
   outputDir: string;
   /** The settings the run trains with (for a resume: the checkpoint's, merged). */
   config: import('./config').RunConfig;
-  resumedFrom?: { tag: string; counters: Counters; skipped: { tag: string; reason: string }[] };
+  /** `backend`: what trained up to the checkpoint (a tfjs backend, or `pytorch` for python/continue_training.py). */
+  resumedFrom?: { tag: string; counters: Counters; skipped: { tag: string; reason: string }[]; backend: string };
   warmStart?: WarmStartReport & {
     from: string;
     /** New data fitted to the model's vocabulary: its unknown characters, and how many were mapped. */

@@ -113,10 +113,10 @@ const api = {
         onEvent({ type: 'backend', report });
         session = new TrainingSession(run, task);
         const current = session;
-        const { position, callbacks } = await prepared.restore(current);
+        const { position, callbacks, validateFirst } = await prepared.restore(current);
         onEvent({ type: 'run', ...prepared.event });
         const checkpointer = new Checkpointer(run, prepared.names, current, onEvent, callbacks, checkpoints);
-        loop = new TrainingLoop(current, run, position, onEvent, checkpointer);
+        loop = new TrainingLoop(current, run, position, onEvent, checkpointer, { validateFirst });
         const running = loop;
         watchDevice((e) => running.fail(e));
         const end = await running.runToEnd();

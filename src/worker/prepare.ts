@@ -5,7 +5,7 @@
 import { DEFAULT_OUTPUT_DIR, formatTag, type CheckpointId } from '../checkpoint/naming';
 import { emaInfo } from './checkpointer';
 import type { DualCheckpointStore } from '../checkpoint/store/dual-store';
-import type { JsonValue } from '../checkpoint/contents';
+import { PYTORCH_BACKEND, type JsonValue } from '../checkpoint/contents';
 import { DEFAULT_CONFIG, checkRunConfig, type RunConfig } from '../shared/config';
 import { TrainerError, isNamed } from '../shared/errors';
 import type { RunEvent } from '../shared/progress';
@@ -21,8 +21,11 @@ export interface PreparedRun {
   run: RunConfig;
   task: Task;
   names: { outputDir: string; runId: string; stageName?: string; modelName: string };
-  /** Applied once a backend is chosen and the session exists. */
-  restore(session: TrainingSession): Promise<{ position: LoopPosition; callbacks?: { [key: string]: JsonValue } }>;
+  /**
+   * Applied once a backend is chosen and the session exists. `validateFirst`: the weights came from
+   * another engine (PyTorch), so the app's own validation of them comes before the first update.
+   */
+  restore(session: TrainingSession): Promise<{ position: LoopPosition; callbacks?: { [key: string]: JsonValue }; validateFirst?: boolean }>;
   event: Omit<RunEvent, 'type'>;
 }
 
@@ -95,7 +98,7 @@ async function prepareResume(requested: RunConfig, store: DualCheckpointStore, u
   const event: Omit<RunEvent, 'type'> = {
     ...names,
     config: run,
-    resumedFrom: { tag: loaded.meta.key.split('_cp=').pop()!, counters: trainer.counters, skipped: loaded.skipped },
+    resumedFrom: { tag: loaded.meta.key.split('_cp=').pop()!, counters: trainer.counters, skipped: loaded.skipped, backend: trainer.backend },
   };
   return {
     run,
@@ -108,7 +111,7 @@ async function prepareResume(requested: RunConfig, store: DualCheckpointStore, u
       assignWeights(session.params, loaded.model.stateDict);
       await restoreEma(session, store, loaded.meta.id, run.ema);
       await restoreOptimizer(session, optim, run.reset_optim, learningRateAt(run, trainer.counters.update, plannedUpdates(task.trainSize, run.batch_size, run.epochs)));
-      return { position: { counters: trainer.counters, rng: trainer.rng }, callbacks: trainer.callbacks };
+      return { position: { counters: trainer.counters, rng: trainer.rng }, callbacks: trainer.callbacks, validateFirst: trainer.backend === PYTORCH_BACKEND };
     },
   };
 }
