@@ -44,6 +44,7 @@ Nothing in a checkpoint is executed: files are read with torch.load(weights_only
 unpickler allowing the same globals.
 """
 import argparse
+import atexit
 import io
 import json
 import math
@@ -63,7 +64,7 @@ import torch.distributed as dist
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import app_data as D  # noqa: E402
-from app_data import Rng, epoch_order  # noqa: E402,F401  (the app's generator, for callers of this module)
+from app_data import Rng  # noqa: E402
 from app_tasks import build_task  # noqa: E402
 from models import build_model  # noqa: E402
 
@@ -135,6 +136,7 @@ def open_export(root):
     """The folder to read an export from: the folder itself, or a `.zip` unpacked to a temporary one."""
     if os.path.isfile(root) and root.endswith(".zip"):
         out = tempfile.mkdtemp(prefix="ckpt-")
+        atexit.register(shutil.rmtree, out, True)
         with zipfile.ZipFile(root) as z:
             for info in z.infolist():
                 name = info.filename
@@ -184,7 +186,13 @@ def counters_of(part):
 
 def read_parts(paths):
     """The three parts, checked to be of one save (the same counters in each part that records them)."""
-    parts = {p: safe_load(paths[p]) for p in PARTS}
+    parts = {}
+    for p in PARTS:
+        try:
+            parts[p] = safe_load(paths[p])
+        except pickle.UnpicklingError as e:
+            why = str(e).split("WeightsUnpickler error: ")[-1]
+            raise CheckpointError(f"{paths[p]} holds more than tensors and plain values; refused, nothing in it was run ({why})") from None
     seen = {p: counters_of(v) for p, v in parts.items() if isinstance(v, dict) and "training_iteration" in v}
     if "model" not in seen or "trainer" not in seen:
         raise CheckpointError(f"{paths['model']}: the model or trainer part has no training_iteration (is it a checkpoint of the app?)")
@@ -377,7 +385,10 @@ class Processes:
                 self.device = torch.device("cuda", 0)
             return
         self.local_rank = int(os.environ.get("LOCAL_RANK", 0))
-        cuda = torch.cuda.is_available() and torch.cuda.device_count() > self.local_rank
+        # One GPU per process, or none: every rank must choose the same backend, so a machine with
+        # fewer GPUs than processes trains on its CPUs (NCCL refuses two ranks on one GPU).
+        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+        cuda = torch.cuda.is_available() and torch.cuda.device_count() >= local_world
         if cuda:
             self.device = torch.device("cuda", self.local_rank)
             torch.cuda.set_device(self.device)
@@ -481,7 +492,7 @@ def run_job(args, procs):
         try:
             start = choose_start(args, log)
         except (CheckpointError, OSError, KeyError, pickle.UnpicklingError, RuntimeError) as e:
-            start = {"error": f"{type(e).__name__}: {e}"}
+            start = {"error": str(e) if isinstance(e, CheckpointError) else f"{type(e).__name__}: {e}"}
     start = procs.broadcast(start)
     if "error" in start:
         raise CheckpointError(start["error"])

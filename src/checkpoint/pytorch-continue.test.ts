@@ -6,7 +6,7 @@
 // - 1 vs 2 processes: the weights after K updates agree (each batch split across the processes);
 // - back in the app: its validation metrics of PyTorch's weights match what PyTorch printed.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -104,8 +104,21 @@ describe('continue_training.py continues every model, on one process or two', ()
       exported[c.label] = (await writeExport(c, join(dir, 'exports', c.run.run_id))).update;
       if (c.file) writeFileSync(join(dir, 'data', c.file.name), c.file.text);
     }
+    // What it must refuse, by name: text the vocabulary cannot encode, a text run without its file,
+    // and a checkpoint whose pickle would run a command.
+    const textMlp = CASES.find((c) => c.label === 'text/char-mlp')!;
+    writeFileSync(join(dir, 'data', 'other.txt'), 'ßeta\nΩmega\n'.repeat(20)); // lower case: ß and ω are new
+    const unsafe = join(dir, 'unsafe');
+    mkdirSync(unsafe);
+    for (const part of ['optim', 'trainer']) copyFileSync(join(ROOT, `test-data/import-good/char-mlp_cp=E0_U10_S320_${part}.th`), join(unsafe, `char-mlp_cp=E0_U10_S320_${part}.th`));
+    copyFileSync(join(ROOT, 'test-data/import-bad/pickle-os-system/char-mlp_cp=E0_U10_S320_model.th'), join(unsafe, 'char-mlp_cp=E0_U10_S320_model.th'));
+    const refusals = [
+      { label: 'refuse/unknown-chars', argv: [join(dir, 'exports', textMlp.run.run_id), '--steps', '1', '--out', join(dir, 'refused'), '--data', join(dir, 'data', 'other.txt')] },
+      { label: 'refuse/no-file', argv: [join(dir, 'exports', textMlp.run.run_id), '--steps', '1', '--out', join(dir, 'refused')] },
+      { label: 'refuse/unsafe-pickle', argv: [unsafe, '--checkpoint', 'E0_U10_S320', '--steps', '1', '--out', join(dir, 'refused')] },
+    ];
     writeFileSync(join(dir, 'driver.py'), DRIVER);
-    writeFileSync(join(dir, 'jobs1.json'), JSON.stringify(jobs('out1')));
+    writeFileSync(join(dir, 'jobs1.json'), JSON.stringify([...jobs('out1'), ...refusals]));
     writeFileSync(join(dir, 'jobs2.json'), JSON.stringify(jobs('out2')));
     const single = spawnSync(PYTHON, [join(dir, 'driver.py'), join(dir, 'jobs1.json'), join(dir, 'one.json')], { encoding: 'utf8' });
     expect(single.status, single.stderr).toBe(0);
@@ -117,6 +130,17 @@ describe('continue_training.py continues every model, on one process or two', ()
     two = JSON.parse(readFileSync(join(dir, 'two.json'), 'utf8')) as Record<string, JobResult>;
   }, 900_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('refuses by name what it cannot continue, and writes nothing', () => {
+    expect(one['refuse/unknown-chars'].status).toBe(
+      `DatasetError: the new data has 2 characters outside the model's vocabulary ("ß", "ω"): choose unknown_chars=map_to_unk to map them to the unknown character`,
+    );
+    expect(one['refuse/no-file'].status).toMatch(/^DatasetError: the text task trains on your own file: pass it with --data FILE/);
+    const unsafe = one['refuse/unsafe-pickle'];
+    expect(unsafe.status).toMatch(/^CheckpointError: .*_model\.th holds more than tensors and plain values; refused, nothing in it was run \(Unsupported class os\.system\)$/);
+    expect(unsafe.stdout + unsafe.stderr).not.toContain('pwned');
+    expect(existsSync(join(dir, 'refused'))).toBe(false);
+  });
 
   for (const c of CASES) {
     describe(c.label, () => {
