@@ -109,6 +109,13 @@ export const CASES: ContinueCase[] = [
     },
   },
   {
+    label: 'text/char-mlp, batch 1',
+    // One row a batch: on two processes the second has none and adds zero to the gradient average.
+    before: 2,
+    file: { name: 'mine.txt', text: userText() },
+    run: { ...tiny, task: 'text', model: 'char-mlp', embed: 8, hidden: 16, batch_size: 1, val_fraction: 0.2, run_id: 'c-text-b1' },
+  },
+  {
     label: 'text/seq2seq',
     before: 3,
     file: { name: 'pairs.tsv', text: userTsv() },
