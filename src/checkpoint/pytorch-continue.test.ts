@@ -170,6 +170,8 @@ describe('continue_training.py continues every model, on one process or two', ()
         const a = readParts(join(folderOf(c, 'out1'), `${c.run.model}_cp=latest`));
         const b = readParts(join(folderOf(c, 'out2'), `${c.run.model}_cp=latest`));
         expect(a.trainer.counters.update).toBe(exported[c.label] + K);
+        // Rank 0 saved the module inside DistributedDataParallel: PyTorch's names without `module.`.
+        expect([...b.model.stateDict.keys()]).toEqual([...a.model.stateDict.keys()]);
         expect(b.trainer.counters).toEqual(a.trainer.counters);
         expect(b.trainer.rng).toEqual(a.trainer.rng);
         expect(b.trainer.cursor).toEqual(a.trainer.cursor);
