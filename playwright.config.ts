@@ -5,6 +5,8 @@ const port = Number(process.env.E2E_PORT) || 4174;
 
 export default defineConfig({
   testDir: 'e2e',
+  // The newcomer smoke runs against the README's own server (playwright.smoke.config.ts).
+  testIgnore: 'smoke/**',
   timeout: 180_000,
   expect: { timeout: 60_000 },
   // Two cores: specs share the CPU-bound software GPU, so they run one at a time.
@@ -18,9 +20,12 @@ export default defineConfig({
     launchOptions: { executablePath: chromiumPath(), args: chromiumArgs },
   },
   webServer: {
-    command: `npx vite preview --port ${port} --strictPort --host 127.0.0.1`,
+    // One way to serve: the README's `npm start`, on a test build (fault injection hooks compiled in).
+    command: 'npm start',
+    env: { PORT: String(port), VITE_TEST_HOOKS: '1' },
     url: `http://127.0.0.1:${port}`,
-    reuseExistingServer: !process.env.CI,
-    timeout: 60_000,
+    // Never a server left over from another build: it could be stale or lack the hooks.
+    reuseExistingServer: false,
+    timeout: 240_000,
   },
 });

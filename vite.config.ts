@@ -2,12 +2,18 @@ import { defineConfig } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
 
 const port = Number(process.env.PORT) || 4173;
+// A test build (Playwright's web server, `npm run bench`) compiles in fault injection and benchmark
+// hooks; defined as a literal so that a production build drops them and everything they import.
+const testHooks = process.env.VITE_TEST_HOOKS === '1';
+const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 
 export default defineConfig({
+  define: { 'import.meta.env.VITE_TEST_HOOKS': JSON.stringify(testHooks) },
   worker: { format: 'es' },
   build: { target: 'es2022', chunkSizeWarningLimit: 4000 },
-  server: { port, strictPort: true },
-  preview: { port, strictPort: true, host: '127.0.0.1' },
+  // `npm run dev` isolates the page as `npm start` does (scripts/serve.mjs), so threaded WASM behaves the same.
+  server: { port, strictPort: true, headers: isolation },
+  preview: { port, strictPort: true, host: '127.0.0.1', headers: isolation },
   plugins: [
     VitePWA({
       // The page asks before an update takes over: a reload must never cut a training run.

@@ -1,6 +1,6 @@
 // npm run bench: runs the benchmarks in headless Chromium against the built app and prints JSON.
 import { chromium } from 'playwright';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 const executablePath = [process.env.CHROME_PATH, '/usr/bin/chromium'].find((p) => p && existsSync(p));
@@ -16,7 +16,11 @@ const args = [
 // On a machine with a real GPU, BENCH_GPU=1 drops the SwiftShader flags so Chromium uses it.
 const launchArgs = process.env.BENCH_GPU ? ['--enable-unsafe-webgpu', '--no-sandbox', '--enable-features=Vulkan'] : args;
 const port = Number(process.env.BENCH_PORT) || 4176;
-const server = spawn('npx', ['vite', 'preview', '--port', String(port), '--strictPort', '--host', '127.0.0.1'], {
+// The benchmarks live in a test build (VITE_TEST_HOOKS=1), served the one way the app is served.
+// Build output goes to stderr so that stdout stays one JSON document.
+execFileSync('npx', ['vite', 'build'], { stdio: ['ignore', 2, 2], env: { ...process.env, VITE_TEST_HOOKS: '1' } });
+const server = spawn(process.execPath, ['scripts/serve.mjs'], {
+  env: { ...process.env, PORT: String(port) },
   stdio: 'ignore',
   detached: true,
 });
@@ -35,7 +39,7 @@ async function waitForServer() {
     } catch {}
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error('preview server did not start');
+  throw new Error('the app server did not start');
 }
 
 const backends = (process.env.BENCH_BACKENDS || 'webgpu,wasm').split(',');
@@ -114,6 +118,26 @@ try {
       },
     });
     console.error(`checkpoint ${size}: ${JSON.stringify(r)}`);
+  }
+  // Whatever a benchmark writes, it removes: a `bench*` folder, run or database left behind is a bug.
+  results.leftovers = await page.evaluate(async () => {
+    const names = async (dir) => {
+      const out = [];
+      for await (const name of dir.keys()) out.push(name);
+      return out;
+    };
+    const root = await navigator.storage.getDirectory();
+    const top = await names(root);
+    const runs = top.includes('runs') ? await names(await root.getDirectoryHandle('runs')) : [];
+    return [
+      ...top.filter((n) => n.startsWith('bench')).map((n) => `OPFS ${n}`),
+      ...runs.filter((n) => n.startsWith('bench')).map((n) => `OPFS runs/${n}`),
+      ...(await indexedDB.databases()).map((d) => d.name).filter((n) => n?.startsWith('bench')).map((n) => `IndexedDB ${n}`),
+    ];
+  });
+  if (results.leftovers.length > 0) {
+    console.error(`benchmarks left data behind: ${results.leftovers.join(', ')}`);
+    process.exitCode = 1;
   }
   console.log(JSON.stringify(results, null, 2));
   await browser.close();

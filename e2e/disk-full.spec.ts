@@ -14,12 +14,12 @@ test('a full disk pauses training with the way out, and every checkpoint saved b
   await expect(page.getByRole('alert')).toContainText(/Delete old checkpoints or runs .* free disk space/);
   await expect(page.getByRole('status')).toContainText('paused');
   const pausedAt = (await progress(page)).update;
-  await page.waitForTimeout(1000);
-  expect((await progress(page)).update).toBe(pausedAt); // held, not training on unsaved
 
   // Stopping on a full disk ends the run cleanly at its newest complete checkpoint ...
   await page.getByRole('button', { name: 'Stop' }).click();
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
+  // ... after no step since the disk filled: the loop's final counters are where it paused.
+  expect((await progress(page)).update).toBe(pausedAt);
   // ... which reads back whole: the run continues from it.
   await page.getByRole('button', { name: 'Continue this run' }).click();
   const resumedAt = await resumedUpdate(page);
@@ -27,4 +27,34 @@ test('a full disk pauses training with the way out, and every checkpoint saved b
   expect(resumedAt).toBeGreaterThan(0);
   expect(resumedAt % 20).toBe(0);
   expect(resumedAt).toBeLessThanOrEqual(pausedAt);
+});
+
+test('on a full disk, deleting old checkpoints in the Checkpoints panel and pressing Resume goes on training and saving', async ({ page, context, baseURL }) => {
+  test.setTimeout(240_000);
+  page.on('dialog', (d) => void d.accept());
+  const cdp = await context.newCDPSession(page);
+  await page.goto(`/?${SMALL_RUN}&backend=wasm&save_every=20&eval_every=0&keep_checkpoint=-1&epochs=1000&run_id=disk-free`);
+  const { usage } = await page.evaluate(() => navigator.storage.estimate());
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(baseURL!).origin, quotaSize: (usage ?? 0) + 1_500_000 });
+  await page.getByRole('button', { name: 'Start' }).click();
+  await expect(page.getByRole('alert')).toContainText('QuotaExceededError', { timeout: 150_000 });
+  await expect(page.getByRole('status')).toContainText('paused');
+  const pausedAt = (await progress(page)).update;
+  const savedBefore = Number(await page.locator('#checkpoint-line').getAttribute('data-update'));
+
+  // The way out the message gives: delete old checkpoints of this run, then Resume.
+  const periodic = page.locator('tr[data-run="disk-free"]:not([data-tag="latest"])');
+  const rows = await periodic.evaluateAll((trs) => trs.map((tr) => Number(tr.getAttribute('data-update'))));
+  expect(rows.length).toBeGreaterThan(2);
+  const newestKept = Math.max(...rows);
+  for (const u of rows.filter((x) => x !== newestKept)) {
+    await page.locator(`tr[data-run="disk-free"][data-update="${u}"]:not([data-tag="latest"]) button[data-action="delete"]`).click();
+    await expect(page.locator('#import-result')).toContainText('Deleted');
+  }
+  await expect(periodic).toHaveCount(1);
+  await page.getByRole('button', { name: 'Resume', exact: true }).click();
+  // The save that did not fit is written now, and training goes on past the pause.
+  await expect.poll(async () => Number(await page.locator('#checkpoint-line').getAttribute('data-update')), { timeout: 60_000 }).toBeGreaterThan(savedBefore);
+  await expect(page.getByRole('status')).not.toContainText('paused');
+  expect((await progress(page)).update).toBeGreaterThan(pausedAt);
 });

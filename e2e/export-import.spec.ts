@@ -6,23 +6,15 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { PYTHON, torchrunArgs } from '../tools/python';
-import { SMALL_RUN, validation, waitForUpdate, waitForValidation } from './helpers';
+import { SMALL_RUN, validation, waitForUpdate, waitForValidation, withoutPickers } from './helpers';
 
 /** Updates PyTorch adds. */
 const STEPS = 20;
 /** The app's validation loss of PyTorch's weights vs PyTorch's own print: float32 forward passes in two libraries. */
 const VAL_TOL = 1e-4;
 const TINY = 'backend=wasm&embed=16&hidden=32&layers=1&heads=2&batch_size=32&epochs=200&save_every=10&eval_every=10&lr=0.01';
-
-/** No File System Access pickers: exports fall back to downloads, which Playwright can catch. */
-export async function withoutPickers(page: Page): Promise<void> {
-  await page.addInitScript(() => {
-    for (const k of ['showSaveFilePicker', 'showDirectoryPicker']) Object.defineProperty(window, k, { value: undefined, configurable: true });
-  });
-  page.on('dialog', (d) => void d.accept());
-}
 
 interface Kind {
   task: string;

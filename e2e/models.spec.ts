@@ -57,3 +57,23 @@ test('your own text: a dropped-in file trains the GPT; a binary file is refused'
   await page.getByRole('button', { name: 'Start' }).click();
   await expect(page.getByRole('alert')).toContainText('looks binary');
 });
+
+test('your own TSV: source<TAB>target lines train the seq2seq model on them; a malformed line is refused', async ({ page }) => {
+  await page.goto(`/?${TINY}&task=text&model=seq2seq&val_fraction=0.2`);
+  // Reverse a word: the showcase must decode validation words taken from this file.
+  const words = Array.from({ length: 60 }, (_, i) => `${'abcdefgh'[i % 8]}${'ijklmnop'[(i * 3) % 8]}${'qrstuvwx'[(i * 5) % 8]}${i % 10}`);
+  const tsv = words.map((w) => `${w}\t${[...w].reverse().join('')}`).join('\n') + '\n';
+  await page.locator('#f-user-file').setInputFiles({ name: 'reverse.tsv', mimeType: 'text/tab-separated-values', buffer: Buffer.from(tsv) });
+  await expect(page.locator('#m-user-file')).toContainText('reverse.tsv');
+  await trainUntilValidated(page);
+  const first = (await page.locator('#samples li').first().textContent())!;
+  expect(first).toContain('→');
+  expect(words.some((w) => first.includes(w)), first).toBe(true);
+  await stop(page);
+
+  await page.locator('#f-user-file').setInputFiles({ name: 'broken.tsv', mimeType: 'text/tab-separated-values', buffer: Buffer.from('ab\tba\nno tab here\ncd\tdc\n') });
+  await expect(page.locator('#m-user-file')).toContainText('broken.tsv');
+  await page.getByRole('button', { name: 'Start' }).click();
+  await expect(page.getByRole('alert')).toContainText('DatasetError');
+  await expect(page.getByRole('alert')).toContainText('line 2 is not');
+});

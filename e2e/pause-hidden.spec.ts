@@ -8,15 +8,24 @@ test('pause finishes the step and holds; resume goes on', async ({ page }) => {
   await page.getByRole('button', { name: 'Pause' }).click();
   await expect(page.getByRole('status')).toContainText('paused');
   const held = (await progress(page)).update;
-  await page.waitForTimeout(1500);
-  expect((await progress(page)).update).toBe(held);
-  await page.getByRole('button', { name: 'Resume' }).click();
+  await page.getByRole('button', { name: 'Resume', exact: true }).click();
   await waitForUpdate(page, held + 10);
   await expect(page.getByRole('status')).not.toContainText('paused');
+
+  // Held means no step at all, however long the pause: the counters a Stop reports and saves
+  // (the loop's own, not a sample of them) are the ones the pause showed.
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await expect(page.getByRole('status')).toContainText('paused');
+  const heldAgain = (await progress(page)).update;
+  await page.getByRole('button', { name: 'Stop' }).click();
+  await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
+  expect((await progress(page)).update).toBe(heldAgain);
+  await expect(page.locator('#checkpoint-line')).toHaveAttribute('data-update', String(heldAgain));
 });
 
-test('training goes on while the page is hidden', async ({ page }) => {
-  await page.goto(`/?${SMALL_RUN}&backend=wasm`);
+test('training goes on while the page is hidden, and hiding it saves a checkpoint', async ({ page }) => {
+  // No periodic or epoch-end checkpoint: the only save is the one hiding the page asks for.
+  await page.goto(`/?${SMALL_RUN}&backend=wasm&save_every=0&save_at_epoch_end=false&eval_every=0&run_id=hidden-save`);
   await page.getByRole('button', { name: 'Start' }).click();
   await waitForUpdate(page, 5);
   // Headless Chromium keeps every page visible (a second tab, a minimised window and CDP targets
@@ -29,6 +38,10 @@ test('training goes on while the page is hidden', async ({ page }) => {
     document.dispatchEvent(new Event('visibilitychange'));
   });
   const before = (await progress(page)).update;
+  await expect(page.locator('#checkpoint-line')).toHaveAttribute('data-update', /\d+/);
+  const savedAt = Number(await page.locator('#checkpoint-line').getAttribute('data-update'));
+  expect(savedAt).toBeGreaterThanOrEqual(5);
+  await expect(page.locator(`#checkpoint-tree tr[data-run="hidden-save"][data-update="${savedAt}"]`)).toHaveCount(2); // E.._U.._S.. and latest
   await waitForUpdate(page, before + 50);
 });
 

@@ -8,7 +8,7 @@
 import { decodeTrainerPart } from '../checkpoint/contents';
 import { exportFiles, exportZipChunks, exportZipName, type ExportFile } from '../checkpoint/export';
 import { applyImport, planImport, type ImportSource, type ShapesFor } from '../checkpoint/import';
-import { formatTag } from '../checkpoint/naming';
+import { formatTag, tags } from '../checkpoint/naming';
 import { createCheckpointStore, type DualCheckpointMeta, type DualCheckpointStore } from '../checkpoint/store/dual-store';
 import { requestPersistence, storageStatus } from '../checkpoint/store/quota';
 import { readTorchFile } from '../checkpoint/torch/index';
@@ -24,6 +24,11 @@ export interface CheckpointBrowserOptions {
   shapesFor: ShapesFor;
   /** Called after the browser filled the form (resume, warm start, loaded config). */
   onFormFilled: (config: RunConfig) => void;
+  /**
+   * Whether this tab trains the run and holds it paused (a full disk): then no save is in
+   * flight, and deleting its old checkpoints is the way out the disk-full message offers.
+   */
+  ownRunPaused?: (runId: string) => boolean;
 }
 
 // The File System Access API's pickers: Chromium has them, TypeScript's DOM lib does not yet.
@@ -223,7 +228,7 @@ class CheckpointBrowser {
       const parts = m.parts.map((p) => p.part).join(' + ');
       tr.append(
         el('td', `${model} · ${tag}`, { title: `${m.key}\nparts: ${parts}` }),
-        el('td', `E${c.epoch} U${c.update} S${c.sample}`),
+        el('td', formatTag(tags.at(c))),
         el('td', metrics || '—'),
         el('td', formatBytes(size(m))),
         el('td', new Date(m.createdAt).toLocaleString()),
@@ -263,7 +268,7 @@ class CheckpointBrowser {
 
   private async deleteOne(m: DualCheckpointMeta): Promise<void> {
     if (!confirm(`Delete checkpoint ${formatTag(m.id.tag)} of run ${m.id.runId}${m.id.stageName ? ` / ${m.id.stageName}` : ''}? This cannot be undone.`)) return;
-    if (await this.refuseIfTraining(m.id.runId)) return;
+    if (!this.o.ownRunPaused?.(m.id.runId) && (await this.refuseIfTraining(m.id.runId))) return;
     await this.store.delete(m.key);
     this.say('done', `Deleted ${m.key}.`);
     await this.redraw();

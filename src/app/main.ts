@@ -7,7 +7,8 @@ import { RunForm, writeConfigToUrl } from './run-form';
 import { TrainerClient } from './trainer-client';
 import { registerServiceWorker } from '../pwa/register';
 import { initCheckpointBrowser, refresh as refreshCheckpoints } from './checkpoint-browser';
-import { autoResumeSetting, readActiveRun, runIsLockedElsewhere, updateActiveRun, writeActiveRun } from './run-registry';
+import { installTestHooks } from './test-hooks';
+import { autoResumeSetting, readActiveRun, runIsLockedElsewhere, setAutoResume, updateActiveRun, writeActiveRun } from './run-registry';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -25,6 +26,7 @@ const chart = new LossChart($<HTMLCanvasElement>('loss-chart'));
 const runLine = $<HTMLParagraphElement>('run-line');
 const metricsLine = $<HTMLParagraphElement>('metrics-line');
 const checkpointLine = $<HTMLParagraphElement>('checkpoint-line');
+const saveWarning = $<HTMLParagraphElement>('save-warning');
 const recoveryBanner = $<HTMLDivElement>('recovery-banner');
 
 let client: TrainerClient | null = null;
@@ -103,6 +105,14 @@ function renderBackend(report: BackendReport): void {
       li.textContent =
         b === report.backend ? `${b}: in use${timing}` : reason === undefined ? `${b}: not tried` : `${b}: ${reason}${reason.includes('ms a step') ? '' : timing}`;
       li.dataset.backend = b;
+      if (b === 'wasm' && report.wasmThreads) {
+        const { threads, threadedBuild, why } = report.wasmThreads;
+        li.textContent += ` · ${threads} thread${threads === 1 ? '' : 's'}${threadedBuild ? ', threaded build' : ''}${why ? ` (${why})` : ''}`;
+        li.dataset.threads = String(threads);
+        li.dataset.threadedBuild = String(threadedBuild);
+      }
+      if (t !== undefined) li.dataset.ms = String(t);
+      if (b === report.backend) li.dataset.inUse = 'true';
       return li;
     }),
   );
@@ -192,6 +202,7 @@ function renderRun(e: RunEvent): void {
     awaitingPytorchValidation = fromPytorch ? c.update : null;
     const engine = fromPytorch ? ' (trained in PyTorch)' : '';
     runLine.textContent += ` · resumed from ${e.resumedFrom.tag} at update ${c.update}${engine}${skipped}`;
+    runLine.textContent += describeRepairs(e.resumedFrom);
   }
   if (e.warmStart) {
     const w = e.warmStart;
@@ -205,12 +216,34 @@ function renderRun(e: RunEvent): void {
   }
 }
 
+/** A damaged copy is named one by one; copies a store had lost are counted per store. */
+function describeRepairs(r: NonNullable<RunEvent['resumedFrom']>): string {
+  const repaired = r.repaired ?? [];
+  const damaged = repaired.filter((x) => x.error.name !== 'CheckpointNotFoundError');
+  let text = damaged.map((d) => ` · the ${d.store} copy of ${d.tag} was damaged (${d.error.name}: ${d.error.message}); rewritten from the other store`).join('');
+  const lost = new Map<string, number>();
+  for (const x of repaired) if (x.error.name === 'CheckpointNotFoundError') lost.set(x.store, (lost.get(x.store) ?? 0) + 1);
+  for (const [store, n] of lost) text += ` · ${n} checkpoint${n === 1 ? '' : 's'} missing from ${store} copied back`;
+  if (r.failure) text += ` · copying checkpoints between the stores stopped: ${r.failure.name}: ${r.failure.message}`;
+  return text;
+}
+
 function renderSaved(e: SavedEvent): void {
   const kib = (e.bytes / 1024).toFixed(1);
-  checkpointLine.textContent = `Last checkpoint: ${e.tag} at update ${e.counters.update} · ${kib} KiB · ${e.stores.join(' + ')} · loop held ${e.heldMs.toFixed(0)} ms`;
+  const where = e.stores.length > 0 ? e.stores.join(' + ') : 'no one store holds all of it';
+  checkpointLine.textContent = `Last checkpoint: ${e.tag} at update ${e.counters.update} · ${kib} KiB · ${where} · loop held ${e.heldMs.toFixed(0)} ms`;
   checkpointLine.dataset.tag = e.tag;
   checkpointLine.dataset.saving = 'false';
   checkpointLine.dataset.update = String(e.counters.update);
+  checkpointLine.dataset.stores = e.stores.join(' ');
+  // One copy is still a checkpoint, so training goes on; the warning stays until a save reaches every store.
+  saveWarning.hidden = e.failures.length === 0;
+  saveWarning.textContent =
+    e.failures.length === 0
+      ? ''
+      : `Checkpoint ${e.tag} reached only ${e.stores.join(' + ') || 'part of the stores'}: ` +
+        e.failures.map((f) => `${f.store} refused it (${f.error.name}: ${f.error.message})`).join('; ') +
+        '. Training goes on; this warning clears when a save reaches every store.';
 }
 
 /** Keeps the crash-recovery record in step with the run. */
@@ -296,6 +329,12 @@ async function start(config: RunConfig): Promise<void> {
     await client.start(config, onEvent);
   } catch (e) {
     const err = e as { name?: string; message?: string };
+    if (err.name === 'AbortError') {
+      // Stop before the first step: nothing was trained or saved, and the form is free again.
+      setState('idle');
+      statusEl.textContent = 'Cancelled before training began.';
+      return;
+    }
     showError(err.name ?? 'Error', err.message ?? String(e));
     setState('failed');
     if (err.name === 'BackendFailedError') restartAfterFailure();
@@ -339,6 +378,11 @@ stopBtn.addEventListener('click', () => {
 
 registerServiceWorker({ isBusy });
 
+// `trainer.autoResume` in localStorage: what the next opening does with a run a crash cut off.
+const autoResumeSelect = $<HTMLSelectElement>('auto-resume');
+autoResumeSelect.value = autoResumeSetting();
+autoResumeSelect.addEventListener('change', () => setAutoResume(autoResumeSelect.value === 'prompt' ? 'prompt' : 'auto'));
+
 // Best effort: a checkpoint when the page is hidden or closed, in case it never comes back.
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'hidden' && state === 'running') void client?.api.checkpointNow();
@@ -359,32 +403,15 @@ initCheckpointBrowser({
     writeConfigToUrl(config);
     startBtn.disabled = isBusy() || (document.body.dataset.readOnly === 'true');
   },
+  ownRunPaused: (runId) => state === 'paused' && runLine.dataset.runId === runId,
 });
 // ---- end checkpoint browser ----
 void recoverCrashedRun();
 
-// A handle for the console, tests and `npm run bench`: simulate a GPU device loss on the running
-// trainer, or benchmark the training loop with the form's settings plus overrides.
-(window as unknown as { trainerDebug: object }).trainerDebug = {
-  loseDevice: () => client?.api.loseDevice() ?? Promise.resolve(false),
-  /** Starts the active run's settings under `runId` in a spare worker; resolves with the error name, if any. */
-  tryStart: async (runId: string) => {
-    const spare = new TrainerClient();
-    try {
-      await spare.start({ ...(readActiveRun()?.config ?? initial.config), run_id: runId, resume_run_id: '', init_run_id: '' }, () => {});
-      return 'started';
-    } catch (e) {
-      return `${(e as Error).name}: ${(e as Error).message}`;
-    } finally {
-      spare.terminate();
-    }
-  },
-  benchmarkCheckpoint: (size: string, backend: RunConfig['backend']) => {
-    client ??= new TrainerClient();
-    return client.api.benchmarkCheckpoint(size, backend);
-  },
-  benchmark: (overrides: Partial<RunConfig>, steps: number) => {
-    client ??= new TrainerClient();
-    return client.api.benchmark({ ...(form.read() ?? initial.config), ...overrides }, steps);
-  },
-};
+// Fault injection and benchmarks exist only in a test build; the flag is a build-time literal.
+if (import.meta.env.VITE_TEST_HOOKS) {
+  installTestHooks({
+    client: () => (client ??= new TrainerClient()),
+    config: () => form.read() ?? initial.config,
+  });
+}

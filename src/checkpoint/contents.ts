@@ -5,6 +5,7 @@
  * - trainer: counters, schedule position, callbacks, RNG, data cursor, run config.
  * Plain data in, plain data out: no tfjs here, so the page can inspect files too.
  */
+import { type OptimizerName, OPTIMIZERS } from '../shared/config';
 import { TrainerError } from '../shared/errors';
 import type { Counters } from '../shared/progress';
 import {
@@ -49,11 +50,9 @@ export interface ModelPart extends ModelPartMeta {
   stateDict: Weights;
 }
 
-export type OptimizerKind = 'adam' | 'sgd' | 'rmsprop';
-
 /** Optimizer state by parameter name, with PyTorch's slot names. */
 export interface OptimPart {
-  kind: OptimizerKind;
+  kind: OptimizerName;
   /** Updates the optimizer has applied (PyTorch's per-parameter `step`). */
   step: number;
   lr: number;
@@ -64,7 +63,7 @@ export interface OptimPart {
   alpha?: number;
   /** Parameter names in index order (`param_idx_to_name`). */
   paramNames: string[];
-  /** Slots per parameter: `exp_avg`, `exp_avg_sq` (Adam), `momentum_buffer` (SGD, RMSprop), `square_avg` (RMSprop). */
+  /** Slots per parameter: `exp_avg`, `exp_avg_sq` (Adam), `momentum_buffer` (SGD and RMSprop with momentum), `square_avg` (RMSprop). */
   slots: Map<string, Record<string, WeightTensor>>;
 }
 
@@ -237,7 +236,7 @@ function stateDictFromPy(v: PyValue): Weights {
 
 // ---- optimizer -------------------------------------------------------------------------------
 
-const SLOTS: Record<OptimizerKind, string[]> = {
+const SLOTS: Record<OptimizerName, string[]> = {
   adam: ['exp_avg', 'exp_avg_sq'],
   sgd: ['momentum_buffer'],
   rmsprop: ['square_avg', 'momentum_buffer'],
@@ -297,16 +296,16 @@ export function decodeOptimPart(v: PyValue): OptimPart {
   if (!Array.isArray(groups) || groups.length !== 1) bad('the optimizer file must have exactly one param_group');
   const g = dictOf(groups[0], 'param_groups[0]');
   const kindField = d.get('optimizer');
-  const kind: OptimizerKind =
-    kindField === 'adam' || kindField === 'sgd' || kindField === 'rmsprop'
-      ? kindField
-      : g.has('betas')
-        ? 'adam'
-        : g.has('alpha')
-          ? 'rmsprop'
-          : g.has('dampening')
-            ? 'sgd'
-            : bad('the optimizer file is not Adam, SGD or RMSprop');
+  const named = OPTIMIZERS.find((o) => o === kindField);
+  const kind: OptimizerName =
+    named ??
+    (g.has('betas')
+      ? 'adam'
+      : g.has('alpha')
+        ? 'rmsprop'
+        : g.has('dampening')
+          ? 'sgd'
+          : bad('the optimizer file is not Adam, SGD or RMSprop'));
   const names = dictOf(field(d, 'param_idx_to_name', 'the optimizer file'), 'param_idx_to_name');
   const params = field(g, 'params', 'param_groups[0]');
   if (!Array.isArray(params)) bad('param_groups[0].params must be a list');

@@ -5,6 +5,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { propertyRuns } from '../../tools/property';
 import { describe, expect, it } from 'vitest';
 import { ERROR_NAMES } from '../shared/errors';
 import { modelShapes } from '../worker/model-shapes';
@@ -114,7 +115,7 @@ describe('import', () => {
           for (const r of plan.refused) expect(names.has(r.error.name), `${r.error.name}: ${r.error.message}`).toBe(true);
         },
       ),
-      { numRuns: 200 },
+      propertyRuns('import: mutated good files', 200),
     );
   });
 });

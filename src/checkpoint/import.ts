@@ -159,7 +159,7 @@ function readOne(s: ImportSource): ReadFile {
 }
 
 const sameCounters = (a: Counters, b: Counters) => a.epoch === b.epoch && a.update === b.update && a.sample === b.sample;
-const fmt = (c: Counters) => `E${c.epoch}_U${c.update}_S${c.sample}`;
+const fmt = (c: Counters) => formatTag(tags.at(c));
 
 function listDiffs(diffs: string[]): string {
   return diffs.length > 6 ? `${diffs.slice(0, 6).join('; ')}; and ${diffs.length - 6} more` : diffs.join('; ');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { propertyRuns } from '../../tools/property';
 import {
   CHECKPOINT_PARTS,
   type CheckpointId,
@@ -54,6 +55,7 @@ describe('checkpoint names', () => {
     const ema: CheckpointId = { outputDir: 'runs', runId: 'r1', modelName: 'encoder', modelInfo: 'ema_factor=0.9999', tag: tags.best('val/loss') };
     expect(checkpointPath(ema, 'model')).toBe('runs/r1/checkpoints/encoder_ema_factor=0.9999_cp=best.val.loss_model.th');
     expect(checkpointFileName({ ...id, tag: tags.latest() }, 'optim')).toBe('encoder_cp=latest_optim.th');
+    expect(formatTag(tags.at({ epoch: 10, update: 100, sample: 200 }))).toBe('E10_U100_S200');
   });
 
   it('round-trips every generated id through path and key', () => {
@@ -66,7 +68,7 @@ describe('checkpoint names', () => {
         expect(path.startsWith(checkpointKey(id) + '_')).toBe(true);
         expect(parseTag(formatTag(id.tag))).toEqual(id.tag);
       }),
-      { numRuns: 2000 },
+      propertyRuns('naming: id round trip', 2000),
     );
   });
 

@@ -128,6 +128,8 @@ function checkCounter(what: string, n: number): void {
 /** Tag helpers, so callers need not spell the union by hand. */
 export const tags = {
   periodic: (epoch: number, update: number, sample: number): CheckpointTag => ({ kind: 'periodic', epoch, update, sample }),
+  /** The periodic tag of a save made at these counters. */
+  at: (c: { epoch: number; update: number; sample: number }): CheckpointTag => ({ kind: 'periodic', epoch: c.epoch, update: c.update, sample: c.sample }),
   latest: (): CheckpointTag => ({ kind: 'latest' }),
   last: (): CheckpointTag => ({ kind: 'last' }),
   best: (metric: string): CheckpointTag => ({ kind: 'best', metric: normalizeMetric(metric) }),

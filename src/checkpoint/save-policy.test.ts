@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { propertyRuns } from '../../tools/property';
 import { type CheckpointId, type CheckpointTag, tags } from './naming';
 import { bestImproved, checkpointsToDelete, createBestTracker, periodicDue, resolveSavePolicy } from './save-policy';
 
@@ -62,6 +63,7 @@ describe('periodicDue', () => {
         expect(saves).toBeLessThanOrEqual(Math.floor(before.sample / every));
         expect(saves > 0).toBe(before.sample >= every);
       }),
+      propertyRuns('save policy: once per multiple', 500),
     );
   });
 });

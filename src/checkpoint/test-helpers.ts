@@ -222,8 +222,7 @@ export async function appContinue(c: ContinueCase, prefix: string, updates: numb
   const session = new TrainingSession(run, task, `${c.label}/resume${Math.random()}/`);
   try {
     assignWeights(session.params, parts.model.stateDict);
-    const total = plannedUpdates(task.trainSize, run.batch_size, run.epochs);
-    await restoreOptimizer(session, parts.optim, 'none', learningRateAt(run, parts.trainer.counters.update, total));
+    await restoreOptimizer(session, parts.optim, 'none');
     const { losses } = await loopFor(session, run, { counters: parts.trainer.counters, rng: parts.trainer.rng }, updates);
     return { weights: await readWeights(session.params), losses };
   } finally {

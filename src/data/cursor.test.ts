@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { BatchSampler, epochOrder } from './cursor';
+import { BatchSampler, batchesPerEpoch, cursorAt, epochOrder } from './cursor';
 
 describe('BatchSampler', () => {
   test('each epoch visits every sample once, in an order that depends on seed and epoch', () => {
@@ -29,5 +29,20 @@ describe('BatchSampler', () => {
     const resumed = new BatchSampler(50, 3, first.position());
     while (part.length < stream.length) part.push(...resumed.next(7).indices.slice(0, stream.length - part.length));
     expect(part).toEqual(stream);
+  });
+
+  test('the cursor derived from the counters is where the sampler stands', () => {
+    const size = 23;
+    const s = new BatchSampler(size, 5, { epoch: 0, index: 0 });
+    const counters = { epoch: 0, sample: 0 };
+    let batches = 0;
+    for (let i = 0; i < 40; i++) {
+      const b = s.next(4);
+      counters.sample += b.indices.length;
+      if (b.epochEnd) counters.epoch++;
+      batches++;
+      expect(cursorAt(counters, size)).toEqual(s.position());
+    }
+    expect(s.position().epoch).toBe(Math.floor(batches / batchesPerEpoch(size, 4)));
   });
 });

@@ -12,6 +12,19 @@ export interface DataCursor {
   index: number;
 }
 
+/**
+ * Where the data stands after `counters.sample` samples: every epoch before `counters.epoch` was
+ * whole, so the rest is the index into the current epoch's order.
+ */
+export function cursorAt(counters: { epoch: number; sample: number }, size: number): DataCursor {
+  return { epoch: counters.epoch, index: counters.sample - counters.epoch * size };
+}
+
+/** Batches in one epoch of `size` samples: the last one may be smaller. */
+export function batchesPerEpoch(size: number, batchSize: number): number {
+  return Math.ceil(size / batchSize);
+}
+
 export function epochOrder(size: number, seed: number, epoch: number): Int32Array {
   const order = new Int32Array(size);
   for (let i = 0; i < size; i++) order[i] = i;
@@ -53,6 +66,6 @@ export class BatchSampler {
   }
 
   batchesPerEpoch(batchSize: number): number {
-    return Math.ceil(this.size / batchSize);
+    return batchesPerEpoch(this.size, batchSize);
   }
 }

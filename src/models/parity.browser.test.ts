@@ -84,16 +84,20 @@ function compare(ref: Result, got: Result): { worst: number; worstName: string; 
   for (const [name, r] of Object.entries(ref.grads)) {
     const g = got.grads[name];
     expect(g, name).toBeDefined();
+    // Math.max(x, NaN) is NaN and NaN > worst is false: without this a NaN gradient would pass.
+    let finite = r.length === g.length;
     let scale = 0;
     let diff = 0;
     for (let i = 0; i < r.length; i++) {
+      if (!Number.isFinite(r[i]) || !Number.isFinite(g[i])) finite = false;
       scale = Math.max(scale, Math.abs(r[i]));
       diff = Math.max(diff, Math.abs(r[i] - g[i]));
     }
-    const ratio = diff / (RTOL * scale + ATOL);
-    if (ratio > worst) [worst, worstName] = [ratio, name];
+    const ratio = finite ? diff / (RTOL * scale + ATOL) : Infinity;
+    if (ratio > worst || (ratio === Infinity && worst !== Infinity)) [worst, worstName] = [ratio, name];
   }
-  return { worst, worstName, lossRel: Math.abs(ref.loss - got.loss) / Math.abs(ref.loss) };
+  const lossFinite = Number.isFinite(ref.loss) && Number.isFinite(got.loss) && ref.loss !== 0;
+  return { worst, worstName, lossRel: lossFinite ? Math.abs(ref.loss - got.loss) / Math.abs(ref.loss) : Infinity };
 }
 
 describe('gradient parity with the CPU backend', () => {
@@ -107,6 +111,20 @@ describe('gradient parity with the CPU backend', () => {
     expect(compare(cpu, off).worst).toBeGreaterThan(1);
     const otherMasks = await lossAndGrads('cpu', { ...cases[1].run, dropout: 0.2 }, task);
     expect(compare(cpu, otherMasks).worst).toBeGreaterThan(1);
+  });
+
+  it('a NaN or an infinity anywhere fails the comparison, on either side', async () => {
+    const task = cases[0].task();
+    const cpu = await lossAndGrads('cpu', cases[0].run, task);
+    expect(compare(cpu, cpu)).toMatchObject({ worst: 0, lossRel: 0 });
+    const name = Object.keys(cpu.grads)[0];
+    for (const bad of [Number.NaN, Infinity, -Infinity]) {
+      const grads = { ...cpu.grads, [name]: cpu.grads[name].map((v, i) => (i === 0 ? bad : v)) };
+      expect(compare(cpu, { ...cpu, grads }), `gradient ${bad}`).toMatchObject({ worst: Infinity, worstName: name });
+      expect(compare({ ...cpu, grads }, cpu), `reference gradient ${bad}`).toMatchObject({ worst: Infinity, worstName: name });
+      expect(compare(cpu, { ...cpu, loss: bad }).lossRel, `loss ${bad}`).toBe(Infinity);
+      expect(compare({ ...cpu, loss: bad }, cpu).lossRel, `reference loss ${bad}`).toBe(Infinity);
+    }
   });
 
   for (const c of cases) {

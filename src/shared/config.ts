@@ -21,6 +21,8 @@ export type ScheduleName = (typeof SCHEDULES)[number];
 
 export const STORE_CHOICES = ['both', 'opfs', 'idb'] as const;
 export type StoreChoice = (typeof STORE_CHOICES)[number];
+/** One store: the Origin Private File System or IndexedDB. */
+export type StoreName = Exclude<StoreChoice, 'both'>;
 
 /** OpenNMT-py's `-reset_optim` choices when continuing a run. */
 export const RESET_OPTIM = ['none', 'all', 'keep_states'] as const;

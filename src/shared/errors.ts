@@ -17,6 +17,7 @@ export const ERROR_NAMES = [
   'ShapeMismatchError',
   'QuotaExceededError',
   'RunLockedError',
+  'TrainerBusyError',
   'ImportConflictError',
 ] as const;
 

@@ -1,5 +1,5 @@
 /** What the trainer tells the page. Plain data only: it crosses the worker boundary by structured clone. */
-import type { BackendName } from './config';
+import type { BackendName, StoreName } from './config';
 import type { WireError } from './errors';
 
 export interface Counters {
@@ -18,6 +18,8 @@ export interface BackendReport {
   timings: Partial<Record<BackendName, number>>;
   /** True when the WebGPU adapter is a software one (SwiftShader). */
   webgpuFallbackAdapter?: boolean;
+  /** The WASM backend's threads once it started: its pool size, whether tfjs loaded its threaded build, and why not more. */
+  wasmThreads?: { threads: number; threadedBuild: boolean; why: string };
 }
 
 export interface ProgressEvent {
@@ -75,8 +77,18 @@ export interface RunEvent {
   outputDir: string;
   /** The settings the run trains with (for a resume: the checkpoint's, merged). */
   config: import('./config').RunConfig;
-  /** `backend`: what trained up to the checkpoint (a tfjs backend, or `pytorch` for python/continue_training.py). */
-  resumedFrom?: { tag: string; counters: Counters; skipped: { tag: string; reason: string }[]; backend: string };
+  resumedFrom?: {
+    tag: string;
+    counters: Counters;
+    /** Newer checkpoints passed over because no copy verified. */
+    skipped: { tag: string; reason: string }[];
+    /** Copies (of the resumed checkpoint, or the stage's others) found damaged or missing in one store and rewritten from the other. */
+    repaired?: { tag: string; store: string; error: WireError }[];
+    /** Why the repair stopped part way (a full disk), if it did; the resume goes on. */
+    failure?: WireError;
+    /** What trained up to the checkpoint: a tfjs backend, or `pytorch` (python/continue_training.py). */
+    backend: string;
+  };
   warmStart?: WarmStartReport & {
     from: string;
     /** New data fitted to the model's vocabulary: its unknown characters, and how many were mapped. */
@@ -94,11 +106,20 @@ export interface WarmStartReport {
   removed: string[];
 }
 
+/** A store that was asked to hold a save and did not, and why. */
+export interface StoreFailure {
+  store: StoreName;
+  error: WireError;
+}
+
 export interface SavedEvent {
   type: 'saved';
   tag: string;
   counters: Counters;
-  stores: string[];
+  /** The stores that hold every checkpoint this save wrote (its tag, `latest`, an EMA variant). */
+  stores: StoreName[];
+  /** Each store that missed any of them, once, with its first error; empty when all hold it. */
+  failures: StoreFailure[];
   bytes: number;
   /** Milliseconds the loop was held (device reads), and the whole save took. */
   heldMs: number;

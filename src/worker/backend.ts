@@ -5,13 +5,15 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { BACKENDS, type BackendChoice, type BackendName } from '../shared/config';
+import { BACKENDS, type BackendChoice, type BackendName, type RunConfig } from '../shared/config';
 import type { BackendReport } from '../shared/progress';
 import { TrainerError } from '../shared/errors';
+import type { Task } from '../tasks/types';
+import { TrainingSession } from './session';
 
 // The wasm binaries are bundled as assets (and precached), never fetched from a CDN.
 setWasmPaths({
@@ -19,6 +21,35 @@ setWasmPaths({
   'tfjs-backend-wasm-simd.wasm': wasmSimd,
   'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded,
 });
+
+/** Most threads the WASM backend's pool gets: past this, a small model's kernels gain little and the page's own threads lose cores. */
+const MAX_WASM_THREADS = 8;
+// Threads need SharedArrayBuffer, which a browser grants only to a cross-origin isolated page
+// (the server's COOP/COEP headers); without it tfjs loads its single-threaded SIMD build.
+setThreadsCount(Math.max(1, Math.min(navigator.hardwareConcurrency || 1, MAX_WASM_THREADS)));
+
+/**
+ * How many threads the started WASM backend uses, and why not more. tfjs loads its threaded build
+ * only where SharedArrayBuffer exists, and its pool takes at most half the logical cores.
+ */
+export async function wasmThreads(): Promise<BackendReport['wasmThreads']> {
+  let threads: number;
+  try {
+    threads = getThreadsCount();
+  } catch {
+    return undefined; // not started
+  }
+  const threadedBuild = (await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')) === true;
+  const cores = navigator.hardwareConcurrency || 1;
+  const why = !self.crossOriginIsolated
+    ? 'the page is not cross-origin isolated (its server sends no COOP/COEP headers), so no SharedArrayBuffer'
+    : !threadedBuild
+      ? 'this browser cannot run threaded WebAssembly'
+      : threads < Math.min(cores, MAX_WASM_THREADS)
+        ? `tfjs uses at most half of the ${cores} logical cores`
+        : '';
+  return { threads, threadedBuild, why };
+}
 
 interface Availability {
   ok: boolean;
@@ -85,7 +116,7 @@ export async function chooseBackend(
       if (b === 'webgpu') webgpuFallbackAdapter = a.fallbackAdapter;
       if (a.ok) {
         reasons[b] = '';
-        return { backend: b, reasons, timings, webgpuFallbackAdapter };
+        return { backend: b, reasons, timings, webgpuFallbackAdapter, wasmThreads: await wasmThreads() };
       }
       reasons[b] = a.reason;
     }
@@ -110,7 +141,7 @@ export async function chooseBackend(
   if (usable.length === 1) {
     reasons[usable[0]] = '';
     await activate(usable[0]);
-    return { backend: usable[0], reasons, timings, webgpuFallbackAdapter };
+    return { backend: usable[0], reasons, timings, webgpuFallbackAdapter, wasmThreads: await wasmThreads() };
   }
   for (const b of usable) {
     await activate(b);
@@ -131,7 +162,27 @@ export async function chooseBackend(
     }
   }
   await activate(best);
-  return { backend: best, reasons, timings, webgpuFallbackAdapter };
+  return { backend: best, reasons, timings, webgpuFallbackAdapter, wasmThreads: await wasmThreads() };
+}
+
+/** Milliseconds per step of the real model on the active backend: 2 warm-up steps, then 3 timed. */
+export async function timeTrialSteps(run: RunConfig, task: Task, backend: BackendName): Promise<number> {
+  const trial = new TrainingSession(run, task, `trial-${backend}/`);
+  try {
+    const idx = new Int32Array(Math.min(run.batch_size, task.trainSize)).map((_, i) => i);
+    const step = async () => {
+      const l = trial.trainStep(idx, run.lr, 0);
+      await l.data();
+      l.dispose();
+    };
+    await step();
+    await step();
+    const t0 = performance.now();
+    for (let i = 0; i < 3; i++) await step();
+    return (performance.now() - t0) / 3;
+  } finally {
+    trial.dispose();
+  }
 }
 
 function describeFailures(reasons: Partial<Record<BackendName, string>>): string {

@@ -7,8 +7,8 @@
  *   and uploading them as tensors.
  */
 import * as tf from '@tensorflow/tfjs';
-import { openDB } from 'idb';
-import { createCheckpointStore } from '../checkpoint/store/dual-store';
+import { deleteDB, openDB } from 'idb';
+import { createCheckpointStore, type DualCheckpointStore } from '../checkpoint/store/dual-store';
 import { DEFAULT_CHUNK_SIZE } from '../checkpoint/store/idb-store';
 import { paramCount } from '../models/types';
 import { DEFAULT_CONFIG, type RunConfig } from '../shared/config';
@@ -32,11 +32,16 @@ export interface CheckpointBench {
   resume: { toFirstStepMs: number; rawReadAndUploadMs: number; ratio: number };
 }
 
-/** char-mlp sizes of about 1M and 20M parameters (27 characters). */
+/** char-mlp sizes of about 1M and 20M parameters (27 characters), and a small one for quick checks. */
 export const BENCH_SIZES: Record<string, Partial<RunConfig>> = {
+  '40K': { context: 3, embed: 16, hidden: 500 },
   '1M': { context: 8, embed: 64, hidden: 1850 },
   '20M': { context: 16, embed: 256, hidden: 4800 },
 };
+
+/** Where the raw baselines write: an OPFS folder and an IndexedDB database of their own. */
+export const RAW_OPFS_DIR = 'bench-raw';
+export const RAW_IDB_NAME = 'bench-raw';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -55,7 +60,8 @@ async function medianTime(n: number, fn: () => Promise<unknown>): Promise<number
 
 async function rawOpfsWrite(name: string, chunks: readonly Uint8Array[]): Promise<void> {
   const root = await navigator.storage.getDirectory();
-  const handle = await root.getFileHandle(name, { create: true });
+  const dir = await root.getDirectoryHandle(RAW_OPFS_DIR, { create: true });
+  const handle = await dir.getFileHandle(name, { create: true });
   const w = await handle.createWritable({ keepExistingData: false });
   for (const c of chunks) await w.write(c as Uint8Array<ArrayBuffer>);
   await w.close();
@@ -63,7 +69,7 @@ async function rawOpfsWrite(name: string, chunks: readonly Uint8Array[]): Promis
 
 /** The same bytes in one transaction, in records of the store's chunk size (Chromium refuses one value of 127 MiB or more). */
 async function rawIdbWrite(chunks: readonly Uint8Array[]): Promise<void> {
-  const db = await openDB('bench-raw', 1, { upgrade: (d) => d.createObjectStore('blobs') });
+  const db = await openDB(RAW_IDB_NAME, 1, { upgrade: (d) => d.createObjectStore('blobs') });
   const tx = db.transaction('blobs', 'readwrite');
   const store = tx.objectStore('blobs');
   const puts: Promise<unknown>[] = [];
@@ -76,7 +82,22 @@ async function rawIdbWrite(chunks: readonly Uint8Array[]): Promise<void> {
   db.close();
 }
 
+/** Removes everything a checkpoint benchmark writes: its run in both stores and the raw baselines. */
+async function removeBenchData(runId: string, opfs: DualCheckpointStore, idb: DualCheckpointStore): Promise<void> {
+  await opfs.deleteRun(runId);
+  await idb.deleteRun(runId);
+  const root = await navigator.storage.getDirectory();
+  try {
+    await root.removeEntry(RAW_OPFS_DIR, { recursive: true });
+  } catch (e) {
+    if ((e as Error).name !== 'NotFoundError') throw e;
+  }
+  await deleteDB(RAW_IDB_NAME);
+}
+
+/** Times checkpoints of a model of `size` (a BENCH_SIZES key); removes all it wrote, even when it fails. */
 export async function benchmarkCheckpoint(size: string, repeats = 3): Promise<CheckpointBench> {
+  if (!(size in BENCH_SIZES)) throw new RangeError(`no benchmark size ${size}: use one of ${Object.keys(BENCH_SIZES).join(', ')}`);
   const run: RunConfig = {
     ...DEFAULT_CONFIG,
     ...BENCH_SIZES[size],
@@ -91,8 +112,8 @@ export async function benchmarkCheckpoint(size: string, repeats = 3): Promise<Ch
   };
   const opfs = createCheckpointStore({ use: 'opfs' });
   const idb = createCheckpointStore({ use: 'idb' });
-  await opfs.deleteRun(run.run_id);
-  await idb.deleteRun(run.run_id);
+  // Leftovers of an interrupted earlier run would be timed as part of this one.
+  await removeBenchData(run.run_id, opfs, idb);
   const prepared = await prepareRun(run, opfs);
   const session = new TrainingSession(prepared.run, prepared.task);
   try {
@@ -142,8 +163,6 @@ export async function benchmarkCheckpoint(size: string, repeats = 3): Promise<Ch
       tf.dispose(tensors);
     });
 
-    await opfs.deleteRun(run.run_id);
-    await idb.deleteRun(run.run_id);
     return {
       params: paramCount(session.specs),
       backend: tf.getBackend(),
@@ -156,5 +175,6 @@ export async function benchmarkCheckpoint(size: string, repeats = 3): Promise<Ch
     };
   } finally {
     session.dispose();
+    await removeBenchData(run.run_id, opfs, idb);
   }
 }

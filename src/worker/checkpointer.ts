@@ -14,9 +14,10 @@ import {
   type Weights,
 } from '../checkpoint/contents';
 import { formatTag, tags, type CheckpointId, type CheckpointTag } from '../checkpoint/naming';
-import { createCheckpointStore, type DualCheckpointStore } from '../checkpoint/store/dual-store';
-import type { CheckpointMeta, CheckpointParts } from '../checkpoint/store/types';
+import { createCheckpointStore, saveOutcome, type DualCheckpointStore, type DualSaveResult } from '../checkpoint/store/dual-store';
+import type { CheckpointParts } from '../checkpoint/store/types';
 import { writeTorchFile } from '../checkpoint/torch/index';
+import { cursorAt } from '../data/cursor';
 import { parseBestMetrics, type RunConfig } from '../shared/config';
 import {
   bestImproved,
@@ -129,7 +130,7 @@ export class Checkpointer implements LoopHooks {
             counters,
             schedule: { name: this.run.schedule, baseLr: this.run.lr, warmup: this.run.warmup, totalUpdates, position: counters.update },
             rng: position.rng,
-            cursor: { seed: this.run.seed, epoch: counters.epoch, index: counters.sample - counters.epoch * this.session.task.trainSize },
+            cursor: { seed: this.run.seed, ...cursorAt(counters, this.session.task.trainSize) },
             callbacks: this.callbacks(),
             config: this.run as unknown as { [key: string]: JsonValue },
             backend: tf.getBackend() ?? '',
@@ -149,9 +150,9 @@ export class Checkpointer implements LoopHooks {
     metric: string | undefined,
     t0: number,
     heldMs: number,
-  ): Promise<CheckpointMeta[]> {
+  ): Promise<void> {
     const tagList: CheckpointTag[] =
-      kind === 'periodic' ? [tags.periodic(counters.epoch, counters.update, counters.sample), tags.latest()] : kind === 'last' ? [tags.last()] : [tags.best(metric!)];
+      kind === 'periodic' ? [tags.at(counters), tags.latest()] : kind === 'last' ? [tags.last()] : [tags.best(metric!)];
     this.onEvent({ type: 'saving', tag: formatTag(tagList[0]) });
     const modelPart = (stateDict: Weights) =>
       writeTorchFile(
@@ -169,18 +170,18 @@ export class Checkpointer implements LoopHooks {
     const parts: CheckpointParts = { model: modelPart(weights) };
     if (optim) parts.optim = writeTorchFile(encodeOptimPart(optim), ARCHIVE);
     if (trainer) parts.trainer = writeTorchFile(trainer, ARCHIVE);
-    const metas: CheckpointMeta[] = [];
     // The periodic checkpoint first, `latest` after it: a crash between them leaves the periodic one.
     // The EMA weights are their own weights-only checkpoint, the `ema_factor=…` variant, saved first.
     const emaPart = ema ? { model: modelPart(ema) } : null;
+    const results: DualSaveResult[] = [];
     for (const tag of tagList) {
-      if (emaPart) await this.store.save(this.id(tag, emaInfo(this.run.ema)), emaPart, { counters });
-      metas.push(await this.store.save(this.id(tag), parts, { counters }));
+      if (emaPart) results.push(await this.store.save(this.id(tag, emaInfo(this.run.ema)), emaPart, { counters }));
+      results.push(await this.store.save(this.id(tag), parts, { counters }));
     }
     if (kind === 'periodic') await this.prune();
     const bytes = [...Object.values(parts), ...Object.values(emaPart ?? {})].reduce((n, chunks) => n + chunks.reduce((m, c) => m + c.byteLength, 0), 0);
-    this.onEvent({ type: 'saved', tag: formatTag(tagList[0]), counters, stores: [...this.store.stores.map((s) => s.kind)], bytes, heldMs, totalMs: performance.now() - t0 });
-    return metas;
+    // What happened, not what was configured: a store that refused a write is named with its error.
+    this.onEvent({ type: 'saved', tag: formatTag(tagList[0]), counters, ...saveOutcome(results), bytes, heldMs, totalMs: performance.now() - t0 });
   }
 
   /** Keeps the newest `keep_checkpoint` periodic checkpoints; never `latest`, `last` or a best. */

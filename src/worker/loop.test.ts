@@ -7,6 +7,7 @@ import { TrainerError } from '../shared/errors';
 import type { TrainerEvent } from '../shared/progress';
 import { CharWindowTask } from '../tasks/names-task';
 import { startPosition, TrainingLoop } from './loop';
+import { learningRateAt } from './schedule';
 import { TrainingSession } from './session';
 
 const run: RunConfig = { ...DEFAULT_CONFIG, hidden: 8, embed: 4, batch_size: 8, epochs: 50, eval_every: 0 };
@@ -69,11 +70,26 @@ it('changes the learning rate on every optimizer as the schedule moves', async (
   for (const optimizer of ['adam', 'sgd', 'rmsprop'] as const) {
     const r: RunConfig = { ...run, optimizer, schedule: 'cosine', warmup: 3, lr: 0.05, momentum: optimizer === 'adam' ? 0 : 0.9 };
     const session = new TrainingSession(r, new CharWindowTask(words, r));
-    const seen: number[] = [];
-    const loop = new TrainingLoop(session, r, startPosition(r), (e) => e.type === 'progress' && seen.push(e.lr));
+    // The rate the optimizer held for each step, read right after the step from the loop's hook.
+    const applied: { update: number; lr: number }[] = [];
+    const reported: { update: number; lr: number }[] = [];
+    const loop = new TrainingLoop(session, r, startPosition(r), (e) => e.type === 'progress' && reported.push({ update: e.counters.update, lr: e.lr }), {
+      afterStep: async (s) => {
+        applied.push({ update: s.before.update, lr: session.optimizer.learningRate });
+      },
+    });
     const end = await loop.runToEnd(8);
     expect(end.update, optimizer).toBe(8);
-    expect((session.optimizer as unknown as { learningRate: number }).learningRate).not.toBe(0.05);
+    const total = loop.totalUpdates;
+    expect(applied.map((a) => a.update), optimizer).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    for (const a of applied) expect(a.lr, `${optimizer} step ${a.update}`).toBeCloseTo(learningRateAt(r, a.update, total), 12);
+    // Warm-up rises to the base rate, then cosine decay starts: the rates really move.
+    expect(applied[0].lr).toBeCloseTo(0.05 / 3, 12);
+    expect(applied[2].lr).toBeCloseTo(0.05, 12);
+    expect(applied[7].lr).toBeLessThan(0.05);
+    // What the page is told is the rate of the next step at the reported update.
+    expect(reported.length, optimizer).toBeGreaterThan(0);
+    for (const p of reported) expect(p.lr, `${optimizer} progress at ${p.update}`).toBeCloseTo(learningRateAt(r, p.update, total), 12);
     session.dispose();
   }
 });

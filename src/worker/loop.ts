@@ -5,7 +5,7 @@
  * never requestAnimationFrame (paused in hidden tabs) and never setTimeout (clamped to 4 ms).
  */
 import * as tf from '@tensorflow/tfjs';
-import { BatchSampler } from '../data/cursor';
+import { BatchSampler, batchesPerEpoch, cursorAt } from '../data/cursor';
 import { Rng, type RngState } from '../data/rng';
 import type { RunConfig } from '../shared/config';
 import type { Counters, LossPoint, TrainerEvent, TrainerState } from '../shared/progress';
@@ -38,7 +38,7 @@ export interface LoopHooks {
 
 /** Updates a whole run takes: the learning-rate schedule's length. */
 export function plannedUpdates(trainSize: number, batchSize: number, epochs: number): number {
-  return Math.ceil(trainSize / batchSize) * epochs;
+  return batchesPerEpoch(trainSize, batchSize) * epochs;
 }
 
 export function startPosition(run: RunConfig): LoopPosition {
@@ -87,10 +87,7 @@ export class TrainingLoop {
   ) {
     this.counters = { ...start.counters };
     this.rng = new Rng(start.rng);
-    this.sampler = new BatchSampler(session.task.trainSize, run.seed, {
-      epoch: start.counters.epoch,
-      index: start.counters.sample - start.counters.epoch * session.task.trainSize,
-    });
+    this.sampler = new BatchSampler(session.task.trainSize, run.seed, cursorAt(start.counters, session.task.trainSize));
   }
 
   get updatesPerEpoch(): number {

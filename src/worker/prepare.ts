@@ -11,9 +11,8 @@ import { TrainerError, isNamed } from '../shared/errors';
 import type { RunEvent } from '../shared/progress';
 import { createTask, type UserData } from '../tasks/registry';
 import type { Task } from '../tasks/types';
-import { plannedUpdates, startPosition, type LoopPosition } from './loop';
-import { checkTopology, continueConfig, findCheckpoint, matchWeights } from './resume';
-import { learningRateAt } from './schedule';
+import { startPosition, type LoopPosition } from './loop';
+import { checkTopology, continueConfig, findCheckpoint, matchWeights, repairCopies } from './resume';
 import { TrainingSession } from './session';
 import { assignWeights, restoreOptimizer } from './snapshot';
 
@@ -110,7 +109,9 @@ async function prepareResume(requested: RunConfig, store: DualCheckpointStore, u
       checkTopology(saved, { ...session.modelConfig, vocabulary: task.vocabulary as unknown as JsonValue });
       assignWeights(session.params, loaded.model.stateDict);
       await restoreEma(session, store, loaded.meta.id, run.ema);
-      await restoreOptimizer(session, optim, run.reset_optim, learningRateAt(run, trainer.counters.update, plannedUpdates(task.trainSize, run.batch_size, run.epochs)));
+      await restoreOptimizer(session, optim, run.reset_optim);
+      // Here, not before: restore runs under the run's lock, and repairing writes.
+      Object.assign(event.resumedFrom!, await repairCopies(store, loaded.meta));
       return { position: { counters: trainer.counters, rng: trainer.rng }, callbacks: trainer.callbacks, validateFirst: trainer.backend === PYTORCH_BACKEND };
     },
   };

@@ -12,11 +12,11 @@ import {
   type TrainerPart,
   type Weights,
 } from '../checkpoint/contents';
-import { formatTag, parseSelector, selectCheckpoint } from '../checkpoint/naming';
-import type { DualCheckpointMeta, DualCheckpointStore } from '../checkpoint/store/dual-store';
+import { formatTag, parseCheckpointKey, parseSelector, selectCheckpoint } from '../checkpoint/naming';
+import type { DualCheckpointMeta, DualCheckpointStore, RepairedCopy } from '../checkpoint/store/dual-store';
 import { readTorchFile } from '../checkpoint/torch/index';
 import { CONFIG_KEYS, DEFAULT_CONFIG, parseRenames, validateConfig, type RunConfig } from '../shared/config';
-import { TrainerError, isNamed } from '../shared/errors';
+import { TrainerError, isNamed, toWireError, type WireError } from '../shared/errors';
 import type { WarmStartReport } from '../shared/progress';
 
 export interface LoadedCheckpoint {
@@ -83,6 +83,31 @@ export async function findCheckpoint(
     }
   }
   throw new TrainerError('CheckpointCorruptError', `every checkpoint of run ${place} failed verification: ${skipped.map((s) => `${s.tag}: ${s.reason}`).join('; ')}`);
+}
+
+/**
+ * After a resume chose its checkpoint: every copy of it is verified and a damaged or missing one
+ * rewritten from an intact one, then checkpoints of the stage that one store lost (storage
+ * cleared, a crash between the two stores' writes) are copied back from the other. Best effort:
+ * a failure here (a full disk) is reported, never stops the resume.
+ */
+export async function repairCopies(
+  store: DualCheckpointStore,
+  meta: DualCheckpointMeta,
+): Promise<{ repaired: { tag: string; store: string; error: WireError }[]; failure?: WireError }> {
+  const repaired: RepairedCopy[] = [];
+  try {
+    repaired.push(...(await store.repair(meta.key)));
+    repaired.push(...(await store.mirrorMissing({ outputDir: meta.id.outputDir, runId: meta.id.runId, stageName: meta.id.stageName })));
+  } catch (e) {
+    return { repaired: repaired.map(describeRepair), failure: toWireError(e) };
+  }
+  return { repaired: repaired.map(describeRepair) };
+}
+
+function describeRepair(r: RepairedCopy): { tag: string; store: string; error: WireError } {
+  const id = parseCheckpointKey(r.key);
+  return { tag: (id.modelInfo ? `${id.modelInfo} ` : '') + formatTag(id.tag), store: r.store, error: r.error };
 }
 
 /** Settings a continued run may change (OpenNMT's `-continue` rules); everything else comes from the checkpoint. */

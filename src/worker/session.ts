@@ -9,7 +9,7 @@ import { initialValues, type ModelConfig, type ModelDefinition, type ParamSpec, 
 import { modelDefinition } from '../models/registry';
 import type { RunConfig } from '../shared/config';
 import type { Task, TaskModel } from '../tasks/types';
-import { createOptimizer, setLearningRate, type Optimizer } from './optim';
+import { createOptimizer, type Optimizer } from './optim';
 
 export class TrainingSession {
   readonly def: ModelDefinition;
@@ -58,27 +58,18 @@ export class TrainingSession {
 
   /** One optimizer update on the given training rows; returns the batch loss, still on the device. */
   trainStep(indices: Int32Array, lr: number, seed: number): tf.Scalar {
-    setLearningRate(this.optimizer, lr);
     return tf.tidy(() => {
       const batch = this.task.batch('train', indices);
       const { value, grads } = tf.variableGrads(() => this.task.loss(this.model, batch, { training: true, seed }), this.varList);
-      const wd = this.run.weight_decay;
-      if (wd > 0) {
-        // PyTorch's weight_decay for Adam/SGD/RMSprop: add wd·θ to the gradient (L2, not AdamW).
-        for (const name of Object.keys(grads)) grads[name] = tf.add(grads[name], tf.mul(this.paramByVarName(name), wd));
-      }
-      // Typed per subclass in tfjs (Adam says NamedVariableMap) though every optimizer reads plain tensors.
-      (this.optimizer as tf.Optimizer).applyGradients(grads);
+      // tfjs keys the gradients by variable name; the optimizer's state is by PyTorch name.
+      const byName = Object.fromEntries(Object.entries(grads).map(([varName, g]) => [varName.slice(this.variablePrefix.length), g]));
+      this.optimizer.applyGradients(this.params, byName, lr);
       if (this.ema) {
         const f = this.run.ema;
         for (const [n, v] of Object.entries(this.ema)) v.assign(tf.add(tf.mul(v, f), tf.mul(this.params[n], 1 - f)));
       }
       return value;
     });
-  }
-
-  private paramByVarName(varName: string): tf.Variable {
-    return this.params[varName.slice(this.variablePrefix.length)];
   }
 
   evaluate(): Promise<Record<string, number>> {

@@ -104,6 +104,59 @@ describe('dual store', () => {
     }
   });
 
+  it('repair rewrites a damaged copy from the intact one, under the same generation, and says which and why', async () => {
+    const { store, opfs, idb, cleanup } = await scratchDual();
+    try {
+      const r = await store.save(id(), { model: [bytes(200, 1)], optim: [bytes(300, 2)] }, { counters: counters(3) });
+      expect(await store.repair(r.key)).toEqual([]); // nothing wrong: nothing written
+      await flipInOpfs(opfs.root, checkpointFileName(id(), 'optim'));
+      const fixed = await store.repair(r.key);
+      expect(fixed).toEqual([{ key: r.key, store: 'opfs', error: expect.objectContaining({ name: 'ChecksumMismatchError' }) }]);
+      expect(await opfs.store.read(r.key, 'optim')).toEqual(bytes(300, 2));
+      const [o] = await opfs.store.list();
+      const [i] = await idb.store.list();
+      expect(o).toEqual(i);
+
+      // Both copies of one part damaged: nothing to repair from, and nothing is written.
+      await flipInOpfs(opfs.root, checkpointFileName(id(), 'model'));
+      const db = await openCheckpointDb(idb.dbName);
+      const rec = (await db.get('chunks', [r.key, 'model', 0]))!;
+      rec[0] ^= 1;
+      await db.put('chunks', rec, [r.key, 'model', 0]);
+      db.close();
+      await expect(store.repair(r.key)).rejects.toMatchObject({ name: 'ChecksumMismatchError' });
+      await expect(opfs.store.read(r.key, 'model')).rejects.toMatchObject({ name: 'ChecksumMismatchError' });
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('mirrorMissing copies back what one store lost, and an older copy is replaced by the newer', async () => {
+    const { store, opfs, idb, cleanup } = await scratchDual();
+    try {
+      const saved = [];
+      for (const [u, tag] of [[10, tags.periodic(1, 10, 40)], [20, tags.periodic(2, 20, 80)], [20, tags.latest()]] as const) {
+        saved.push(await store.save(id(tag), { model: [bytes(100, u)], trainer: [bytes(20, u + 1)] }, { counters: counters(u) }));
+      }
+      // OPFS loses everything.
+      await opfs.store.deleteRun('run1');
+      const back = await store.mirrorMissing({ runId: 'run1' });
+      expect(back.map((b) => [b.key, b.store, b.error.name]).sort()).toEqual(saved.map((m) => [m.key, 'opfs', 'CheckpointNotFoundError']).sort());
+      for (const m of saved) {
+        expect((await store.stat(m.key))!.stores, m.key).toEqual(['opfs', 'idb']);
+        expect(await opfs.store.read(m.key, 'model')).toEqual(await idb.store.read(m.key, 'model'));
+      }
+      // A newer `latest` reached OPFS only (a crash between the two writes): IndexedDB's older copy is replaced.
+      const newer = await opfs.store.save(id(tags.latest()), { model: [bytes(100, 30)], trainer: [bytes(20, 31)] }, { counters: counters(30), createdAt: Date.now() + 1000 });
+      expect(await store.mirrorMissing({ runId: 'run1' })).toEqual([{ key: newer.key, store: 'idb', error: expect.objectContaining({ message: expect.stringContaining('older copy') }) }]);
+      expect(await idb.store.read(newer.key, 'model')).toEqual(bytes(100, 30));
+      expect((await idb.store.stat(newer.key))!.generation).toBe(newer.generation);
+      expect(await store.mirrorMissing({ runId: 'run1' })).toEqual([]);
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('createCheckpointStore picks the stores', async () => {
     expect(createCheckpointStore().stores.map((s) => s.kind)).toEqual(['opfs', 'idb']);
     expect(createCheckpointStore({ use: 'idb' }).kind).toBe('idb');

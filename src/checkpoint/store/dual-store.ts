@@ -3,21 +3,18 @@
  * first copy that verifies. Copies are matched by their parts' SHA-256, so a fallback never
  * mixes parts of two different saves under one key.
  */
+import type { StoreName } from '../../shared/config';
 import { TrainerError, type WireError, isNamed, toWireError } from '../../shared/errors';
+import type { StoreFailure } from '../../shared/progress';
 import { type CheckpointId, type CheckpointPart, parseCheckpointKey } from '../naming';
 import { newGeneration } from './common';
 import { createIdbStore, type IdbStoreOptions } from './idb-store';
 import { createOpfsStore, type OpfsStoreOptions } from './opfs-store';
-import type { CheckpointMeta, CheckpointParts, CheckpointStore, ListFilter, SaveInfo, StoreKind } from './types';
-
-export interface StoreFailure {
-  store: StoreKind;
-  error: WireError;
-}
+import type { CheckpointMeta, CheckpointParts, CheckpointStore, ListFilter, SaveInfo } from './types';
 
 /** A checkpoint as the dual store sees it: the newest copy, and which stores hold that copy. */
 export interface DualCheckpointMeta extends CheckpointMeta {
-  stores: StoreKind[];
+  stores: StoreName[];
 }
 
 /** A save's result: which stores now hold it, and why any other did not. */
@@ -28,12 +25,31 @@ export interface DualSaveResult extends DualCheckpointMeta {
 /** Verified bytes and the store that served them; failures lists the copies passed over, and why. */
 export interface DualReadResult {
   bytes: Uint8Array;
-  servedBy: StoreKind;
+  servedBy: StoreName;
   failures: StoreFailure[];
+}
+
+/** A store's copy of one checkpoint that repair() rewrote from an intact copy, and what was wrong with it. */
+export interface RepairedCopy {
+  key: string;
+  store: StoreName;
+  /** ChecksumMismatchError / CheckpointCorruptError: damaged; CheckpointNotFoundError: missing or older. */
+  error: WireError;
 }
 
 export interface DualCheckpointStore extends CheckpointStore {
   readonly stores: readonly CheckpointStore[];
+  /**
+   * Reads every copy of a checkpoint (every part, verified) and rewrites each store whose copy is
+   * missing, older or damaged from an intact one, under the same generation. Throws, writing
+   * nothing, when no store holds an intact copy.
+   */
+  repair(key: string): Promise<RepairedCopy[]>;
+  /**
+   * repair() for every checkpoint the filter admits that some store lacks (judged from metadata:
+   * cheap when nothing is missing). A checkpoint with no intact copy is left as it is.
+   */
+  mirrorMissing(filter?: ListFilter): Promise<RepairedCopy[]>;
   save(id: CheckpointId, parts: CheckpointParts, info: SaveInfo): Promise<DualSaveResult>;
   list(filter?: ListFilter): Promise<DualCheckpointMeta[]>;
   stat(key: string): Promise<DualCheckpointMeta | undefined>;
@@ -57,7 +73,7 @@ export function createCheckpointStore(options: CreateCheckpointStoreOptions = {}
   return createDualStore(stores);
 }
 
-function storeKind(s: CheckpointStore): StoreKind {
+function storeName(s: CheckpointStore): StoreName {
   return s.kind === 'both' ? 'opfs' : s.kind;
 }
 
@@ -73,9 +89,21 @@ function sameContent(a: CheckpointMeta, b: CheckpointMeta): boolean {
   );
 }
 
-function merge(copies: [StoreKind, CheckpointMeta][]): DualCheckpointMeta {
+function merge(copies: [StoreName, CheckpointMeta][]): DualCheckpointMeta {
   const top = newest(copies.map(([, m]) => m));
   return { ...top, stores: copies.filter(([, m]) => sameContent(m, top)).map(([k]) => k) };
+}
+
+/**
+ * One save writes several checkpoints (its tag, `latest`, an EMA variant): the stores that hold
+ * every one of them, and each store that missed any, once, with its first error.
+ */
+export function saveOutcome(results: readonly DualSaveResult[]): { stores: StoreName[]; failures: StoreFailure[] } {
+  const failures: StoreFailure[] = [];
+  for (const r of results) for (const f of r.failures) if (!failures.some((g) => g.store === f.store)) failures.push(f);
+  const [first, ...rest] = results;
+  const stores = (first?.stores ?? []).filter((s) => rest.every((r) => r.stores.includes(s)));
+  return { stores, failures };
 }
 
 /** Combines stores (in preference order for reads) into one. */
@@ -88,13 +116,13 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
     const results = await Promise.allSettled(stores.map((s) => s.save(id, parts, shared)));
     const failures: StoreFailure[] = [];
     let meta: CheckpointMeta | undefined;
-    const held: StoreKind[] = [];
+    const held: StoreName[] = [];
     results.forEach((r, i) => {
       if (r.status === 'fulfilled') {
         meta ??= r.value;
-        held.push(storeKind(stores[i]));
+        held.push(storeName(stores[i]));
       } else {
-        failures.push({ store: storeKind(stores[i]), error: toWireError(r.reason) });
+        failures.push({ store: storeName(stores[i]), error: toWireError(r.reason) });
       }
     });
     if (!meta) {
@@ -106,14 +134,14 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
   }
 
   async function list(filter?: ListFilter): Promise<DualCheckpointMeta[]> {
-    const byKey = new Map<string, [StoreKind, CheckpointMeta][]>();
+    const byKey = new Map<string, [StoreName, CheckpointMeta][]>();
     const listed = await Promise.allSettled(stores.map((s) => s.list(filter)));
     if (listed.every((r) => r.status === 'rejected')) throw (listed[0] as PromiseRejectedResult).reason;
     listed.forEach((r, i) => {
       if (r.status !== 'fulfilled') return; // a store that cannot list holds nothing we can read
       for (const m of r.value) {
         const copies = byKey.get(m.key) ?? [];
-        copies.push([storeKind(stores[i]), m]);
+        copies.push([storeName(stores[i]), m]);
         byKey.set(m.key, copies);
       }
     });
@@ -132,7 +160,7 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
 
   async function stat(key: string): Promise<DualCheckpointMeta | undefined> {
     const copies = await copiesOf(key);
-    return copies.length ? merge(copies.map(([s, m]) => [storeKind(s), m])) : undefined;
+    return copies.length ? merge(copies.map(([s, m]) => [storeName(s), m])) : undefined;
   }
 
   async function readWithSource(key: string, part: CheckpointPart): Promise<DualReadResult> {
@@ -143,7 +171,7 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
     if (!want) throw new TrainerError('CheckpointNotFoundError', `Checkpoint ${key} has no ${part} part.`);
     const failures: StoreFailure[] = [];
     for (const [s, m] of copies) {
-      const kind = storeKind(s);
+      const kind = storeName(s);
       const mine = m.parts.find((p) => p.part === part);
       if (!mine || mine.sha256 !== want.sha256) {
         failures.push({ store: kind, error: { name: 'CheckpointNotFoundError', message: `${kind} holds an older copy of ${key}.` } });
@@ -163,6 +191,52 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
     );
   }
 
+  async function repair(key: string): Promise<RepairedCopy[]> {
+    const copies = await copiesOf(key);
+    if (copies.length === 0) throw new TrainerError('CheckpointNotFoundError', `No complete checkpoint ${key} in any store.`);
+    const top = newest(copies.map(([, m]) => m));
+    const bad = new Map<CheckpointStore, WireError>();
+    for (const s of stores) {
+      const mine = copies.find(([c]) => c === s)?.[1];
+      if (!mine) bad.set(s, { name: 'CheckpointNotFoundError', message: `${storeName(s)} has no copy of ${key}` });
+      else if (!sameContent(mine, top)) bad.set(s, { name: 'CheckpointNotFoundError', message: `${storeName(s)} holds an older copy of ${key}` });
+    }
+    const parts: CheckpointParts = {};
+    for (const p of top.parts) {
+      for (const s of stores) {
+        if (bad.has(s)) continue;
+        try {
+          const bytes = await s.read(key, p.part);
+          parts[p.part] ??= [bytes];
+        } catch (e) {
+          bad.set(s, toWireError(e));
+        }
+      }
+      if (!parts[p.part]) throw new TrainerError('ChecksumMismatchError', `No intact copy of the ${p.part} part of checkpoint ${key} to repair from.`);
+    }
+    const repaired: RepairedCopy[] = [];
+    for (const [s, error] of bad) {
+      await s.save(top.id, parts, { counters: top.counters, metrics: top.metrics, generation: top.generation, createdAt: top.createdAt });
+      repaired.push({ key, store: storeName(s), error });
+    }
+    return repaired;
+  }
+
+  async function mirrorMissing(filter?: ListFilter): Promise<RepairedCopy[]> {
+    if (stores.length < 2) return [];
+    const out: RepairedCopy[] = [];
+    for (const m of await list(filter)) {
+      if (m.stores.length === stores.length) continue;
+      try {
+        out.push(...(await repair(m.key)));
+      } catch (e) {
+        // No intact copy: nothing to mirror from; a resume that needs it says so itself.
+        if (!isNamed(e, 'ChecksumMismatchError') && !isNamed(e, 'CheckpointCorruptError') && !isNamed(e, 'CheckpointNotFoundError')) throw e;
+      }
+    }
+    return out;
+  }
+
   const each = async (f: (s: CheckpointStore) => Promise<unknown>) => {
     const r = await Promise.allSettled(stores.map(f));
     const failed = r.find((x): x is PromiseRejectedResult => x.status === 'rejected');
@@ -176,6 +250,8 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
     list,
     stat,
     readWithSource,
+    repair,
+    mirrorMissing,
     read: async (key, part) => (await readWithSource(key, part)).bytes,
     delete: (key) => each((s) => s.delete(key)),
     deleteStage: (runId, stageName, outputDir) => each((s) => s.deleteStage(runId, stageName, outputDir)),

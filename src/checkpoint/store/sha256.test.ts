@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
+import { propertyRuns } from '../../../tools/property';
 import { incrementalSha256Hex, sha256Hex } from './sha256';
 
 const ref = (chunks: Uint8Array[]) => {
@@ -16,7 +17,7 @@ describe('sha256', () => {
         expect(incrementalSha256Hex(chunks)).toBe(ref(chunks));
         expect(await sha256Hex(chunks)).toBe(ref(chunks));
       }),
-      { numRuns: 300 },
+      propertyRuns('sha256: any chunking', 300),
     );
   });
 

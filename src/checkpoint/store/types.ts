@@ -1,4 +1,5 @@
 import type { CheckpointId, CheckpointPart } from '../naming';
+import type { StoreChoice } from '../../shared/config';
 import type { Counters } from '../../shared/progress';
 
 /** The training counters a checkpoint was taken at. */
@@ -43,11 +44,9 @@ export interface ListFilter {
   stageName?: string;
 }
 
-export type StoreKind = 'opfs' | 'idb';
-
 /** One place checkpoints live. Every method is safe to call from the page or the worker. */
 export interface CheckpointStore {
-  readonly kind: StoreKind | 'both';
+  readonly kind: StoreChoice;
   /** Writes all parts, then commits: afterwards the checkpoint is complete, or the call threw and nothing of it is visible. */
   save(id: CheckpointId, parts: CheckpointParts, info: SaveInfo): Promise<CheckpointMeta>;
   /** Complete checkpoints only, from metadata alone (no part is read). */

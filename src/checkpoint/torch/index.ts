@@ -1,5 +1,14 @@
 /** PyTorch checkpoint files (`.th`): read and write them, and the zip they are made of. */
-export { archiveNameFor, readTorchFile, writeTorchFile } from './torch-file';
+export {
+  COPY_BYTES_EXTRA,
+  COPY_BYTES_PER_FILE_BYTE,
+  archiveNameFor,
+  defaultReadLimits,
+  readTorchFile,
+  writeTorchFile,
+} from './torch-file';
+export type { TorchReadLimits, TorchReadOptions, TorchReadStats } from './torch-file';
+export { MAX_OPCODES } from './pickle-read';
 export {
   DTYPES,
   PyDict,

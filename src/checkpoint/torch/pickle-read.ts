@@ -1,4 +1,5 @@
 import { TrainerError } from '../../shared/errors';
+import { OP, opcodeName } from './pickle-opcodes';
 import { type DType, type PyKey, type PyValue, type Tensor, PyDict, PyFloat, PyTuple, STORAGE_DTYPE, isTensor } from './values';
 
 /*
@@ -13,6 +14,16 @@ import { type DType, type PyKey, type PyValue, type Tensor, PyDict, PyFloat, PyT
 export const MAX_NESTING = 512;
 /** Python ints encoded in more bytes than this are refused (no checkpoint needs them). */
 const MAX_LONG_BYTES = 1024;
+/**
+ * Opcodes one unpickle runs at most unless told otherwise. A state dict takes a few dozen per
+ * tensor, so this is far above any checkpoint's, and it bounds the work of a hostile pickle.
+ */
+export const MAX_OPCODES = 1 << 24;
+
+/** Work an unpickle did, counted as it goes: after a refusal it says how far it got. */
+export interface UnpickleWork {
+  opcodes: number;
+}
 
 /** A storage a tensor points into: `numel` elements of `dtype`, at least `numel * size` bytes. */
 export interface StorageRef {
@@ -56,22 +67,6 @@ function isAllowedGlobal(module: string, name: string): boolean {
   if (ALLOWED_CALLABLES.has(full)) return true;
   return module === 'torch' && STORAGE_DTYPE.has(name);
 }
-
-// Every pickle opcode, so an unsupported one is named in the error.
-const OPCODE_NAMES: Record<number, string> = {
-  0x28: 'MARK', 0x2e: 'STOP', 0x30: 'POP', 0x31: 'POP_MARK', 0x32: 'DUP', 0x46: 'FLOAT', 0x49: 'INT',
-  0x4a: 'BININT', 0x4b: 'BININT1', 0x4c: 'LONG', 0x4d: 'BININT2', 0x4e: 'NONE', 0x50: 'PERSID',
-  0x51: 'BINPERSID', 0x52: 'REDUCE', 0x53: 'STRING', 0x54: 'BINSTRING', 0x55: 'SHORT_BINSTRING',
-  0x56: 'UNICODE', 0x58: 'BINUNICODE', 0x61: 'APPEND', 0x62: 'BUILD', 0x63: 'GLOBAL', 0x64: 'DICT',
-  0x7d: 'EMPTY_DICT', 0x65: 'APPENDS', 0x67: 'GET', 0x68: 'BINGET', 0x69: 'INST', 0x6a: 'LONG_BINGET',
-  0x6c: 'LIST', 0x5d: 'EMPTY_LIST', 0x6f: 'OBJ', 0x70: 'PUT', 0x71: 'BINPUT', 0x72: 'LONG_BINPUT',
-  0x73: 'SETITEM', 0x74: 'TUPLE', 0x29: 'EMPTY_TUPLE', 0x75: 'SETITEMS', 0x47: 'BINFLOAT', 0x80: 'PROTO',
-  0x81: 'NEWOBJ', 0x82: 'EXT1', 0x83: 'EXT2', 0x84: 'EXT4', 0x85: 'TUPLE1', 0x86: 'TUPLE2', 0x87: 'TUPLE3',
-  0x88: 'NEWTRUE', 0x89: 'NEWFALSE', 0x8a: 'LONG1', 0x8b: 'LONG4', 0x42: 'BINBYTES', 0x43: 'SHORT_BINBYTES',
-  0x8c: 'SHORT_BINUNICODE', 0x8d: 'BINUNICODE8', 0x8e: 'BINBYTES8', 0x8f: 'EMPTY_SET', 0x90: 'ADDITEMS',
-  0x91: 'FROZENSET', 0x92: 'NEWOBJ_EX', 0x93: 'STACK_GLOBAL', 0x94: 'MEMOIZE', 0x95: 'FRAME',
-  0x96: 'BYTEARRAY8', 0x97: 'NEXT_BUFFER', 0x98: 'READONLY_BUFFER',
-};
 
 function formatError(message: string): TrainerError {
   return new TrainerError('CheckpointFormatError', `pickle: ${message}`);
@@ -120,9 +115,9 @@ function decodeLong(bytes: Uint8Array): number | bigint {
 /**
  * Unpickles `data` with the allow-list above. Returns the value model (see values.ts); never
  * returns internal objects (a bare global or storage) and never a cyclic or too deeply nested
- * structure.
+ * structure. Refuses (CheckpointFormatError) before running more than `maxOpcodes` opcodes.
  */
-export function unpickle(data: Uint8Array, hooks: UnpickleHooks): PyValue {
+export function unpickle(data: Uint8Array, hooks: UnpickleHooks, maxOpcodes = MAX_OPCODES, work: UnpickleWork = { opcodes: 0 }): PyValue {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const end = data.length;
   let pos = 0;
@@ -208,72 +203,69 @@ export function unpickle(data: Uint8Array, hooks: UnpickleHooks): PyValue {
 
   for (;;) {
     if (pos >= end) throw formatError('ends without STOP');
+    if (work.opcodes >= maxOpcodes) throw formatError(`more than ${maxOpcodes} opcodes (the limit of one read)`);
+    work.opcodes++;
     const op = data[pos++];
     switch (op) {
-      case 0x80: {
-        // PROTO
+      case OP.PROTO: {
         const v = u8();
         if (v > 5) throw formatError(`unknown protocol ${v}`);
         break;
       }
-      case 0x95: {
-        // FRAME: an 8-byte length we only bound; the opcodes inside are read as usual.
+      case OP.FRAME: {
+        // An 8-byte length we only bound; the opcodes inside are read as usual.
         const lo = u32();
         const hi = u32();
         if (hi !== 0 || lo > end - pos) throw formatError('FRAME longer than the pickle');
         break;
       }
-      case 0x2e: {
-        // STOP
+      case OP.STOP: {
         if (marks.length !== 0) throw formatError('STOP inside a MARK');
         if (stack.length !== 1) throw formatError(`STOP with ${stack.length} items on the stack`);
         const result = value(stack[0], 'the result');
         checkStructure(result);
         return result;
       }
-      case 0x28: // MARK
+      case OP.MARK:
         marks.push(stack);
         stack = [];
         break;
-      case 0x30: // POP
+      case OP.POP:
         pop();
         break;
-      case 0x31: // POP_MARK
+      case OP.POP_MARK:
         popMark();
         break;
-      case 0x32: // DUP
+      case OP.DUP:
         stack.push(top());
         break;
-      case 0x4e: // NONE
+      case OP.NONE:
         stack.push(null);
         break;
-      case 0x88: // NEWTRUE
+      case OP.NEWTRUE:
         stack.push(true);
         break;
-      case 0x89: // NEWFALSE
+      case OP.NEWFALSE:
         stack.push(false);
         break;
-      case 0x4a: {
-        // BININT
+      case OP.BININT: {
         need(4, 'BININT');
         stack.push(view.getInt32(pos, true));
         pos += 4;
         break;
       }
-      case 0x4b: // BININT1
+      case OP.BININT1:
         stack.push(u8());
         break;
-      case 0x4d: // BININT2
+      case OP.BININT2:
         stack.push(u16());
         break;
-      case 0x8a: {
-        // LONG1
+      case OP.LONG1: {
         const n = u8();
         stack.push(decodeLong(bytesOf(n, 'LONG1')));
         break;
       }
-      case 0x8b: {
-        // LONG4
+      case OP.LONG4: {
         need(4, 'LONG4');
         const n = view.getInt32(pos, true);
         pos += 4;
@@ -281,152 +273,136 @@ export function unpickle(data: Uint8Array, hooks: UnpickleHooks): PyValue {
         stack.push(decodeLong(bytesOf(n, 'LONG4')));
         break;
       }
-      case 0x47: {
-        // BINFLOAT: big-endian double
+      case OP.BINFLOAT: {
+        // Python writes BINFLOAT big-endian, unlike every other number in a pickle.
         need(8, 'BINFLOAT');
         stack.push(new PyFloat(view.getFloat64(pos, false)));
         pos += 8;
         break;
       }
-      case 0x58: {
-        // BINUNICODE
+      case OP.BINUNICODE: {
         const n = u32();
         stack.push(decodeUtf8(bytesOf(n, 'BINUNICODE')));
         break;
       }
-      case 0x8c: {
-        // SHORT_BINUNICODE
+      case OP.SHORT_BINUNICODE: {
         const n = u8();
         stack.push(decodeUtf8(bytesOf(n, 'SHORT_BINUNICODE')));
         break;
       }
-      case 0x8d: {
-        // BINUNICODE8
+      case OP.BINUNICODE8: {
         const lo = u32();
         const hi = u32();
         if (hi !== 0) throw formatError('BINUNICODE8 longer than the pickle');
         stack.push(decodeUtf8(bytesOf(lo, 'BINUNICODE8')));
         break;
       }
-      case 0x7d: // EMPTY_DICT
+      case OP.EMPTY_DICT:
         stack.push(new PyDict());
         break;
-      case 0x64: {
-        // DICT
+      case OP.DICT: {
         const items = popMark();
         const d = new PyDict();
         setItems(d, items);
         stack.push(d);
         break;
       }
-      case 0x73: {
-        // SETITEM
+      case OP.SETITEM: {
         const v = pop();
         const k = pop();
         setItems(top(), [k, v]);
         break;
       }
-      case 0x75: {
-        // SETITEMS
+      case OP.SETITEMS: {
         const items = popMark();
         setItems(top(), items);
         break;
       }
-      case 0x5d: // EMPTY_LIST
+      case OP.EMPTY_LIST:
         stack.push([]);
         break;
-      case 0x6c: {
-        // LIST
+      case OP.LIST: {
         const items = popMark();
         const l: PyValue[] = [];
         appendItems(l, items);
         stack.push(l);
         break;
       }
-      case 0x61: {
-        // APPEND
+      case OP.APPEND: {
         const v = pop();
         appendItems(top(), [v]);
         break;
       }
-      case 0x65: {
-        // APPENDS
+      case OP.APPENDS: {
         const items = popMark();
         appendItems(top(), items);
         break;
       }
-      case 0x29: // EMPTY_TUPLE
+      case OP.EMPTY_TUPLE:
         stack.push(new PyTuple([]));
         break;
-      case 0x74: {
-        // TUPLE; tuples may hold globals and storages (a persistent id, REDUCE args).
+      case OP.TUPLE: {
+        // Tuples may hold globals and storages (a persistent id, REDUCE args).
         // popMark() replaces `stack`, so it must run before `stack.push` is looked up.
         const items = popMark();
         stack.push(new PyTuple(items as PyValue[]));
         break;
       }
-      case 0x85:
-      case 0x86:
-      case 0x87: {
-        // TUPLE1/2/3
-        const n = op - 0x84;
+      case OP.TUPLE1:
+      case OP.TUPLE2:
+      case OP.TUPLE3: {
+        const n = op - OP.TUPLE1 + 1;
         if (stack.length < n) throw formatError('stack underflow');
         stack.push(new PyTuple(stack.splice(stack.length - n, n) as PyValue[]));
         break;
       }
-      case 0x71: // BINPUT
+      case OP.BINPUT:
         memo.set(u8(), top());
         break;
-      case 0x72: // LONG_BINPUT
+      case OP.LONG_BINPUT:
         memo.set(u32(), top());
         break;
-      case 0x94: // MEMOIZE
+      case OP.MEMOIZE:
         memo.set(memo.size, top());
         break;
-      case 0x68:
-      case 0x6a: {
-        // BINGET / LONG_BINGET
-        const i = op === 0x68 ? u8() : u32();
+      case OP.BINGET:
+      case OP.LONG_BINGET: {
+        const i = op === OP.BINGET ? u8() : u32();
         const v = memo.get(i);
         if (v === undefined) throw formatError(`memo ${i} is empty`);
         stack.push(v);
         break;
       }
-      case 0x63: {
-        // GLOBAL
+      case OP.GLOBAL: {
         const module = line('GLOBAL module');
         const name = line('GLOBAL name');
         pushGlobal(module, name);
         break;
       }
-      case 0x93: {
-        // STACK_GLOBAL
+      case OP.STACK_GLOBAL: {
         const name = pop();
         const module = pop();
         if (typeof module !== 'string' || typeof name !== 'string') throw formatError('STACK_GLOBAL needs two strings');
         pushGlobal(module, name);
         break;
       }
-      case 0x51: {
-        // BINPERSID
+      case OP.BINPERSID: {
         stack.push(new StorageItem(persistentLoad(pop(), hooks)));
         break;
       }
-      case 0x52: {
-        // REDUCE
+      case OP.REDUCE: {
         const args = pop();
         const fn = pop();
         stack.push(reduce(fn, args, hooks));
         break;
       }
-      case 0x62: {
-        // BUILD
+      case OP.BUILD: {
         const state = pop();
         build(top(), state);
         break;
       }
       default: {
-        const name = OPCODE_NAMES[op];
+        const name = opcodeName(op);
         if (name) throw new TrainerError('UnsafePickleError', `pickle opcode ${name} is not allowed`);
         throw formatError(`unknown opcode 0x${op.toString(16).padStart(2, '0')} at ${pos - 1}`);
       }

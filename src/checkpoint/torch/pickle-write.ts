@@ -1,4 +1,5 @@
 import { TrainerError } from '../../shared/errors';
+import { OP } from './pickle-opcodes';
 import { MAX_NESTING } from './pickle-read';
 import { DTYPE_INFO, type PyValue, type Tensor, PyDict, PyFloat, PyTuple, checkTensor, isTensor, shapeSize } from './values';
 
@@ -100,10 +101,10 @@ export function pickleTorch(value: PyValue): { pickle: Uint8Array; storages: Sto
     const i = memo.size;
     memo.set(key, i);
     if (i < 256) {
-      out.byte(0x71); // BINPUT
+      out.byte(OP.BINPUT);
       out.byte(i);
     } else {
-      out.byte(0x72); // LONG_BINPUT
+      out.byte(OP.LONG_BINPUT);
       out.u32(i);
     }
   };
@@ -111,10 +112,10 @@ export function pickleTorch(value: PyValue): { pickle: Uint8Array; storages: Sto
     const i = memo.get(key);
     if (i === undefined) return false;
     if (i < 256) {
-      out.byte(0x68); // BINGET
+      out.byte(OP.BINGET);
       out.byte(i);
     } else {
-      out.byte(0x6a); // LONG_BINGET
+      out.byte(OP.LONG_BINGET);
       out.u32(i);
     }
     return true;
@@ -122,7 +123,7 @@ export function pickleTorch(value: PyValue): { pickle: Uint8Array; storages: Sto
   const global = (module: string, name: string): void => {
     const key = `global:${module} ${name}`;
     if (get(key)) return;
-    out.byte(0x63);
+    out.byte(OP.GLOBAL);
     out.bytes(encoder.encode(`${module}\n${name}\n`));
     put(key);
   };
@@ -130,43 +131,43 @@ export function pickleTorch(value: PyValue): { pickle: Uint8Array; storages: Sto
     const key = `str:${s}`;
     if (memoize && get(key)) return;
     const b = encoder.encode(s);
-    out.byte(0x58); // BINUNICODE
+    out.byte(OP.BINUNICODE);
     out.u32(b.length);
     out.bytes(b);
     if (memoize) put(key);
   };
   const int = (v: number | bigint): void => {
     if (typeof v === 'number' && v >= 0 && v < 256) {
-      out.byte(0x4b);
+      out.byte(OP.BININT1);
       out.byte(v);
     } else if (typeof v === 'number' && v >= 0 && v < 65536) {
-      out.byte(0x4d);
+      out.byte(OP.BININT2);
       out.u16(v);
     } else if (v >= -0x80000000 && v <= 0x7fffffff) {
-      out.byte(0x4a);
+      out.byte(OP.BININT);
       out.i32(Number(v));
     } else {
       const b = encodeLong(BigInt(v));
       if (b.length > 255) throw writeError('int too large');
-      out.byte(0x8a); // LONG1
+      out.byte(OP.LONG1);
       out.byte(b.length);
       out.bytes(b);
     }
   };
   const float = (v: number): void => {
-    out.byte(0x47);
+    out.byte(OP.BINFLOAT);
     out.f64be(v);
   };
   const tuple = (items: readonly (() => void)[]): void => {
-    if (items.length === 0) return void out.byte(0x29);
-    if (items.length > 3) out.byte(0x28);
+    if (items.length === 0) return void out.byte(OP.EMPTY_TUPLE);
+    if (items.length > 3) out.byte(OP.MARK);
     for (const f of items) f();
-    out.byte(items.length <= 3 ? 0x84 + items.length : 0x74);
+    out.byte(items.length <= 3 ? OP.TUPLE1 - 1 + items.length : OP.TUPLE);
   };
   const emptyOrderedDict = (): void => {
     global('collections', 'OrderedDict');
-    out.byte(0x29); // EMPTY_TUPLE
-    out.byte(0x52); // REDUCE
+    out.byte(OP.EMPTY_TUPLE);
+    out.byte(OP.REDUCE);
   };
   const batched = <T>(items: readonly T[], each: (x: T) => void, single: number, many: number): void => {
     for (let i = 0; i < items.length; i += BATCH) {
@@ -175,7 +176,7 @@ export function pickleTorch(value: PyValue): { pickle: Uint8Array; storages: Sto
         each(batch[0]);
         out.byte(single);
       } else {
-        out.byte(0x28); // MARK
+        out.byte(OP.MARK);
         for (const x of batch) each(x);
         out.byte(many);
       }
@@ -196,7 +197,7 @@ export function pickleTorch(value: PyValue): { pickle: Uint8Array; storages: Sto
       s *= t.shape[i];
     }
     global('torch._utils', '_rebuild_tensor_v2');
-    out.byte(0x28); // MARK
+    out.byte(OP.MARK);
     tuple([
       () => str('storage', true),
       () => global('torch', info.storage),
@@ -204,22 +205,22 @@ export function pickleTorch(value: PyValue): { pickle: Uint8Array; storages: Sto
       () => str('cpu', true),
       () => int(numel),
     ]);
-    out.byte(0x51); // BINPERSID
+    out.byte(OP.BINPERSID);
     int(0);
     tuple(t.shape.map((d) => () => int(d)));
     tuple(stride.map((d) => () => int(d)));
-    out.byte(0x89); // NEWFALSE: requires_grad
+    out.byte(OP.NEWFALSE); // requires_grad
     emptyOrderedDict(); // backward hooks
-    out.byte(0x74); // TUPLE
-    out.byte(0x52); // REDUCE
+    out.byte(OP.TUPLE);
+    out.byte(OP.REDUCE);
     put(t);
   };
 
   const save = (v: PyValue, depth: number): void => {
     if (depth > MAX_NESTING) throw writeError(`nesting deeper than ${MAX_NESTING}`);
-    if (v === null) return void out.byte(0x4e);
-    if (v === true) return void out.byte(0x88);
-    if (v === false) return void out.byte(0x89);
+    if (v === null) return void out.byte(OP.NONE);
+    if (v === true) return void out.byte(OP.NEWTRUE);
+    if (v === false) return void out.byte(OP.NEWFALSE);
     if (typeof v === 'number') {
       if (Number.isSafeInteger(v) && !Object.is(v, -0)) return int(v);
       return float(v);
@@ -237,11 +238,11 @@ export function pickleTorch(value: PyValue): { pickle: Uint8Array; storages: Sto
     if (v instanceof PyTuple) {
       tuple(v.items.map((x) => () => save(x, depth + 1)));
     } else if (Array.isArray(v)) {
-      out.byte(0x5d); // EMPTY_LIST
-      batched(v, (x) => save(x, depth + 1), 0x61, 0x65);
+      out.byte(OP.EMPTY_LIST);
+      batched(v, (x) => save(x, depth + 1), OP.APPEND, OP.APPENDS);
     } else if (v instanceof PyDict) {
       if (v.ordered) emptyOrderedDict();
-      else out.byte(0x7d); // EMPTY_DICT
+      else out.byte(OP.EMPTY_DICT);
       const entries = [...v.entries()];
       batched(
         entries,
@@ -253,21 +254,21 @@ export function pickleTorch(value: PyValue): { pickle: Uint8Array; storages: Sto
           save(k, depth + 1);
           save(x, depth + 1);
         },
-        0x73,
-        0x75,
+        OP.SETITEM,
+        OP.SETITEMS,
       );
       if (v.ordered && v.attributes && v.attributes.size > 0) {
-        out.byte(0x7d); // EMPTY_DICT: the instance's __dict__, e.g. {_metadata: ...}
+        out.byte(OP.EMPTY_DICT); // the instance's __dict__, e.g. {_metadata: ...}
         batched(
           [...v.attributes.entries()],
           ([k, x]) => {
             str(k);
             save(x, depth + 1);
           },
-          0x73,
-          0x75,
+          OP.SETITEM,
+          OP.SETITEMS,
         );
-        out.byte(0x62); // BUILD
+        out.byte(OP.BUILD);
       } else if (v.attributes && v.attributes.size > 0) {
         throw writeError('only an OrderedDict can carry attributes');
       }
@@ -277,9 +278,9 @@ export function pickleTorch(value: PyValue): { pickle: Uint8Array; storages: Sto
     active.delete(v);
   };
 
-  out.byte(0x80); // PROTO 2
+  out.byte(OP.PROTO);
   out.byte(2);
   save(value, 0);
-  out.byte(0x2e); // STOP
+  out.byte(OP.STOP);
   return { pickle: out.result(), storages };
 }

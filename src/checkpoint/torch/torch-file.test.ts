@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe as group, expect, it } from 'vitest';
 import { ERROR_NAMES, TrainerError } from '../../shared/errors';
+import { OP } from './pickle-opcodes';
 import { type Described, describe, diff } from './test-helpers';
 import {
   type PyValue,
@@ -22,6 +23,9 @@ import {
   pyTuple,
   readTorchFile,
   readZip,
+  defaultReadLimits,
+  MAX_OPCODES,
+  type TorchReadStats,
   tensor,
   toPlain,
   writeTorchFile,
@@ -261,47 +265,103 @@ group('bad files', () => {
   });
 });
 
-group('bounds on what a small pickle can ask for', () => {
-  /** A pickle whose list holds `repeats` transposed views of one 512x512 float storage. */
-  function manyViews(repeats: number): Uint8Array {
+group('bounds on the work one read does', () => {
+  const MIB = 1 << 20;
+  const ROWS = 512;
+  const NUMEL = ROWS * ROWS;
+  const newStats = (): TorchReadStats => ({ copiedBytes: 0, opcodes: 0, checkedBytes: 0 });
+
+  /**
+   * A pickle whose list holds `1 + repeats` views of one 512x512 float storage, each of `size`
+   * and `stride`: the same arguments, REDUCEd again and again from the memo.
+   */
+  function manyViews(repeats: number, size: [number, number], stride: [number, number]): Uint8Array {
     const b: number[] = [];
     const s = (x: string) => b.push(...new TextEncoder().encode(x));
     const ustr = (x: string) => {
-      b.push(0x58, x.length, 0, 0, 0);
+      b.push(OP.BINUNICODE, x.length, 0, 0, 0);
       s(x);
     };
-    b.push(0x80, 2, 0x5d);
+    const int2 = (n: number) => b.push(OP.BININT2, n & 0xff, n >> 8);
+    b.push(OP.PROTO, 2, OP.EMPTY_LIST);
     s('ctorch._utils\n_rebuild_tensor_v2\n');
-    b.push(0x71, 0, 0x28, 0x28);
+    b.push(OP.BINPUT, 0, OP.MARK, OP.MARK);
     ustr('storage');
     s('ctorch\nFloatStorage\n');
     ustr('0');
     ustr('cpu');
-    b.push(0x4a, 0, 0, 4, 0, 0x74, 0x51); // numel 262144, TUPLE, BINPERSID
-    b.push(0x4b, 0, 0x4d, 0, 2, 0x4d, 0, 2, 0x86, 0x4b, 1, 0x4d, 0, 2, 0x86, 0x89, 0x7d, 0x74, 0x71, 1, 0x52, 0x61);
-    for (let i = 0; i < repeats; i++) b.push(0x68, 0, 0x68, 1, 0x52, 0x61);
-    b.push(0x2e);
+    b.push(OP.BININT, 0, 0, 4, 0, OP.TUPLE, OP.BINPERSID); // numel 262144
+    b.push(OP.BININT1, 0); // storage offset
+    int2(size[0]);
+    int2(size[1]);
+    b.push(OP.TUPLE2);
+    int2(stride[0]);
+    int2(stride[1]);
+    b.push(OP.TUPLE2, OP.NEWFALSE, OP.EMPTY_DICT, OP.TUPLE, OP.BINPUT, 1, OP.REDUCE, OP.APPEND);
+    for (let i = 0; i < repeats; i++) b.push(OP.BINGET, 0, OP.BINGET, 1, OP.REDUCE, OP.APPEND);
+    b.push(OP.STOP);
     const zip = writeZip(
       [
         { name: 'a/data.pkl', data: Uint8Array.from(b) },
-        { name: 'a/data/0', data: new Uint8Array(4 * 262144) },
+        { name: 'a/data/0', data: new Uint8Array(4 * NUMEL) },
         { name: 'a/version', data: new TextEncoder().encode('3\n') },
       ],
       { align: 64 },
     );
     return concatChunks(zip);
   }
+  const transposed = (repeats: number) => manyViews(repeats, [ROWS, ROWS], [1, ROWS]);
+  const TRANSPOSED_BYTES = 4 * NUMEL;
 
-  it('materializes a few strided views of one storage', () => {
-    const v = readTorchFile(manyViews(3)) as Tensor[];
+  it('materializes a few strided views of one storage, counting every byte it copies', () => {
+    const stats = newStats();
+    const v = readTorchFile(transposed(3), { stats }) as Tensor[];
     expect(v.length).toBe(4);
-    expect(v[0].shape).toEqual([512, 512]);
+    expect(v[0].shape).toEqual([ROWS, ROWS]);
+    expect(stats.copiedBytes).toBe(4 * TRANSPOSED_BYTES);
   });
 
-  it('refuses a pickle that gathers one storage hundreds of times', () => {
-    const t0 = performance.now();
-    expect(catchError(() => readTorchFile(manyViews(300))).name).toBe('CheckpointFormatError');
-    expect(performance.now() - t0).toBeLessThan(2000);
+  it('refuses a pickle that gathers one storage hundreds of times, before copying past its limit', () => {
+    const stats = newStats();
+    const copyBytes = 10 * MIB;
+    const err = catchError(() => readTorchFile(transposed(300), { limits: { copyBytes }, stats }));
+    expect(err.name).toBe('CheckpointFormatError');
+    expect(err.message).toContain(`more than ${copyBytes} bytes`);
+    // Refused at the copy that would have passed the limit, not after it.
+    expect(stats.copiedBytes).toBeLessThanOrEqual(copyBytes);
+    expect(stats.copiedBytes + TRANSPOSED_BYTES).toBeGreaterThan(copyBytes);
+  });
+
+  it('by default a read copies at most 4 bytes per byte of the file plus 64 MiB', () => {
+    expect(defaultReadLimits(1000)).toEqual({ copyBytes: 4 * 1000 + 64 * MIB, opcodes: MAX_OPCODES });
+    // Row slices (the cheapest views to gather), about 1 MiB each, until the default limit refuses one.
+    const file = manyViews(100, [ROWS, ROWS - 1], [ROWS, 1]);
+    const limit = defaultReadLimits(file.length).copyBytes;
+    const stats = newStats();
+    const err = catchError(() => readTorchFile(file, { stats }));
+    expect(err.message).toContain(`more than ${limit} bytes`);
+    expect(stats.copiedBytes).toBeLessThanOrEqual(limit);
+    expect(stats.copiedBytes + 4 * ROWS * (ROWS - 1)).toBeGreaterThan(limit);
+  });
+
+  it('refuses before running more opcodes than its limit, and never runs more than the pickle has bytes', () => {
+    const file = load(GOOD, 'mlp_optim.th');
+    const full = newStats();
+    readTorchFile(file, { stats: full });
+    const zip = readZip(file);
+    const pickleBytes = zip.read(zip.names().find((n) => n.endsWith('/data.pkl'))!).length;
+    expect(full.opcodes).toBeGreaterThan(10);
+    expect(full.opcodes).toBeLessThanOrEqual(pickleBytes);
+    // Every byte of the archive is CRC-checked once at most.
+    expect(full.checkedBytes).toBeGreaterThan(0);
+    expect(full.checkedBytes).toBeLessThanOrEqual(file.length);
+
+    const cut = newStats();
+    const opcodes = full.opcodes - 1;
+    const err = catchError(() => readTorchFile(file, { limits: { opcodes }, stats: cut }));
+    expect(err.name).toBe('CheckpointFormatError');
+    expect(err.message).toContain(`more than ${opcodes} opcodes`);
+    expect(cut.opcodes).toBe(opcodes);
   });
 });
 

@@ -1,8 +1,9 @@
 import { TrainerError } from '../../shared/errors';
-import { type StorageRef, unpickle } from './pickle-read';
+import { OP } from './pickle-opcodes';
+import { MAX_OPCODES, type StorageRef, type UnpickleHooks, unpickle } from './pickle-read';
 import { pickleTorch } from './pickle-write';
 import { DTYPE_INFO, type DType, type PyValue, type Tensor, type TensorData } from './values';
-import { type ZipInputEntry, readZip, writeZip } from './zip';
+import { type ZipArchive, type ZipInputEntry, readZip, writeZip } from './zip';
 
 /*
  * PyTorch's own file format (`torch.save` since 1.6): a stored zip of `<folder>/data.pkl`,
@@ -23,18 +24,54 @@ function formatError(message: string): TrainerError {
 const decoder = new TextDecoder();
 
 /**
+ * How much work one read may do, so that a small file cannot ask for a great deal: bytes copied
+ * to materialize tensors (strided views, unaligned storages) and pickle opcodes run. Reading the
+ * zip needs no limit of its own: each byte is CRC-checked at most once (entries may not overlap).
+ */
+export interface TorchReadLimits {
+  copyBytes: number;
+  opcodes: number;
+}
+
+/** A read may copy this many bytes per byte of the file ... */
+export const COPY_BYTES_PER_FILE_BYTE = 4;
+/** ... plus this many, so small files with views still read. */
+export const COPY_BYTES_EXTRA = 64 << 20;
+
+/** The limits of a read of a `fileBytes`-byte file, unless the caller gives others. */
+export function defaultReadLimits(fileBytes: number): TorchReadLimits {
+  return { copyBytes: COPY_BYTES_PER_FILE_BYTE * fileBytes + COPY_BYTES_EXTRA, opcodes: MAX_OPCODES };
+}
+
+/** The work a read did, filled in as it goes, so it is there after a refusal too. */
+export interface TorchReadStats {
+  /** Bytes copied to materialize tensors. */
+  copiedBytes: number;
+  /** Pickle opcodes run. */
+  opcodes: number;
+  /** Zip bytes CRC-checked. */
+  checkedBytes: number;
+}
+
+export interface TorchReadOptions {
+  limits?: Partial<TorchReadLimits>;
+  stats?: TorchReadStats;
+}
+
+/**
  * Reads a file `torch.save` wrote (or `writeTorchFile`). Tensors come back contiguous: views
  * (storage offsets, transposes, slices) are copied out; a contiguous tensor whose bytes are
  * aligned is a zero-copy view of `bytes`. Tensors that were the same object in Python (tied
  * weights) are the same object here.
  *
  * Throws TrainerError only: CheckpointFormatError (not a torch file, bad structure, sizes out
- * of bounds), UnsafePickleError (a global or opcode outside the allow-list),
- * CheckpointCorruptError (CRC-32 mismatch).
+ * of bounds, more work than `limits` allow: see defaultReadLimits), UnsafePickleError (a global
+ * or opcode outside the allow-list), CheckpointCorruptError (CRC-32 mismatch).
  */
-export function readTorchFile(bytes: Uint8Array): PyValue {
+export function readTorchFile(bytes: Uint8Array, options: TorchReadOptions = {}): PyValue {
+  const stats = options.stats ?? { copiedBytes: 0, opcodes: 0, checkedBytes: 0 };
   try {
-    return readTorchFileUnguarded(bytes);
+    return readTorchFileUnguarded(bytes, options.limits ?? {}, stats);
   } catch (e) {
     if (e instanceof TrainerError) throw e;
     // A reader bug must still surface as a named error; the prefix lets tests catch such bugs.
@@ -42,13 +79,22 @@ export function readTorchFile(bytes: Uint8Array): PyValue {
   }
 }
 
-function readTorchFileUnguarded(bytes: Uint8Array): PyValue {
+function readTorchFileUnguarded(bytes: Uint8Array, given: Partial<TorchReadLimits>, stats: TorchReadStats): PyValue {
   requireLittleEndian();
   if (!(bytes instanceof Uint8Array)) throw formatError('readTorchFile needs a Uint8Array');
-  if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1] <= 5) {
+  if (bytes.length >= 2 && bytes[0] === OP.PROTO && bytes[1] <= 5) {
     throw formatError('legacy (pre-1.6, non-zip) PyTorch files are not supported');
   }
+  const limits = { ...defaultReadLimits(bytes.length), ...given };
   const zip = readZip(bytes);
+  try {
+    return unpickleArchive(zip, limits, stats);
+  } finally {
+    stats.checkedBytes = zip.bytesChecked;
+  }
+}
+
+function unpickleArchive(zip: ZipArchive, limits: TorchReadLimits, stats: TorchReadStats): PyValue {
   const names = zip.names();
   if (names.length === 0) throw formatError('empty zip archive: not a PyTorch file');
   const slash = names[0].indexOf('/');
@@ -65,8 +111,8 @@ function readTorchFileUnguarded(bytes: Uint8Array): PyValue {
   const storages = new Map<string, StorageRef>();
   // Copies (strided views, unaligned storages) are bounded in total, so a small pickle cannot
   // ask for the same large storage to be gathered thousands of times.
-  const copies: CopyBudget = { left: 4 * bytes.length + (64 << 20), aligned: new Map() };
-  return unpickle(zip.read(pklName), {
+  const copies: CopyBudget = { limit: limits.copyBytes, stats, aligned: new Map() };
+  const hooks: UnpickleHooks = {
     loadStorage(dtype: DType, key: string, numel: number): StorageRef {
       const known = storages.get(key);
       if (known) {
@@ -85,17 +131,22 @@ function readTorchFileUnguarded(bytes: Uint8Array): PyValue {
       return ref;
     },
     rebuildTensor: (storage, offset, shape, stride) => materialize(storage, offset, shape, stride, copies),
-  });
+  };
+  return unpickle(zip.read(pklName), hooks, limits.opcodes, stats);
 }
 
 interface CopyBudget {
-  left: number;
+  limit: number;
+  stats: TorchReadStats;
   aligned: Map<StorageRef, TensorData>;
 }
 
+/** Counts a copy of `n` bytes before it is made; refuses one that would pass the limit. */
 function spend(budget: CopyBudget, n: number): void {
-  budget.left -= n;
-  if (budget.left < 0) throw formatError('tensor views would copy more than 4x the file size');
+  if (budget.stats.copiedBytes + n > budget.limit) {
+    throw formatError(`tensor views would copy more than ${budget.limit} bytes (the limit of one read)`);
+  }
+  budget.stats.copiedBytes += n;
 }
 
 /** The storage as a typed array of its dtype (zero-copy when its bytes are aligned). */

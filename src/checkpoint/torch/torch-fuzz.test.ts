@@ -1,11 +1,13 @@
 // Property: whatever bytes come in, readTorchFile returns a value or throws a named TrainerError,
-// quickly. Never a RangeError, TypeError, hang or giant allocation.
+// within its stated work bounds. Never a RangeError, TypeError, hang or giant allocation.
+// A fixed number of cases per property; the seed is printed, and TORCH_FUZZ_SEED replays it.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe as group, expect, it } from 'vitest';
 import { TrainerError } from '../../shared/errors';
-import { concatChunks, readTorchFile, readZip, writeZip } from './index';
+import { type TorchReadStats, concatChunks, defaultReadLimits, readTorchFile, readZip, writeZip } from './index';
+import { OP } from './pickle-opcodes';
 
 const GOOD = join(__dirname, '../../../test-data/torch');
 const valid = readdirSync(GOOD)
@@ -13,20 +15,25 @@ const valid = readdirSync(GOOD)
   .map((f) => new Uint8Array(readFileSync(join(GOOD, f))));
 
 const KNOWN = new Set(['CheckpointFormatError', 'UnsafePickleError', 'CheckpointCorruptError']);
-const MAX_MS = 2000;
 
-/** Reads, and checks the outcome is a value or one of the known named errors. */
+/**
+ * Reads, and checks the outcome is a value or one of the known named errors, and that the work
+ * stayed within the bounds the reader states: no more opcodes than bytes (each opcode takes one at
+ * least), each archive byte CRC-checked once at most, copies within the default limit.
+ */
 function readsSafely(bytes: Uint8Array): void {
-  const t0 = performance.now();
+  const stats: TorchReadStats = { copiedBytes: 0, opcodes: 0, checkedBytes: 0 };
   try {
-    readTorchFile(bytes);
+    readTorchFile(bytes, { stats });
   } catch (e) {
     if (!(e instanceof TrainerError) || !KNOWN.has(e.name) || e.message.startsWith('unexpected error')) {
       throw new Error(`escaped: ${String(e)}${e instanceof Error && e.cause ? ` (cause: ${String(e.cause)})` : ''}`);
     }
   }
-  const ms = performance.now() - t0;
-  if (ms > MAX_MS) throw new Error(`took ${ms} ms`);
+  if (stats.opcodes > bytes.length) throw new Error(`ran ${stats.opcodes} opcodes in ${bytes.length} bytes`);
+  if (stats.checkedBytes > bytes.length) throw new Error(`checked ${stats.checkedBytes} of ${bytes.length} bytes`);
+  const copyLimit = defaultReadLimits(bytes.length).copyBytes;
+  if (stats.copiedBytes > copyLimit) throw new Error(`copied ${stats.copiedBytes} bytes, more than ${copyLimit}`);
 }
 
 /** The same archive with its data.pkl replaced (and CRCs right), so the unpickler sees it. */
@@ -52,7 +59,11 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
   fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.array(fc.nat(255), { minLength: 1, maxLength: 8 }) }),
-  fc.record({ kind: fc.constant('set' as const), at: fc.nat(), byte: fc.constantFrom(0, 0xff, 0x7f, 0x80, 0x28, 0x2e, 0x52, 0x62) }),
+  fc.record({
+    kind: fc.constant('set' as const),
+    at: fc.nat(),
+    byte: fc.constantFrom(0, 0xff, 0x7f, OP.PROTO, OP.MARK, OP.STOP, OP.REDUCE, OP.BUILD),
+  }),
 );
 
 function mutate(src: Uint8Array, ms: Mutation[]): Uint8Array {
@@ -76,12 +87,16 @@ function mutate(src: Uint8Array, ms: Mutation[]): Uint8Array {
 
 // Opcode-level fragments, so random pickles get past the first byte and into the interesting parts.
 const TOKENS: number[][] = [
-  [0x80, 2], [0x28], [0x2e], [0x30], [0x31], [0x32], [0x4e], [0x88], [0x89], [0x4a, 0xff, 0xff, 0xff, 0x7f],
-  [0x4b, 3], [0x4d, 0xff, 0xff], [0x8a, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0x80], [0x8b, 0xff, 0xff, 0xff, 0x7f],
-  [0x47, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0], [0x58, 1, 0, 0, 0, 0x61], [0x58, 0xff, 0xff, 0xff, 0xff], [0x8c, 2, 0x68, 0x69],
-  [0x7d], [0x5d], [0x29], [0x74], [0x85], [0x86], [0x87], [0x6c], [0x64], [0x61], [0x65], [0x73], [0x75],
-  [0x71, 0], [0x71, 1], [0x72, 0xff, 0xff, 0xff, 0xff], [0x94], [0x68, 0], [0x68, 1], [0x6a, 0xff, 0xff, 0xff, 0xff],
-  [0x52], [0x62], [0x51], [0x93], [0x95, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+  [OP.PROTO, 2], [OP.MARK], [OP.STOP], [OP.POP], [OP.POP_MARK], [OP.DUP], [OP.NONE], [OP.NEWTRUE], [OP.NEWFALSE],
+  [OP.BININT, 0xff, 0xff, 0xff, 0x7f], [OP.BININT1, 3], [OP.BININT2, 0xff, 0xff],
+  [OP.LONG1, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0x80], [OP.LONG4, 0xff, 0xff, 0xff, 0x7f],
+  [OP.BINFLOAT, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0], [OP.BINUNICODE, 1, 0, 0, 0, 0x61], [OP.BINUNICODE, 0xff, 0xff, 0xff, 0xff],
+  [OP.SHORT_BINUNICODE, 2, 0x68, 0x69],
+  [OP.EMPTY_DICT], [OP.EMPTY_LIST], [OP.EMPTY_TUPLE], [OP.TUPLE], [OP.TUPLE1], [OP.TUPLE2], [OP.TUPLE3], [OP.LIST], [OP.DICT],
+  [OP.APPEND], [OP.APPENDS], [OP.SETITEM], [OP.SETITEMS],
+  [OP.BINPUT, 0], [OP.BINPUT, 1], [OP.LONG_BINPUT, 0xff, 0xff, 0xff, 0xff], [OP.MEMOIZE], [OP.BINGET, 0], [OP.BINGET, 1],
+  [OP.LONG_BINGET, 0xff, 0xff, 0xff, 0xff],
+  [OP.REDUCE], [OP.BUILD], [OP.BINPERSID], [OP.STACK_GLOBAL], [OP.FRAME, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
   [...new TextEncoder().encode('ccollections\nOrderedDict\n')],
   [...new TextEncoder().encode('ctorch._utils\n_rebuild_tensor_v2\n')],
   [...new TextEncoder().encode('ctorch._utils\n_rebuild_parameter\n')],
@@ -90,10 +105,12 @@ const TOKENS: number[][] = [
   [...new TextEncoder().encode('X\x07\x00\x00\x00storage')],
   [...new TextEncoder().encode('X\x01\x00\x00\x000')],
   [...new TextEncoder().encode('X\x03\x00\x00\x00cpu')],
-  [0x63, 0x61], // an unterminated GLOBAL
+  [OP.GLOBAL, 0x61], // an unterminated GLOBAL
 ];
 
-const RUNS = { numRuns: Number(process.env.TORCH_FUZZ_RUNS ?? 1000), interruptAfterTimeLimit: Number(process.env.TORCH_FUZZ_MS ?? 4000) };
+const SEED = Number(process.env.TORCH_FUZZ_SEED ?? Math.floor(Math.random() * 0x7fffffff));
+console.log(`torch-fuzz: seed ${SEED} (TORCH_FUZZ_SEED=${SEED} replays this run)`);
+const RUNS = { numRuns: Number(process.env.TORCH_FUZZ_RUNS ?? 1000), seed: SEED };
 
 group('readTorchFile never throws anything but a named error', () => {
   it('random bytes', () => {

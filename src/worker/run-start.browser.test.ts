@@ -1,0 +1,105 @@
+// Starts racing in one trainer, in real Chromium with the real stores: a second start while one is
+// alive is refused without disturbing the first, and a stop before the first step cancels the
+// start, announcing no run and leaving no checkpoint, lock or tensor behind.
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createDualStore } from '../checkpoint/store/dual-store';
+import { scratchIdb, scratchOpfs } from '../checkpoint/store/test-helpers';
+import { DEFAULT_CONFIG, type RunConfig } from '../shared/config';
+import type { TrainerEvent } from '../shared/progress';
+import { Trainer } from './run-start';
+
+const opfs = await scratchOpfs();
+const idb = await scratchIdb();
+const store = createDualStore([opfs.store, idb.store]);
+afterAll(async () => {
+  await opfs.cleanup();
+  await idb.cleanup();
+});
+
+// Tiny and on the CPU backend: the point is the starts' lifetimes, not the training.
+const base: RunConfig = {
+  ...DEFAULT_CONFIG,
+  backend: 'cpu',
+  hidden: 8,
+  embed: 4,
+  batch_size: 1024,
+  epochs: 1,
+  eval_every: 0,
+  save_every: 0,
+  save_at_epoch_end: false,
+  best_metrics: '',
+};
+
+function recorder(): { events: TrainerEvent[]; onEvent: (e: TrainerEvent) => void } {
+  const events: TrainerEvent[] = [];
+  return { events, onEvent: (e) => events.push(e) };
+}
+
+async function errorOf(p: Promise<unknown>): Promise<{ name: string; message: string }> {
+  try {
+    await p;
+  } catch (e) {
+    return { name: (e as Error).name, message: (e as Error).message };
+  }
+  throw new Error('expected the start to be refused');
+}
+
+async function heldRunLocks(): Promise<string[]> {
+  return ((await navigator.locks.query()).held ?? []).map((l) => l.name ?? '').filter((n) => n.startsWith('run:'));
+}
+
+describe('a start has its own lifetime', () => {
+  const trainer = new Trainer(() => store);
+
+  it('refuses a second start while the first is alive; the first trains to its checkpoint undisturbed', async () => {
+    const a = recorder();
+    const b = recorder();
+    const first = trainer.start({ ...base, run_id: 'race-a' }, a.onEvent);
+    const second = trainer.start({ ...base, run_id: 'race-b' }, b.onEvent);
+
+    const refused = await errorOf(second);
+    expect(refused.name).toBe('TrainerBusyError');
+    expect(b.events).toEqual([]);
+
+    const end = await first;
+    expect(end.epoch).toBe(1);
+    expect(a.events.filter((e) => e.type === 'run').map((e) => e.type === 'run' && e.runId)).toEqual(['race-a']);
+    expect(a.events.some((e) => e.type === 'state' && e.state === 'failed')).toBe(false);
+    expect(a.events.at(-1)).toMatchObject({ type: 'state', state: 'done' });
+    expect((await store.list({ runId: 'race-a' })).map((m) => m.id.tag.kind)).toEqual(['last']);
+    expect(await store.list({ runId: 'race-b' })).toEqual([]);
+    expect(await heldRunLocks()).toEqual([]);
+  });
+
+  it('a stop while preparing cancels the start: no run announced, nothing saved or held, and the next start trains', async () => {
+    const tensorsBefore = tf.memory().numTensors;
+    const a = recorder();
+    const cancelled = trainer.start({ ...base, run_id: 'cancel-a' }, (e) => {
+      a.onEvent(e);
+      // The stop lands while the backend is being chosen, after the data is loaded.
+      if (e.type === 'state' && e.message === 'choosing a backend') trainer.stop();
+    });
+    const err = await errorOf(cancelled);
+    expect(err.name).toBe('AbortError');
+    expect(a.events.map((e) => e.type)).toEqual(['state', 'state']);
+    expect(a.events.some((e) => e.type === 'run' || e.type === 'saved')).toBe(false);
+    expect(await store.list({ runId: 'cancel-a' })).toEqual([]);
+    expect(await heldRunLocks()).toEqual([]);
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+
+    const next = recorder();
+    await trainer.start({ ...base, run_id: 'cancel-b' }, next.onEvent);
+    expect(next.events.at(-1)).toMatchObject({ type: 'state', state: 'done' });
+    expect((await store.list({ runId: 'cancel-b' })).map((m) => m.id.tag.kind)).toEqual(['last']);
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+  });
+
+  it('a stop at once, before the store is even open, cancels too; a stop with nothing alive does nothing', async () => {
+    const cancelled = trainer.start({ ...base, run_id: 'cancel-now' }, () => {});
+    trainer.stop();
+    expect((await errorOf(cancelled)).name).toBe('AbortError');
+    trainer.stop();
+    expect(await store.list({ runId: 'cancel-now' })).toEqual([]);
+  });
+});

@@ -1,0 +1,204 @@
+/**
+ * A start of a run, as an object: it owns its session, loop and cancellation from the moment it
+ * is asked for until its last checkpoint, so nothing of one start can leak into another. The
+ * worker holds at most one (`Trainer`); a second start while one is alive is refused at once,
+ * before it touches data, backend or tfjs variables, and a stop before the first step cancels
+ * the start instead of being lost.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createCheckpointStore, type DualCheckpointStore } from '../checkpoint/store/dual-store';
+import type { RunConfig } from '../shared/config';
+import { TrainerError, isNamed, toWireError } from '../shared/errors';
+import type { Counters, TrainerEvent } from '../shared/progress';
+import type { UserData } from '../tasks/registry';
+import { chooseBackend, timeTrialSteps } from './backend';
+import { Checkpointer } from './checkpointer';
+import { TrainingLoop } from './loop';
+import { prepareRun } from './prepare';
+import { TrainingSession } from './session';
+
+type OnEvent = (e: TrainerEvent) => void;
+
+const isAbort = (e: unknown): boolean => e instanceof DOMException && e.name === 'AbortError';
+
+function watchDevice(onLost: (e: Error) => void): void {
+  if (tf.getBackend() !== 'webgpu') return;
+  // tfjs's WebGPU backend keeps its GPUDevice in a field its public type does not declare.
+  const device = (tf.backend() as unknown as { device?: { lost?: Promise<{ message: string; reason: string }> } }).device;
+  device?.lost?.then((info) => {
+    onLost(new TrainerError('BackendFailedError', `the GPU device was lost (${info.reason || 'unknown'}): ${info.message}`));
+  });
+}
+
+/** Anything that is not already a named error broke inside tfjs: say which backend, keep its words. */
+function explainFailure(e: unknown): Error {
+  if (e instanceof TrainerError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  const oom = /out of memory|allocat/i.test(message) ? ' (out of memory: try a smaller batch or model)' : '';
+  const where = tf.getBackend() ? `the ${tf.getBackend()} backend failed` : 'training failed before a backend was chosen';
+  return new TrainerError('BackendFailedError', `${where}${oom}: ${message}`);
+}
+
+/**
+ * Removes leftovers of interrupted saves, but only while no tab is training: another tab's save in
+ * flight has staged files too. Best effort: a failed sweep never stops a run.
+ */
+async function sweepIfIdle(s: DualCheckpointStore): Promise<void> {
+  const locks = (navigator as Navigator & { locks?: LockManager }).locks;
+  try {
+    const held = locks ? ((await locks.query()).held ?? []) : [];
+    if (held.some((l) => l.name?.startsWith('run:'))) return;
+    await s.sweep();
+  } catch (e) {
+    console.warn('checkpoint sweep skipped:', e);
+  }
+}
+
+/** Holds the run's Web Lock while `body` runs, so a second tab cannot write the same run. */
+async function withRunLock<T>(runId: string, body: () => Promise<T>): Promise<T> {
+  const locks = (navigator as Navigator & { locks?: LockManager }).locks;
+  if (!locks) return body();
+  return locks.request(`run:${runId}`, { ifAvailable: true }, async (lock) => {
+    if (!lock) throw new TrainerError('RunLockedError', `run ${runId} is training in another tab; it is read-only here`);
+    return body();
+  });
+}
+
+/** One start: preparing (cancellable), then training (stopped cooperatively, with a checkpoint). */
+export class RunStart {
+  private readonly abort = new AbortController();
+  private loop: TrainingLoop | null = null;
+  private session: TrainingSession | null = null;
+
+  constructor(
+    private readonly requested: RunConfig,
+    private readonly onEvent: OnEvent,
+    private readonly storeFor: (run: RunConfig) => Promise<DualCheckpointStore>,
+    private readonly userData?: UserData,
+  ) {}
+
+  /**
+   * Before the first step: the start ends with an AbortError and no run is announced. Once
+   * training: the loop stops after its current step and saves, as Stop always did.
+   */
+  cancel(): void {
+    if (this.loop) this.loop.stop();
+    else this.abort.abort(new DOMException('the start was cancelled before training began', 'AbortError'));
+  }
+
+  pause(): void {
+    this.loop?.pause();
+  }
+
+  resume(): void {
+    this.loop?.resume();
+  }
+
+  requestSave(): void {
+    this.loop?.requestSave();
+  }
+
+  /** Trains to the end (or a stop); resolves with the final counters. Call once. */
+  async run(): Promise<Counters> {
+    const { onEvent } = this;
+    const signal = this.abort.signal;
+    onEvent({ type: 'state', state: 'preparing', message: 'loading data' });
+    try {
+      const checkpoints = await this.storeFor(this.requested);
+      signal.throwIfAborted();
+      const prepared = await prepareRun(this.requested, checkpoints, this.userData);
+      signal.throwIfAborted();
+      const { run, task } = prepared;
+      return await withRunLock(prepared.names.runId, async () => {
+        onEvent({ type: 'state', state: 'preparing', message: 'choosing a backend' });
+        const report = await chooseBackend(run.backend, (b) => timeTrialSteps(run, task, b));
+        signal.throwIfAborted();
+        onEvent({ type: 'backend', report });
+        const session = new TrainingSession(run, task);
+        this.session = session;
+        const { position, callbacks, validateFirst } = await prepared.restore(session);
+        // The last moment a cancel ends the start: from the `run` event on, Stop means save and end.
+        signal.throwIfAborted();
+        onEvent({ type: 'run', ...prepared.event });
+        const checkpointer = new Checkpointer(run, prepared.names, session, onEvent, callbacks, checkpoints);
+        const loop = new TrainingLoop(session, run, position, onEvent, checkpointer, { validateFirst });
+        this.loop = loop;
+        watchDevice((e) => loop.fail(e));
+        const end = await loop.runToEnd();
+        onEvent({ type: 'state', state: 'stopping', message: 'saving a checkpoint' });
+        try {
+          await checkpointer.saveFinal(loop.position(), loop.totalUpdates, end.epoch >= run.epochs);
+        } catch (e) {
+          // A full disk at the very end loses only the updates since the last complete checkpoint.
+          if (!isNamed(e, 'QuotaExceededError')) throw e;
+          onEvent({ type: 'state', state: 'idle', message: 'stopped; the final checkpoint did not fit on the disk', error: toWireError(e) });
+          return end;
+        }
+        onEvent({ type: 'state', state: end.epoch >= run.epochs ? 'done' : 'idle' });
+        return end;
+      });
+    } catch (e) {
+      // Only our own cancel is an AbortError here: WebGPU rejects reads with an AbortError too when
+      // its device is lost, and that is a backend failure.
+      const cancelled = signal.aborted && isAbort(e);
+      const err = cancelled ? (e as Error) : explainFailure(this.loop?.failureReason ?? e);
+      // A cancelled start announced no run, so it has no state to report: its rejection says it.
+      if (!cancelled) onEvent({ type: 'state', state: 'failed', error: toWireError(err) });
+      throw err;
+    } finally {
+      this.session?.dispose();
+      this.session = null;
+      this.loop = null;
+    }
+  }
+}
+
+/** The worker's trainer: at most one start alive, and the checkpoint store it reuses. */
+export class Trainer {
+  private current: RunStart | null = null;
+  private store: DualCheckpointStore | null = null;
+
+  constructor(
+    /** Opens the checkpoint store for a choice of stores (tests give their own scratch stores). */
+    private readonly openStore: (use: RunConfig['stores']) => DualCheckpointStore = (use) => createCheckpointStore({ use }),
+  ) {}
+
+  /** Starts a run; refuses (TrainerBusyError) while another start of this worker is alive. */
+  async start(requested: RunConfig, onEvent: OnEvent, userData?: UserData): Promise<Counters> {
+    if (this.current) throw new TrainerError('TrainerBusyError', 'a run is already starting or training in this worker');
+    const start = new RunStart(requested, onEvent, (run) => this.storeFor(run), userData);
+    this.current = start;
+    try {
+      return await start.run();
+    } finally {
+      this.current = null;
+    }
+  }
+
+  /** Cancels a start still preparing, or stops a training run after its step (with a checkpoint). */
+  stop(): void {
+    this.current?.cancel();
+  }
+
+  pause(): void {
+    this.current?.pause();
+  }
+
+  resume(): void {
+    this.current?.resume();
+  }
+
+  /** Best effort when the page is hidden or closing: a checkpoint after the current step. */
+  checkpointNow(): void {
+    this.current?.requestSave();
+  }
+
+  /** The checkpoint store for a choice of stores; leftovers of interrupted saves are swept once. */
+  private async storeFor(run: RunConfig): Promise<DualCheckpointStore> {
+    if (!this.store || this.store.kind !== run.stores) {
+      this.store = this.openStore(run.stores);
+      await sweepIfIdle(this.store);
+    }
+    return this.store;
+  }
+}
