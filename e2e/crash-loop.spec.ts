@@ -71,6 +71,9 @@ test(`the renderer killed ${KILLS} times, half of them during a save: every reop
     await page.goto('/');
     const banner = page.locator('#recovery-banner');
     await expect(banner).toContainText(`Run ${RUN} was cut off at update`);
+    // trainer.autoResume=prompt (set once through the page's control) holds: nothing runs until asked.
+    await expect(page.locator('#auto-resume')).toHaveValue('prompt');
+    expect(await page.locator('body').getAttribute('data-state')).toBeNull();
     // The stores as the kill left them (the app has not touched them yet: it asks first).
     const left = await readStores(page, PARTS);
     const before = checkCopies(left, RUN);

@@ -88,11 +88,19 @@ async function readStoresInPage(opts: { bytesOf: string | null; maxBytes: number
     try {
       if (db.objectStoreNames.contains('meta')) for (const m of await all<{ key: string }>('meta', 'getAll')) idbMeta[m.key] = JSON.stringify(m);
       if (db.objectStoreNames.contains('chunks')) {
+        // One part at a time (its chunks joined, hashed, dropped), so big checkpoints never sit in memory together.
         const keys = await all<[string, string, number]>('chunks', 'getAllKeys');
-        const values = await all<Uint8Array>('chunks', 'getAll'); // same key order as getAllKeys
-        const joined = new Map<string, Uint8Array[]>();
-        keys.forEach(([key, part], i) => joined.set(`${key}_${part}.th`, [...(joined.get(`${key}_${part}.th`) ?? []), values[i]]));
-        for (const [path, chunks] of joined) {
+        const byPart = new Map<string, [string, string, number][]>();
+        for (const k of keys) byPart.set(`${k[0]}_${k[1]}.th`, [...(byPart.get(`${k[0]}_${k[1]}.th`) ?? []), k]);
+        const get = (k: [string, string, number]) =>
+          new Promise<Uint8Array>((resolve, reject) => {
+            const r = db.transaction('chunks').objectStore('chunks').get(k);
+            r.onsuccess = () => resolve(r.result as Uint8Array);
+            r.onerror = () => reject(r.error);
+          });
+        for (const [path, partKeys] of byPart) {
+          const chunks: Uint8Array[] = [];
+          for (const k of partKeys.sort((a, b) => a[2] - b[2])) chunks.push(await get(k));
           const u = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
           let at = 0;
           for (const c of chunks) {

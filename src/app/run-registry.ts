@@ -46,6 +46,7 @@ export function autoResumeSetting(): 'auto' | 'prompt' {
   return localStorage.getItem(AUTO_RESUME_KEY) === 'prompt' ? 'prompt' : 'auto';
 }
 
+/** Set by the page's "after a crash" control. */
 export function setAutoResume(value: 'auto' | 'prompt'): void {
   localStorage.setItem(AUTO_RESUME_KEY, value);
 }

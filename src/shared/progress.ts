@@ -121,9 +121,8 @@ export interface SavedEvent {
   /** Each store that missed any of them, once, with its first error; empty when all hold it. */
   failures: StoreFailure[];
   bytes: number;
-  /** Milliseconds the loop was held (device reads), and the whole save took. */
+  /** Milliseconds the loop was held (device reads); encoding and writing went on while it trained. */
   heldMs: number;
-  totalMs: number;
 }
 
 /** A save began writing (the loop already goes on); `saved` follows when it is complete. */

@@ -135,7 +135,7 @@ export class Checkpointer implements LoopHooks {
             config: this.run as unknown as { [key: string]: JsonValue },
             backend: tf.getBackend() ?? '',
           });
-    const writing = this.write(counters, weights, ema, optim, trainer, kind, metric, t0, heldMs);
+    const writing = this.write(counters, weights, ema, optim, trainer, kind, metric, heldMs);
     writing.catch(() => {}); // surfaced by the next save or flush(), not as an unhandled rejection
     this.writing = writing;
   }
@@ -148,7 +148,6 @@ export class Checkpointer implements LoopHooks {
     trainer: ReturnType<typeof encodeTrainerPart> | null,
     kind: 'periodic' | 'last' | 'best',
     metric: string | undefined,
-    t0: number,
     heldMs: number,
   ): Promise<void> {
     const tagList: CheckpointTag[] =
@@ -181,7 +180,7 @@ export class Checkpointer implements LoopHooks {
     if (kind === 'periodic') await this.prune();
     const bytes = [...Object.values(parts), ...Object.values(emaPart ?? {})].reduce((n, chunks) => n + chunks.reduce((m, c) => m + c.byteLength, 0), 0);
     // What happened, not what was configured: a store that refused a write is named with its error.
-    this.onEvent({ type: 'saved', tag: formatTag(tagList[0]), counters, ...saveOutcome(results), bytes, heldMs, totalMs: performance.now() - t0 });
+    this.onEvent({ type: 'saved', tag: formatTag(tagList[0]), counters, ...saveOutcome(results), bytes, heldMs });
   }
 
   /** Keeps the newest `keep_checkpoint` periodic checkpoints; never `latest`, `last` or a best. */

@@ -108,10 +108,11 @@ it('a checkpoint write that failed for a full disk is retried after Resume, not 
         throw new TrainerError('QuotaExceededError', 'disk full');
       }
       saved.push(info.counters.update);
-      return {};
+      return { stores: ['opfs'], failures: [] };
     },
     list: async () => [],
     delete: async () => {},
+    // A fake of the few store methods the checkpointer calls; the full interface is not needed here.
   } as unknown as ConstructorParameters<typeof Checkpointer>[5];
   const r = { ...run, save_every: 2, keep_checkpoint: -1, best_metrics: '' };
   const cp = new Checkpointer(r, { outputDir: 'runs', runId: 'x', modelName: 'char-mlp' }, session, () => {}, undefined, store);

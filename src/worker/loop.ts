@@ -1,6 +1,6 @@
 /**
  * The explicit training loop: it owns the counters, the data cursor, the RNG and the timing of
- * evaluation, progress and (later) checkpoints. Pause and stop are cooperative flags checked
+ * evaluation and progress; saving plugs in through its hooks. Pause and stop are cooperative flags checked
  * between steps. It yields to the worker's event loop through a MessageChannel after every step:
  * never requestAnimationFrame (paused in hidden tabs) and never setTimeout (clamped to 4 ms).
  */

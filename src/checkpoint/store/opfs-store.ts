@@ -416,7 +416,7 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
           await dropCheckpointsFolder(h as FileSystemDirectoryHandle);
           await removeIfEmpty(run, name);
         }
-        // Other files the app keeps in the run folder (logs, exports) are not the store's to remove.
+        // Files in the run folder that are not checkpoints were not written by the store: it leaves them.
         await removeIfEmpty(out, runId);
       }
     });
