@@ -83,7 +83,7 @@ class CharWindowTask:
         for start in range(0, self.val_size, EVAL_BATCH_WINDOWS):
             idx = list(range(start, min(self.val_size, start + EVAL_BATCH_WINDOWS)))
             x, y = _on(model, *self.batch("val", idx))
-            total += float(self.loss_sum(model, x, y)) / len(idx) * len(idx)
+            total += float(self.loss_sum(model, x, y))
         return {"val/loss": total / self.val_size}
 
 
@@ -148,7 +148,7 @@ class CharStreamTask:
         for start in range(0, self.val_size, EVAL_BATCH):
             idx = list(range(start, min(self.val_size, start + EVAL_BATCH)))
             x, y = _on(model, *self.batch("val", idx))
-            total += float(self.loss_sum(model, x, y)) / y.numel() * len(idx)
+            total += float(self.loss_sum(model, x, y)) / self.t  # each window's mean, summed over windows
         return {"val/loss": total / self.val_size}
 
 
@@ -242,7 +242,7 @@ class Seq2SeqTask:
             idx = list(range(start, min(self.val_size, start + EVAL_BATCH)))
             x, y = _on(model, *self.batch("val", idx))
             n = int((y != D.PAD_ID).sum())
-            total += float(self.loss_sum(model, x, y)) / max(n, 1) * n
+            total += float(self.loss_sum(model, x, y))
             tokens += n
             for i, hyp in zip(idx, self.greedy(model, idx)):
                 ref = self.val_pairs[i][1]

@@ -79,7 +79,11 @@ export const CASES: ContinueCase[] = [
   {
     label: 'names/gpt',
     before: 3,
-    run: { ...tiny, task: 'names', model: 'gpt', embed: 16, heads: 2, layers: 1, hidden: 32, context: 8, batch_size: 8, run_id: 'c-names-gpt' },
+    // RMSprop with momentum: the app's optimizers keep PyTorch's state, so it continues too.
+    run: {
+      ...tiny, task: 'names', model: 'gpt', embed: 16, heads: 2, layers: 1, hidden: 32, context: 8, batch_size: 8,
+      optimizer: 'rmsprop', momentum: 0.9, lr: 0.003, run_id: 'c-names-gpt',
+    },
   },
   {
     label: 'g2p/seq2seq',

@@ -130,7 +130,7 @@ it('a checkpoint write that failed for a full disk is retried after Resume, not 
 });
 
 it('validateFirst: weights another engine trained are validated before the first update, once', async () => {
-  const session = new TrainingSession(run, new CharWindowTask(words, run));
+  const session = new TrainingSession(run, new CharWindowTask(words, run), 'validate-first/');
   const events: TrainerEvent[] = [];
   const start = { counters: { epoch: 0, update: 7, sample: 56 }, rng: startPosition(run).rng };
   const loop = new TrainingLoop(session, run, start, (e) => events.push(e), {}, { validateFirst: true });
