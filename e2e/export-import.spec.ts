@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { PYTHON, torchrunArgs } from '../tools/python';
-import { SMALL_RUN, validation, waitForUpdate, waitForValidation, withoutPickers } from './helpers';
+import { progress, SMALL_RUN, validation, waitForUpdate, waitForValidation, withoutPickers } from './helpers';
 
 /** Updates PyTorch adds. */
 const STEPS = 20;
@@ -47,10 +47,11 @@ for (const kind of KINDS) {
       await page.getByRole('button', { name: 'Stop' }).click();
       await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
 
-      const latest = page.locator(`tr[data-run="${run}"][data-tag="latest"]`);
-      await expect(latest).toBeVisible();
-      const exportedAt = Number(await latest.getAttribute('data-update'));
+      // Stop saved where the run stopped; the list shows it once it has refreshed.
+      const exportedAt = (await progress(page)).update;
       expect(exportedAt).toBeGreaterThanOrEqual(20);
+      const latest = page.locator(`tr[data-run="${run}"][data-tag="latest"]`);
+      await expect(latest).toHaveAttribute('data-update', String(exportedAt));
       await page.locator('#export-format').selectOption('zip');
       const [download] = await Promise.all([page.waitForEvent('download'), latest.locator('button[data-action="export"]').click()]);
       expect(download.suggestedFilename()).toBe(`${run}_latest.zip`);
