@@ -27,7 +27,9 @@ const server = spawn(process.execPath, ['scripts/serve.mjs'], {
 const stopServer = () => {
   try {
     process.kill(-server.pid);
-  } catch {}
+  } catch {
+    // already gone
+  }
 };
 process.on('exit', stopServer);
 
@@ -36,7 +38,9 @@ async function waitForServer() {
     try {
       const r = await fetch(`http://127.0.0.1:${port}/`);
       if (r.ok) return;
-    } catch {}
+    } catch {
+      // not listening yet
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error('the app server did not start');

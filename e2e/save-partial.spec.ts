@@ -34,7 +34,7 @@ test('a save that reached only OPFS is shown as such, the run goes on, and a sav
     const db = await new Promise<IDBDatabase>((resolve, reject) => {
       const open = indexedDB.open('checkpoints');
       open.onsuccess = () => resolve(open.result);
-      open.onerror = () => reject(open.error);
+      open.onerror = () => reject(open.error ?? new Error('IndexedDB request failed'));
     });
     const tx = db.transaction(['meta', 'chunks'], 'readwrite');
     const ended = new Promise<string>((resolve) => {

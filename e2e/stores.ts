@@ -77,13 +77,13 @@ async function readStoresInPage(opts: { bytesOf: string | null; maxBytes: number
     const db = await new Promise<IDBDatabase>((resolve, reject) => {
       const r = indexedDB.open('checkpoints');
       r.onsuccess = () => resolve(r.result);
-      r.onerror = () => reject(r.error);
+      r.onerror = () => reject(r.error ?? new Error('IndexedDB request failed'));
     });
     const all = <T>(store: string, what: 'getAll' | 'getAllKeys') =>
       new Promise<T[]>((resolve, reject) => {
         const r = db.transaction(store).objectStore(store)[what]();
         r.onsuccess = () => resolve(r.result as T[]);
-        r.onerror = () => reject(r.error);
+        r.onerror = () => reject(r.error ?? new Error('IndexedDB request failed'));
       });
     try {
       if (db.objectStoreNames.contains('meta')) for (const m of await all<{ key: string }>('meta', 'getAll')) idbMeta[m.key] = JSON.stringify(m);
@@ -96,7 +96,7 @@ async function readStoresInPage(opts: { bytesOf: string | null; maxBytes: number
           new Promise<Uint8Array>((resolve, reject) => {
             const r = db.transaction('chunks').objectStore('chunks').get(k);
             r.onsuccess = () => resolve(r.result as Uint8Array);
-            r.onerror = () => reject(r.error);
+            r.onerror = () => reject(r.error ?? new Error('IndexedDB request failed'));
           });
         for (const [path, partKeys] of byPart) {
           const chunks: Uint8Array[] = [];
@@ -269,7 +269,7 @@ export async function flipByte(page: Page, store: StoreKind, key: string, part: 
       const db = await new Promise<IDBDatabase>((resolve, reject) => {
         const r = indexedDB.open('checkpoints');
         r.onsuccess = () => resolve(r.result);
-        r.onerror = () => reject(r.error);
+        r.onerror = () => reject(r.error ?? new Error('IndexedDB request failed'));
       });
       try {
         await new Promise<void>((resolve, reject) => {
@@ -284,7 +284,7 @@ export async function flipByte(page: Page, store: StoreKind, key: string, part: 
             chunks.put(v, k);
           };
           tx.oncomplete = () => resolve();
-          tx.onerror = () => reject(tx.error);
+          tx.onerror = () => reject(tx.error ?? new Error('IndexedDB request failed'));
         });
       } finally {
         db.close();
@@ -307,7 +307,7 @@ export async function loseStore(page: Page, store: StoreKind): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       const r = indexedDB.deleteDatabase('checkpoints');
       r.onsuccess = () => resolve();
-      r.onerror = () => reject(r.error);
+      r.onerror = () => reject(r.error ?? new Error('IndexedDB request failed'));
       r.onblocked = () => reject(new Error('deleting the checkpoints database is blocked by an open connection'));
     });
   }, store);

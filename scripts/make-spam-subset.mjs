@@ -15,7 +15,7 @@ for (const group of readdirSync(root).sort()) {
     const split = text.indexOf('\n\n');
     const head = split < 0 ? text : text.slice(0, split);
     const body = split < 0 ? '' : text.slice(split + 2);
-    const subject = (head.match(/^Subject:(.*)$/im) ?? [, ''])[1].trim();
+    const subject = (head.match(/^Subject:(.*)$/im) ?? ['', ''])[1].trim();
     const label = group.startsWith('spam') ? 'spam' : 'ham';
     lines.push(`${label}\t${JSON.stringify(`Subject: ${subject}\n${body.slice(0, BODY_CHARS)}`)}`);
   }

@@ -238,7 +238,7 @@ class CheckpointBrowser {
       const full = ['optim', 'trainer'].every((p) => m.parts.some((x) => x.part === p));
       if (full && !m.id.modelInfo) actions.append(this.button('Continue from here', 'resume', () => this.resume(m), 'Resume: fill the form to continue this run from this checkpoint'));
       actions.append(
-        this.button('Use weights', 'warm-start', async () => this.warmStart(m), 'Warm start: a new run begins from these weights, matched by name'),
+        this.button('Use weights', 'warm-start', () => this.warmStart(m), 'Warm start: a new run begins from these weights, matched by name'),
         this.button('Export', 'export', () => this.exportMetas([m], exportZipName(m.id.runId, tag))),
         this.button('Delete', 'delete', () => this.deleteOne(m)),
       );

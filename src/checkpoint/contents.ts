@@ -310,8 +310,8 @@ export function decodeOptimPart(v: PyValue): OptimPart {
   const params = field(g, 'params', 'param_groups[0]');
   if (!Array.isArray(params)) bad('param_groups[0].params must be a list');
   const paramNames = params.map((i) => {
-    const n = names.get(num(i as PyValue));
-    if (typeof n !== 'string') bad(`param_idx_to_name has no name for parameter ${String(i)}`);
+    const n = names.get(num(i));
+    if (typeof n !== 'string') bad(`param_idx_to_name has no name for parameter ${typeof i === 'number' || typeof i === 'bigint' ? i : typeof i}`);
     return n;
   });
   const state = dictOf(field(d, 'state', 'the optimizer file'), 'state');

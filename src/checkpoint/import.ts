@@ -181,7 +181,7 @@ async function checkModel(stateDict: Weights, meta: ModelPartMeta, shapesFor: Sh
     else if (w.shape.join('x') !== shape.join('x')) diffs.push(`${name} is [${w.shape}], the model needs [${shape}]`);
   }
   for (const name of stateDict.keys()) if (!(name in shapes)) diffs.push(`unexpected ${name}`);
-  if (diffs.length) refuse('ShapeMismatchError', `its weights do not fit the ${String(meta.modelConfig.kind)} model its config describes: ${listDiffs(diffs)}`);
+  if (diffs.length) refuse('ShapeMismatchError', `its weights do not fit the ${JSON.stringify(meta.modelConfig.kind)} model its config describes: ${listDiffs(diffs)}`);
 }
 
 function checkOptim(optim: OptimPart, stateDict: Weights): void {

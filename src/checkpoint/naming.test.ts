@@ -119,7 +119,7 @@ describe('checkpoint names', () => {
     ['a fractional epoch', { tag: { kind: 'periodic', epoch: 1.5, update: 1, sample: 1 } }, /non-negative safe integer/],
     ['a metric with a space', { tag: { kind: 'best', metric: 'val loss' } }, /use only letters/],
   ])('refuses an id with %s', (_why, patch, reason) => {
-    expect(() => checkpointPath({ ...base, ...patch } as CheckpointId, 'model')).toThrowError(
+    expect(() => checkpointPath({ ...base, ...patch }, 'model')).toThrowError(
       expect.objectContaining({ name: 'CheckpointNameError', message: expect.stringMatching(reason) }),
     );
   });
@@ -138,7 +138,7 @@ describe('resume selectors', () => {
     tags.periodic(3, 150, 300),
     tags.latest(),
     tags.best('loss'),
-  ].map((tag) => ({ id: { outputDir: 'runs', runId: 'r', modelName: 'm', tag } as CheckpointId }));
+  ].map((tag) => ({ id: { outputDir: 'runs', runId: 'r', modelName: 'm', tag } }));
 
   it('parses counters and full tags', () => {
     expect(parseSelector('E10')).toEqual({ kind: 'counter', counter: 'epoch', value: 10 });

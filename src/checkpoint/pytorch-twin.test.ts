@@ -111,7 +111,7 @@ describe('PyTorch twin of char-mlp', () => {
         runId: 'twin',
         stageName: 'train',
         modelName: 'char-mlp',
-        modelConfig: { ...session.modelConfig, vocabulary: task.vocabulary as unknown as JsonValue },
+        modelConfig: { ...session.modelConfig, vocabulary: task.vocabulary },
       });
       const optim = encodeOptimPart(await readOptimizer(session, run.lr));
       const trainer = encodeTrainerPart({

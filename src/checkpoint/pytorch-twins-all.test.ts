@@ -10,7 +10,7 @@ import { requireTorch, runPythonJson } from '../../tools/python';
 import { Rng } from '../data/rng';
 import { modelDefinition } from '../models/registry';
 import { initialValues, type ModelConfig, type Params } from '../models/types';
-import { encodeModelPart, type JsonValue, type Weights } from './contents';
+import { encodeModelPart, type Weights } from './contents';
 import { concatChunks, writeTorchFile } from './torch/index';
 
 const ROOT = resolve(__dirname, '../..');
@@ -78,7 +78,7 @@ describe('PyTorch twins of every model', () => {
       const file = join(dir, `m${n}_model.th`);
       writeFileSync(file, concatChunks(writeTorchFile(encodeModelPart({
         stateDict: weights, checkpointTag: 'last', counters: { epoch: 0, update: 0, sample: 0 }, runId: 'twins', modelName: c.cfg.kind,
-        modelConfig: c.cfg as unknown as { [k: string]: JsonValue },
+        modelConfig: c.cfg,
       }))));
       const batch = join(dir, `b${n}.json`);
       writeFileSync(batch, JSON.stringify({ x, shape: c.shape, float: !!c.float }));

@@ -85,7 +85,7 @@ describe('best tracking', () => {
 });
 
 describe('checkpointsToDelete', () => {
-  const m = (tag: CheckpointTag, patch: Partial<CheckpointId> = {}) => ({ id: { outputDir: 'runs', runId: 'r', modelName: 'net', tag, ...patch } as CheckpointId });
+  const m = (tag: CheckpointTag, patch: Partial<CheckpointId> = {}) => ({ id: { outputDir: 'runs', runId: 'r', modelName: 'net', tag, ...patch } });
   const all = [
     m(tags.periodic(1, 10, 40)),
     m(tags.periodic(3, 30, 120)),

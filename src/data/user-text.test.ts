@@ -3,7 +3,7 @@ import { decodeUserText, parseTsv, tokenizeSide } from './user-text';
 
 const file = (bytes: Uint8Array | string, name = 'f.txt') => ({
   name,
-  bytes: (typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes).slice().buffer as ArrayBuffer,
+  bytes: (typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes).slice().buffer,
 });
 
 function refusal(f: () => unknown): { name: string; message: string } {

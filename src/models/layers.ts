@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
   const [out, inF] = weight.shape;
   const lead = x.shape.slice(0, -1);
-  const y = tf.matMul(x.reshape([-1, inF]) as tf.Tensor2D, weight as tf.Tensor2D, false, true);
+  const y = tf.matMul(x.reshape<tf.Tensor2D>([-1, inF]), weight, false, true);
   return (bias ? tf.add(y, bias) : y).reshape([...lead, out]);
 }
 

@@ -7,13 +7,13 @@ import * as tf from '@tensorflow/tfjs';
  * CrossEntropyLoss(ignore_index=...).
  */
 export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor, ignoreId?: number): tf.Scalar {
-  const v = logits.shape[logits.shape.length - 1]!;
+  const v = logits.shape[logits.shape.length - 1];
   const flatLogits = logits.reshape([-1, v]);
   const flatTargets = targets.flatten().toInt();
   const picked = tf.sum(tf.mul(tf.logSoftmax(flatLogits, -1), tf.oneHot(flatTargets, v)), -1);
   if (ignoreId === undefined) return tf.neg(tf.mean(picked)) as tf.Scalar;
   const mask = tf.cast(tf.notEqual(flatTargets, ignoreId), 'float32');
-  return tf.div(tf.neg(tf.sum(tf.mul(picked, mask))), tf.maximum(tf.sum(mask), 1)) as tf.Scalar;
+  return tf.div<tf.Scalar>(tf.neg(tf.sum(tf.mul(picked, mask))), tf.maximum(tf.sum(mask), 1));
 }
 
 /** Row indices start..end-1 as the Int32Array a batch takes. */

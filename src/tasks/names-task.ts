@@ -48,7 +48,7 @@ export class CharWindowTask implements Task {
 
   loss(m: TaskModel, b: Batch, opts: { training: boolean; seed: number }): tf.Scalar {
     const logits = m.def.logits(m.params, b.x, m.config, opts);
-    return tf.losses.softmaxCrossEntropy(tf.oneHot(b.y as tf.Tensor1D, m.config.vocab_size), logits) as tf.Scalar;
+    return tf.losses.softmaxCrossEntropy<tf.Tensor, tf.Scalar>(tf.oneHot(b.y, m.config.vocab_size), logits);
   }
 
   async evaluate(m: TaskModel): Promise<Record<string, number>> {

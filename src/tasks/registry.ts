@@ -88,7 +88,7 @@ export async function createTask(run: RunConfig, userData?: UserData, adapt?: Ad
 function charsAdapter(adapt: Adaptation | undefined) {
   const chars = adapt?.vocabulary.chars;
   const fit = {
-    chars: Array.isArray(chars) && chars.every((c) => typeof c === 'string') ? (chars as string[]) : undefined,
+    chars: Array.isArray(chars) && chars.every((c) => typeof c === 'string') ? (chars) : undefined,
     adaptation: undefined as VocabAdaptation | undefined,
     texts(texts: string[]): string[] {
       if (!fit.chars) return texts;

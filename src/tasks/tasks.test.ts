@@ -110,10 +110,10 @@ describe('tasks on tiny data', () => {
     expect(checkRunConfig({ ...DEFAULT_CONFIG, model: 'gpt' })).toBeNull();
     await expect(createTask({ ...DEFAULT_CONFIG, task: 'spam', model: 'gpt' })).rejects.toMatchObject({ name: 'InvalidConfigError' });
     await expect(createTask({ ...DEFAULT_CONFIG, task: 'text', model: 'gpt' })).rejects.toMatchObject({ name: 'DatasetError' });
-    const bytes = new TextEncoder().encode('hello world, '.repeat(20)).buffer as ArrayBuffer;
+    const bytes = new TextEncoder().encode('hello world, '.repeat(20)).buffer;
     const t = await createTask({ ...tiny, task: 'text', model: 'gpt' }, { name: 'a.txt', bytes });
     expect(t.vocabulary.chars).toContain('w');
-    const tsv = new TextEncoder().encode('cat\tk ae t\ndog\td ao g\nbat\tb ae t\n').buffer as ArrayBuffer;
+    const tsv = new TextEncoder().encode('cat\tk ae t\ndog\td ao g\nbat\tb ae t\n').buffer;
     const s = await createTask({ ...tiny, task: 'text', model: 'seq2seq' }, { name: 'a.tsv', bytes: tsv });
     expect(s.vocabulary.target).toContain('ae');
   });

@@ -162,7 +162,7 @@ export class Checkpointer implements LoopHooks {
           runId: this.names.runId,
           stageName: this.names.stageName,
           modelName: this.names.modelName,
-          modelConfig: { ...this.session.modelConfig, vocabulary: this.session.task.vocabulary as unknown as JsonValue },
+          modelConfig: { ...this.session.modelConfig, vocabulary: this.session.task.vocabulary },
         }),
         ARCHIVE,
       );

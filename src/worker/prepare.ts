@@ -106,7 +106,7 @@ async function prepareResume(requested: RunConfig, store: DualCheckpointStore, u
     event,
     restore: async (session) => {
       const saved = loaded.model.meta?.modelConfig ?? {};
-      checkTopology(saved, { ...session.modelConfig, vocabulary: task.vocabulary as unknown as JsonValue });
+      checkTopology(saved, { ...session.modelConfig, vocabulary: task.vocabulary });
       assignWeights(session.params, loaded.model.stateDict);
       await restoreEma(session, store, loaded.meta.id, run.ema);
       await restoreOptimizer(session, optim, run.reset_optim);

@@ -26,7 +26,7 @@ afterAll(async () => {
 
 /** A small word list (one word a line, all different) so an epoch is about 30 updates of 32 rows. */
 const WORDS = Array.from({ length: 160 }, (_, i) => ['ka', 'lo', 'mi', 'ne', 'ru', 'sa'][i % 6] + ['bel', 'dan', 'ira', 'ol', 'uk'][Math.floor(i / 6) % 5] + 'aeiouy'[Math.floor(i / 30)]).join('\n');
-const words: UserData = { name: 'words.txt', bytes: new TextEncoder().encode(WORDS).buffer as ArrayBuffer };
+const words: UserData = { name: 'words.txt', bytes: new TextEncoder().encode(WORDS).buffer };
 
 /** A tiny char-MLP, warm-up then cosine decay to 0 at the last update. */
 const base: RunConfig = {
@@ -183,7 +183,7 @@ describe('resume over a whole run is bit-identical on the CPU backend', () => {
   it('a GPT with dropout on (masks drawn from the restored RNG), Adam, across the epoch boundary', async () => {
     await tf.setBackend('cpu');
     const text = Array.from({ length: 160 }, (_, i) => ['anna', 'bob', 'carla', 'dmitri', 'eve', 'fiona', 'gus'][(i * 5) % 7]).join(' ');
-    const userData: UserData = { name: 'mine.txt', bytes: new TextEncoder().encode(text).buffer as ArrayBuffer };
+    const userData: UserData = { name: 'mine.txt', bytes: new TextEncoder().encode(text).buffer };
     const run: RunConfig = {
       ...base, task: 'text', model: 'gpt', context: 8, embed: 8, hidden: 16, layers: 1, heads: 2, dropout: 0.2,
       batch_size: 64, lr: 0.01, warmup: 4, run_id: 'eqw-gpt-a',

@@ -129,7 +129,7 @@ describe('choosing what to resume or warm-start from', () => {
     // Incremental adaptation: the names model goes on with the user's own words, some of whose
     // characters it never saw: refused by name, or mapped to the unknown character.
     const text = Array.from({ length: 40 }, (_, i) => ['zoé', 'jürgen', 'anna', 'bob', 'maría'][i % 5] + 'abcdefghij'[i % 10]).join('\n');
-    const userData = { name: 'mine.txt', bytes: new TextEncoder().encode(text).buffer as ArrayBuffer };
+    const userData = { name: 'mine.txt', bytes: new TextEncoder().encode(text).buffer };
     const own = { ...run, run_id: 'sel-own', task: 'text' as const, save_every: 0, init_run_id: 'sel' };
     await expect(prepareRun({ ...own, unknown_chars: 'refuse' }, store, userData)).rejects.toMatchObject({
       name: 'DatasetError',

@@ -25,7 +25,7 @@ function watchDevice(onLost: (e: Error) => void): void {
   if (tf.getBackend() !== 'webgpu') return;
   // tfjs's WebGPU backend keeps its GPUDevice in a field its public type does not declare.
   const device = (tf.backend() as unknown as { device?: { lost?: Promise<{ message: string; reason: string }> } }).device;
-  device?.lost?.then((info) => {
+  void device?.lost?.then((info) => {
     onLost(new TrainerError('BackendFailedError', `the GPU device was lost (${info.reason || 'unknown'}): ${info.message}`));
   });
 }

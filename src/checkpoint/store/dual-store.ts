@@ -127,7 +127,7 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
     });
     if (!meta) {
       // No copy was written; the most telling error (full disk first) is the one to show.
-      const reasons = results.map((r) => (r as PromiseRejectedResult).reason);
+      const reasons = results.map((r): unknown => (r as PromiseRejectedResult).reason);
       throw reasons.find((e) => isNamed(e, 'QuotaExceededError')) ?? reasons[0];
     }
     return { ...meta, stores: held, failures };
@@ -136,7 +136,7 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
   async function list(filter?: ListFilter): Promise<DualCheckpointMeta[]> {
     const byKey = new Map<string, [StoreName, CheckpointMeta][]>();
     const listed = await Promise.allSettled(stores.map((s) => s.list(filter)));
-    if (listed.every((r) => r.status === 'rejected')) throw (listed[0] as PromiseRejectedResult).reason;
+    if (listed.every((r) => r.status === 'rejected')) throw (listed[0]).reason;
     listed.forEach((r, i) => {
       if (r.status !== 'fulfilled') return; // a store that cannot list holds nothing we can read
       for (const m of r.value) {

@@ -427,7 +427,7 @@ function intList(v: Item, what: string): number[] {
   if (!(v instanceof PyTuple)) throw formatError(`${what} is a ${kindOf(v)}, not a tuple`);
   const out: number[] = [];
   for (const x of v.items) {
-    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) throw formatError(`${what} holds ${String(x)}`);
+    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) throw formatError(`${what} holds ${typeof x === 'number' || typeof x === 'bigint' ? x : typeof x}`);
     out.push(x);
   }
   return out;

@@ -190,7 +190,7 @@ export function pickleTorch(value: PyValue): { pickle: Uint8Array; storages: Sto
     const key = String(storages.length);
     const numel = shapeSize(t.shape);
     storages.push({ key, bytes: new Uint8Array(t.data.buffer, t.data.byteOffset, numel * info.size) });
-    const stride: number[] = new Array(t.shape.length);
+    const stride = new Array<number>(t.shape.length);
     let s = 1;
     for (let i = t.shape.length - 1; i >= 0; i--) {
       stride[i] = s;

@@ -184,7 +184,7 @@ function materialize(storage: StorageRef, offset: number, shape: number[], strid
   }
   if (numel === 0) {
     if (offset > storage.numel) throw formatError('storage offset beyond its storage');
-    return { dtype: storage.dtype, shape, data: new info.ctor(0) } as Tensor;
+    return { dtype: storage.dtype, shape, data: new info.ctor(0) };
   }
   let last = offset;
   for (let i = 0; i < shape.length; i++) {
@@ -203,11 +203,11 @@ function materialize(storage: StorageRef, offset: number, shape: number[], strid
     expect *= shape[i];
   }
   if (contiguous) {
-    return { dtype: storage.dtype, shape, data: src.subarray(offset, offset + numel) } as Tensor;
+    return { dtype: storage.dtype, shape, data: src.subarray(offset, offset + numel) };
   }
   // Gather a strided view into a fresh contiguous array, innermost dimension in a tight loop.
   spend(budget, numel * info.size);
-  const out = new info.ctor(numel) as TensorData;
+  const out = new info.ctor(numel);
   const gather = src as unknown as { [i: number]: number | bigint };
   const dst = out as unknown as { [i: number]: number | bigint };
   const nd = shape.length;
@@ -229,7 +229,7 @@ function materialize(storage: StorageRef, offset: number, shape: number[], strid
     }
     if (d < 0) break;
   }
-  return { dtype: storage.dtype, shape, data: out } as Tensor;
+  return { dtype: storage.dtype, shape, data: out };
 }
 
 /**

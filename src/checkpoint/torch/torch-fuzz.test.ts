@@ -27,7 +27,7 @@ function readsSafely(bytes: Uint8Array): void {
     readTorchFile(bytes, { stats });
   } catch (e) {
     if (!(e instanceof TrainerError) || !KNOWN.has(e.name) || e.message.startsWith('unexpected error')) {
-      throw new Error(`escaped: ${String(e)}${e instanceof Error && e.cause ? ` (cause: ${String(e.cause)})` : ''}`);
+      throw new Error(`escaped: ${String(e)}`, { cause: e });
     }
   }
   if (stats.opcodes > bytes.length) throw new Error(`ran ${stats.opcodes} opcodes in ${bytes.length} bytes`);
