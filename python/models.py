@@ -125,11 +125,21 @@ class Seq2Seq(nn.Module):
 
     def forward(self, x):
         src, tgt_in = x[:, : self.src_len], x[:, self.src_len :]
+        return self.decode(self.encode(src), src, tgt_in)
+
+    @staticmethod
+    def _padding(src):
         # Float masks with the app's -1e9 (not -inf), so a fully padded row behaves as in the app.
-        pad = torch.zeros(src.shape, device=x.device).masked_fill(src == 0, MASKED)
-        causal = causal_bias(tgt_in.shape[1], x.device)[0, 0]
-        memory = self.encoder(self._embed(self.src_emb, src), src_key_padding_mask=pad)
-        h = self.decoder(self._embed(self.tgt_emb, tgt_in), memory, tgt_mask=causal, memory_key_padding_mask=pad)
+        return torch.zeros(src.shape, device=src.device).masked_fill(src == 0, MASKED)
+
+    def encode(self, src):
+        """The encoder's output for source ids [B, S] (greedy decoding computes it once)."""
+        return self.encoder(self._embed(self.src_emb, src), src_key_padding_mask=self._padding(src))
+
+    def decode(self, memory, src, tgt_in):
+        """Logits [B, T, vocab] for decoder inputs [B, T] over an encoded source."""
+        causal = causal_bias(tgt_in.shape[1], tgt_in.device)[0, 0]
+        h = self.decoder(self._embed(self.tgt_emb, tgt_in), memory, tgt_mask=causal, memory_key_padding_mask=self._padding(src))
         return self.generator(h)
 
 

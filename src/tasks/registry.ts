@@ -1,8 +1,9 @@
 /** Every built-in task, by name: the one place a new task is wired in. */
+import type { G2pEntry } from '../data/cmudict';
 import { loadCmudict } from '../data/cmudict-source';
 import { loadFirstNames } from '../data/names-source';
 import { adaptToVocab, type VocabAdaptation } from '../data/char-vocab';
-import { loadSpamCorpus, SPAM_CLASSES } from '../data/spam-source';
+import { loadSpamCorpus, SPAM_CLASSES, type LabelledText } from '../data/spam-source';
 import { decodeUserText, parseTsv, tokenizeSide, type UserData } from '../data/user-text';
 import { checkRunConfig, type RunConfig } from '../shared/config';
 import { TrainerError } from '../shared/errors';
@@ -29,23 +30,32 @@ export interface Adaptation {
   unknown: 'refuse' | 'map_to_unk';
 }
 
-export async function createTask(run: RunConfig, userData?: UserData, adapt?: Adaptation): Promise<Task> {
+/** Where the built-in tasks' data comes from: the app's bundled assets, or (in Node tests) the same files read from disk. */
+export interface TaskSources {
+  firstNames(): Promise<string[]>;
+  cmudict(): Promise<G2pEntry[]>;
+  spam(): Promise<LabelledText[]>;
+}
+
+const BUNDLED: TaskSources = { firstNames: loadFirstNames, cmudict: loadCmudict, spam: loadSpamCorpus };
+
+export async function createTask(run: RunConfig, userData?: UserData, adapt?: Adaptation, sources: TaskSources = BUNDLED): Promise<Task> {
   const why = checkRunConfig(run);
   if (why) throw new TrainerError('InvalidConfigError', why);
   switch (run.task) {
     case 'names': {
       const fit = charsAdapter(adapt);
-      const words = fit.texts((await loadFirstNames()).map((w) => w.trim().toLowerCase()));
+      const words = fit.texts((await sources.firstNames()).map((w) => w.trim().toLowerCase()));
       const task = run.model === 'gpt' ? CharStreamTask.fromWords(words, run, fit.chars) : new CharWindowTask(words, run, fit.chars);
       return Object.assign(task, { adaptation: fit.adaptation });
     }
     case 'g2p': {
-      const entries = await loadCmudict();
+      const entries = await sources.cmudict();
       const pairs = entries.map((e) => ({ src: [...e.word], tgt: e.phonemes }));
       return new Seq2SeqTask(pairs, run, { evalCap: G2P_EVAL_CAP, srcJoin: '', tgtJoin: ' ' });
     }
     case 'spam':
-      return new ClassifyTask(await loadSpamCorpus(), SPAM_CLASSES, run);
+      return new ClassifyTask(await sources.spam(), SPAM_CLASSES, run);
     case 'text': {
       if (!userData) throw new TrainerError('DatasetError', 'the text task trains on your own file: choose or drop one first');
       const text = decodeUserText(userData);

@@ -128,3 +128,17 @@ it('a checkpoint write that failed for a full disk is retried after Resume, not 
   expect(saved.at(-1)).toBe(8);
   session.dispose();
 });
+
+it('validateFirst: weights another engine trained are validated before the first update, once', async () => {
+  const session = new TrainingSession(run, new CharWindowTask(words, run), 'validate-first/');
+  const events: TrainerEvent[] = [];
+  const start = { counters: { epoch: 0, update: 7, sample: 56 }, rng: startPosition(run).rng };
+  const loop = new TrainingLoop(session, run, start, (e) => events.push(e), {}, { validateFirst: true });
+  await loop.runToEnd(2);
+  await loop.runToEnd(2);
+  const order = events.filter((e) => e.type === 'eval' || e.type === 'loss').map((e) => (e.type === 'eval' ? `eval@${e.counters.update}` : 'loss'));
+  expect(order[0]).toBe('eval@7');
+  expect(order.filter((o) => o.startsWith('eval'))).toEqual(['eval@7']);
+  expect(loop.position().counters.update).toBe(11);
+  session.dispose();
+});

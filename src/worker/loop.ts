@@ -64,6 +64,7 @@ export class TrainingLoop {
   private saveRequested = false;
   private stopRequested = false;
   private failure: Error | null = null;
+  private validatedFirst = false;
   private wake: (() => void) | null = null;
   private counters: Counters;
   private readonly rng: Rng;
@@ -81,6 +82,8 @@ export class TrainingLoop {
     start: LoopPosition,
     private readonly emit: (e: TrainerEvent) => void,
     private readonly hooks: LoopHooks = {},
+    /** `validateFirst`: evaluate the starting weights before the first update (weights another engine trained). */
+    private readonly opts: { validateFirst?: boolean } = {},
   ) {
     this.counters = { ...start.counters };
     this.rng = new Rng(start.rng);
@@ -140,6 +143,10 @@ export class TrainingLoop {
     const lastUpdate = this.counters.update + maxUpdates;
     this.rateStart = performance.now();
     this.setState('running');
+    if (this.opts.validateFirst && !this.validatedFirst) {
+      this.validatedFirst = true;
+      await this.evaluate(false);
+    }
     while (this.counters.epoch < this.run.epochs) {
       if (this.failure) throw this.failure;
       if (this.stopRequested || this.counters.update >= lastUpdate) break;

@@ -5,7 +5,7 @@
 import { DEFAULT_OUTPUT_DIR, formatTag, type CheckpointId } from '../checkpoint/naming';
 import { emaInfo } from './checkpointer';
 import type { DualCheckpointStore } from '../checkpoint/store/dual-store';
-import type { JsonValue } from '../checkpoint/contents';
+import { PYTORCH_BACKEND, type JsonValue } from '../checkpoint/contents';
 import { DEFAULT_CONFIG, checkRunConfig, type RunConfig } from '../shared/config';
 import { TrainerError, isNamed } from '../shared/errors';
 import type { RunEvent } from '../shared/progress';
@@ -20,8 +20,11 @@ export interface PreparedRun {
   run: RunConfig;
   task: Task;
   names: { outputDir: string; runId: string; stageName?: string; modelName: string };
-  /** Applied once a backend is chosen and the session exists. */
-  restore(session: TrainingSession): Promise<{ position: LoopPosition; callbacks?: { [key: string]: JsonValue } }>;
+  /**
+   * Applied once a backend is chosen and the session exists. `validateFirst`: the weights came from
+   * another engine (PyTorch), so the app's own validation of them comes before the first update.
+   */
+  restore(session: TrainingSession): Promise<{ position: LoopPosition; callbacks?: { [key: string]: JsonValue }; validateFirst?: boolean }>;
   event: Omit<RunEvent, 'type'>;
 }
 
@@ -94,7 +97,7 @@ async function prepareResume(requested: RunConfig, store: DualCheckpointStore, u
   const event: Omit<RunEvent, 'type'> = {
     ...names,
     config: run,
-    resumedFrom: { tag: loaded.meta.key.split('_cp=').pop()!, counters: trainer.counters, skipped: loaded.skipped },
+    resumedFrom: { tag: loaded.meta.key.split('_cp=').pop()!, counters: trainer.counters, skipped: loaded.skipped, backend: trainer.backend },
   };
   return {
     run,
@@ -109,7 +112,7 @@ async function prepareResume(requested: RunConfig, store: DualCheckpointStore, u
       await restoreOptimizer(session, optim, run.reset_optim);
       // Here, not before: restore runs under the run's lock, and repairing writes.
       Object.assign(event.resumedFrom!, await repairCopies(store, loaded.meta));
-      return { position: { counters: trainer.counters, rng: trainer.rng }, callbacks: trainer.callbacks };
+      return { position: { counters: trainer.counters, rng: trainer.rng }, callbacks: trainer.callbacks, validateFirst: trainer.backend === PYTORCH_BACKEND };
     },
   };
 }

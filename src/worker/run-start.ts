@@ -118,12 +118,12 @@ export class RunStart {
         onEvent({ type: 'backend', report });
         const session = new TrainingSession(run, task);
         this.session = session;
-        const { position, callbacks } = await prepared.restore(session);
+        const { position, callbacks, validateFirst } = await prepared.restore(session);
         // The last moment a cancel ends the start: from the `run` event on, Stop means save and end.
         signal.throwIfAborted();
         onEvent({ type: 'run', ...prepared.event });
         const checkpointer = new Checkpointer(run, prepared.names, session, onEvent, callbacks, checkpoints);
-        const loop = new TrainingLoop(session, run, position, onEvent, checkpointer);
+        const loop = new TrainingLoop(session, run, position, onEvent, checkpointer, { validateFirst });
         this.loop = loop;
         watchDevice((e) => loop.fail(e));
         const end = await loop.runToEnd();
