@@ -27,5 +27,16 @@ export function runPythonJson<T = unknown>(script: string, args: string[], cwd?:
  * output goes to the console and to a log file under `logDir`.
  */
 export function torchrunArgs(nproc: number, logDir: string): string[] {
-  return ['-m', 'torch.distributed.run', '--nproc_per_node', String(nproc), '--redirects', '1', '--tee', '1', '--log_dir', logDir];
+  return [
+    '-m',
+    'torch.distributed.run',
+    '--nproc_per_node',
+    String(nproc),
+    '--redirects',
+    '1',
+    '--tee',
+    '1',
+    '--log_dir',
+    logDir,
+  ];
 }

