@@ -18,7 +18,15 @@ export default defineConfig({
       },
       {
         // Pre-bundled up front: a dependency discovered mid-run makes Vite reload the test page.
-        optimizeDeps: { include: ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-backend-wasm', 'idb', 'comlink'] },
+        optimizeDeps: {
+          include: [
+            '@tensorflow/tfjs',
+            '@tensorflow/tfjs-backend-webgpu',
+            '@tensorflow/tfjs-backend-wasm',
+            'idb',
+            'comlink',
+          ],
+        },
         test: {
           name: 'browser',
           include: ['src/**/*.browser.test.ts'],

@@ -9,12 +9,19 @@ if (!executablePath) {
   process.exit(1);
 }
 const args = [
-  '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-webgpu-adapter=swiftshader',
-  '--enable-unsafe-swiftshader', '--no-sandbox', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync',
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-webgpu-adapter=swiftshader',
+  '--enable-unsafe-swiftshader',
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
 ];
 // On a machine with a real GPU, BENCH_GPU=1 drops the SwiftShader flags so Chromium uses it.
-const launchArgs = process.env.BENCH_GPU ? ['--enable-unsafe-webgpu', '--no-sandbox', '--enable-features=Vulkan'] : args;
+const launchArgs = process.env.BENCH_GPU
+  ? ['--enable-unsafe-webgpu', '--no-sandbox', '--enable-features=Vulkan']
+  : args;
 const port = Number(process.env.BENCH_PORT) || 4176;
 // The benchmarks live in a test build (VITE_TEST_HOOKS=1), served the one way the app is served.
 // Build output goes to stderr so that stdout stays one JSON document.
@@ -78,7 +85,8 @@ try {
   // (hundreds of tiny kernel dispatches), and benchmarkLoops runs 5 warm-up steps plus 6 × steps:
   // one step per round there, ten elsewhere.
   const stepsFor = (model, backend) =>
-    Number(process.env.BENCH_MODEL_STEPS) || (backend === 'webgpu' && (model === 'gpt' || model === 'seq2seq') ? 1 : 10);
+    Number(process.env.BENCH_MODEL_STEPS) ||
+    (backend === 'webgpu' && (model === 'gpt' || model === 'seq2seq') ? 1 : 10);
   const only = process.env.BENCH_MODELS?.split(',');
   const models = [
     { task: 'names', model: 'char-mlp' },
@@ -97,14 +105,23 @@ try {
         ([overrides, steps]) => window.trainerDebug.benchmark(overrides, steps),
         [{ ...overrides, backend }, stepsFor(overrides.model, backend)],
       );
-      results.models.push({ task: overrides.task, ...r, ratio: Number(r.ratio.toFixed(3)), seconds: (Date.now() - t0) / 1000 });
-      console.error(`${overrides.model} on ${r.backend}: app ${r.appSamplesPerSecond.toFixed(0)} samples/s, bare ${r.bareSamplesPerSecond.toFixed(0)}, ratio ${r.ratio.toFixed(3)}`);
+      results.models.push({
+        task: overrides.task,
+        ...r,
+        ratio: Number(r.ratio.toFixed(3)),
+        seconds: (Date.now() - t0) / 1000,
+      });
+      console.error(
+        `${overrides.model} on ${r.backend}: app ${r.appSamplesPerSecond.toFixed(0)} samples/s, bare ${r.bareSamplesPerSecond.toFixed(0)}, ratio ${r.ratio.toFixed(3)}`,
+      );
     }
   }
   // Checkpoints (issue 4) and resume (issue 5) at about 1M and 20M parameters with Adam.
   const cpBackend = process.env.BENCH_CHECKPOINT_BACKEND || 'wasm';
   results.checkpoints = [];
-  for (const size of sections.includes('checkpoints') ? (process.env.BENCH_CHECKPOINT_SIZES || '1M,20M').split(',') : []) {
+  for (const size of sections.includes('checkpoints')
+    ? (process.env.BENCH_CHECKPOINT_SIZES || '1M,20M').split(',')
+    : []) {
     const r = await attempt(`checkpoint ${size}`, () =>
       page.evaluate(([size, backend]) => window.trainerDebug.benchmarkCheckpoint(size, backend), [size, cpBackend]),
     );
@@ -136,7 +153,10 @@ try {
     return [
       ...top.filter((n) => n.startsWith('bench')).map((n) => `OPFS ${n}`),
       ...runs.filter((n) => n.startsWith('bench')).map((n) => `OPFS runs/${n}`),
-      ...(await indexedDB.databases()).map((d) => d.name).filter((n) => n?.startsWith('bench')).map((n) => `IndexedDB ${n}`),
+      ...(await indexedDB.databases())
+        .map((d) => d.name)
+        .filter((n) => n?.startsWith('bench'))
+        .map((n) => `IndexedDB ${n}`),
     ];
   });
   if (results.leftovers.length > 0) {

@@ -2,7 +2,9 @@ import type {} from '../src/app/test-hooks'; // window.trainerDebug's type (a te
 import { expect, test } from '@playwright/test';
 import { SMALL_RUN, progress, resumedUpdate, waitForUpdate } from './helpers';
 
-test('a GPU device lost mid-run: a clear message, then a fresh worker resumes from the newest checkpoint', async ({ page }) => {
+test('a GPU device lost mid-run: a clear message, then a fresh worker resumes from the newest checkpoint', async ({
+  page,
+}) => {
   await page.goto(`/?${SMALL_RUN}&backend=webgpu&save_every=10&eval_every=0&run_id=device-lost`);
   await page.getByRole('button', { name: 'Start' }).click();
   await expect(page.locator('#checkpoint-line')).toHaveAttribute('data-update', /\d+/, { timeout: 120_000 });

@@ -31,10 +31,21 @@ interface Launched {
 
 /** Chromium on the profile, driven over the DevTools protocol, so the test holds its real process id. */
 async function launch(profile: string, url: string): Promise<Launched> {
-  const proc = spawn(chromiumPath(), [...chromiumArgs, '--headless=new', `--user-data-dir=${profile}`, `--remote-debugging-port=${CDP_PORT}`, '--no-first-run', 'about:blank'], {
-    detached: true, // its own process group: the kill takes every child with it
-    stdio: 'ignore',
-  });
+  const proc = spawn(
+    chromiumPath(),
+    [
+      ...chromiumArgs,
+      '--headless=new',
+      `--user-data-dir=${profile}`,
+      `--remote-debugging-port=${CDP_PORT}`,
+      '--no-first-run',
+      'about:blank',
+    ],
+    {
+      detached: true, // its own process group: the kill takes every child with it
+      stdio: 'ignore',
+    },
+  );
   let browser: Browser | undefined;
   for (let i = 0; i < 100 && !browser; i++) {
     browser = await chromium.connectOverCDP(`http://127.0.0.1:${CDP_PORT}`).catch(async () => {
@@ -81,10 +92,20 @@ async function savedUpdate(page: Page): Promise<number> {
   return Number((await page.locator('#checkpoint-line').getAttribute('data-update')) ?? -1);
 }
 
-test(`the whole browser SIGKILLed ${KILLS} times on a persistent profile with a ~20M-parameter model: every relaunch recovers from a complete checkpoint`, async ({ baseURL }) => {
+test(`the whole browser SIGKILLed ${KILLS} times on a persistent profile with a ~20M-parameter model: every relaunch recovers from a complete checkpoint`, async ({
+  baseURL,
+}) => {
   test.setTimeout(120_000 + KILLS * 150_000);
   const profile = mkdtempSync(join(tmpdir(), 'browser-kill-'));
-  const figures = { kills: 0, killsDuringWrite: 0, killsLeavingStagedFiles: 0, recoveries: 0, tornLoads: 0, damagedCopiesFound: 0, updatesLost: [] as number[] };
+  const figures = {
+    kills: 0,
+    killsDuringWrite: 0,
+    killsLeavingStagedFiles: 0,
+    recoveries: 0,
+    tornLoads: 0,
+    damagedCopiesFound: 0,
+    updatesLost: [] as number[],
+  };
   let seed = 2024;
   const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   let l = await launch(profile, `${baseURL}/?${SETTINGS}`);
@@ -128,7 +149,9 @@ test(`the whole browser SIGKILLed ${KILLS} times on a persistent profile with a 
       const runLine = (await l.page.locator('#run-line').textContent())!;
       for (const d of damaged.filter((c) => c.update >= resumedAt)) {
         const tag = d.key.split('_cp=').pop()!;
-        expect(runLine, `${d.store} copy of ${d.key}`).toMatch(new RegExp(`(skipped ${tag}|the ${d.store} copy of ${tag} was damaged)`));
+        expect(runLine, `${d.store} copy of ${d.key}`).toMatch(
+          new RegExp(`(skipped ${tag}|the ${d.store} copy of ${tag} was damaged)`),
+        );
       }
       const lost = Math.max(0, seen - resumedAt);
       figures.recoveries++;

@@ -1,7 +1,9 @@
 import { expect, test } from '@playwright/test';
 import { SMALL_RUN } from './helpers';
 
-test('Stop while the run is being prepared cancels the start: nothing trains, nothing is saved, Start works again', async ({ page }) => {
+test('Stop while the run is being prepared cancels the start: nothing trains, nothing is saved, Start works again', async ({
+  page,
+}) => {
   // Automatic backend choice times trial steps on every usable backend: the start is still
   // preparing for a while, and the page presses Stop the moment it says so.
   await page.goto(`/?${SMALL_RUN}&backend=auto&run_id=cancelled-start`);

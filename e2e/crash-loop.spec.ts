@@ -39,11 +39,23 @@ async function checkpointUpdate(page: Page): Promise<number> {
   return Number((await page.locator('#checkpoint-line').getAttribute('data-update')) ?? -1);
 }
 
-test(`the renderer killed ${KILLS} times, half of them during a save: every reopen resumes from the newest intact checkpoint`, async ({ context }) => {
+test(`the renderer killed ${KILLS} times, half of them during a save: every reopen resumes from the newest intact checkpoint`, async ({
+  context,
+}) => {
   test.setTimeout(60_000 + KILLS * 45_000);
-  const figures = { kills: 0, killsDuringWrite: 0, killsLeavingStagedFiles: 0, recoveries: 0, tornLoads: 0, damagedCopiesFound: 0, updatesLost: [] as number[] };
+  const figures = {
+    kills: 0,
+    killsDuringWrite: 0,
+    killsLeavingStagedFiles: 0,
+    recoveries: 0,
+    tornLoads: 0,
+    damagedCopiesFound: 0,
+    updatesLost: [] as number[],
+  };
   let page = await context.newPage();
-  await page.goto(`/?${SMALL_RUN}&hidden=128&backend=wasm&save_every=${SAVE_EVERY}&eval_every=0&keep_checkpoint=2&epochs=1000&run_id=${RUN}`);
+  await page.goto(
+    `/?${SMALL_RUN}&hidden=128&backend=wasm&save_every=${SAVE_EVERY}&eval_every=0&keep_checkpoint=2&epochs=1000&run_id=${RUN}`,
+  );
   // Ask before resuming, so the stores can be read exactly as each kill left them.
   await page.locator('#auto-resume').selectOption('prompt');
   await page.getByRole('button', { name: 'Start' }).click();
@@ -103,7 +115,9 @@ test(`the renderer killed ${KILLS} times, half of them during a save: every reop
     // A damaged copy the resume had to read past is named on the run line.
     for (const d of damaged.filter((c) => c.update >= resumedAt)) {
       const tag = d.key.split('_cp=').pop()!;
-      expect(runLine, `${d.store} copy of ${d.key}: ${d.problems.join('; ')}`).toMatch(new RegExp(`(skipped ${tag}|the ${d.store} copy of ${tag} was damaged)`));
+      expect(runLine, `${d.store} copy of ${d.key}: ${d.problems.join('; ')}`).toMatch(
+        new RegExp(`(skipped ${tag}|the ${d.store} copy of ${tag} was damaged)`),
+      );
     }
     figures.recoveries++;
     figures.updatesLost.push(lost);
@@ -120,7 +134,10 @@ test(`the renderer killed ${KILLS} times, half of them during a save: every reop
     await expect(page.locator('#checkpoint-line')).toHaveAttribute('data-saving', 'false');
     const after = await readStores(page, PARTS);
     const copies = checkCopies(after, RUN);
-    expect(copies.filter((c) => !c.intact), 'every copy intact after recovery').toEqual([]);
+    expect(
+      copies.filter((c) => !c.intact),
+      'every copy intact after recovery',
+    ).toEqual([]);
     const keysIn = (s: string) => copies.filter((c) => c.store === s).map((c) => c.key);
     expect(keysIn('opfs'), 'both stores hold the same checkpoints').toEqual(keysIn('idb'));
     expect(leftovers(after, RUN)).toEqual([]);

@@ -1,11 +1,17 @@
 import { expect, test } from '@playwright/test';
 import { SMALL_RUN, progress, resumedUpdate } from './helpers';
 
-test('a full disk pauses training with the way out, and every checkpoint saved before stays readable', async ({ page, context, baseURL }) => {
+test('a full disk pauses training with the way out, and every checkpoint saved before stays readable', async ({
+  page,
+  context,
+  baseURL,
+}) => {
   test.setTimeout(240_000);
   const cdp = await context.newCDPSession(page);
   const origin = new URL(baseURL!).origin;
-  await page.goto(`/?${SMALL_RUN}&backend=wasm&save_every=20&eval_every=0&keep_checkpoint=-1&epochs=1000&run_id=disk-full`);
+  await page.goto(
+    `/?${SMALL_RUN}&backend=wasm&save_every=20&eval_every=0&keep_checkpoint=-1&epochs=1000&run_id=disk-full`,
+  );
   // A small quota (set through the DevTools protocol): room for some checkpoints, not for all.
   const { usage } = await page.evaluate(() => navigator.storage.estimate());
   await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: (usage ?? 0) + 1_500_000 });
@@ -29,13 +35,22 @@ test('a full disk pauses training with the way out, and every checkpoint saved b
   expect(resumedAt).toBeLessThanOrEqual(pausedAt);
 });
 
-test('on a full disk, deleting old checkpoints in the Checkpoints panel and pressing Resume goes on training and saving', async ({ page, context, baseURL }) => {
+test('on a full disk, deleting old checkpoints in the Checkpoints panel and pressing Resume goes on training and saving', async ({
+  page,
+  context,
+  baseURL,
+}) => {
   test.setTimeout(240_000);
   page.on('dialog', (d) => void d.accept());
   const cdp = await context.newCDPSession(page);
-  await page.goto(`/?${SMALL_RUN}&backend=wasm&save_every=20&eval_every=0&keep_checkpoint=-1&epochs=1000&run_id=disk-free`);
+  await page.goto(
+    `/?${SMALL_RUN}&backend=wasm&save_every=20&eval_every=0&keep_checkpoint=-1&epochs=1000&run_id=disk-free`,
+  );
   const { usage } = await page.evaluate(() => navigator.storage.estimate());
-  await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(baseURL!).origin, quotaSize: (usage ?? 0) + 1_500_000 });
+  await cdp.send('Storage.overrideQuotaForOrigin', {
+    origin: new URL(baseURL!).origin,
+    quotaSize: (usage ?? 0) + 1_500_000,
+  });
   await page.getByRole('button', { name: 'Start' }).click();
   await expect(page.getByRole('alert')).toContainText('QuotaExceededError', { timeout: 150_000 });
   await expect(page.getByRole('status')).toContainText('paused');
@@ -48,13 +63,17 @@ test('on a full disk, deleting old checkpoints in the Checkpoints panel and pres
   expect(rows.length).toBeGreaterThan(2);
   const newestKept = Math.max(...rows);
   for (const u of rows.filter((x) => x !== newestKept)) {
-    await page.locator(`tr[data-run="disk-free"][data-update="${u}"]:not([data-tag="latest"]) button[data-action="delete"]`).click();
+    await page
+      .locator(`tr[data-run="disk-free"][data-update="${u}"]:not([data-tag="latest"]) button[data-action="delete"]`)
+      .click();
     await expect(page.locator('#import-result')).toContainText('Deleted');
   }
   await expect(periodic).toHaveCount(1);
   await page.getByRole('button', { name: 'Resume', exact: true }).click();
   // The save that did not fit is written now, and training goes on past the pause.
-  await expect.poll(async () => Number(await page.locator('#checkpoint-line').getAttribute('data-update')), { timeout: 60_000 }).toBeGreaterThan(savedBefore);
+  await expect
+    .poll(async () => Number(await page.locator('#checkpoint-line').getAttribute('data-update')), { timeout: 60_000 })
+    .toBeGreaterThan(savedBefore);
   await expect(page.getByRole('status')).not.toContainText('paused');
   expect((await progress(page)).update).toBeGreaterThan(pausedAt);
 });

@@ -14,7 +14,8 @@ import { progress, SMALL_RUN, validation, waitForUpdate, waitForValidation, with
 const STEPS = 20;
 /** The app's validation loss of PyTorch's weights vs PyTorch's own print: float32 forward passes in two libraries. */
 const VAL_TOL = 1e-4;
-const TINY = 'backend=wasm&embed=16&hidden=32&layers=1&heads=2&batch_size=32&epochs=200&save_every=10&eval_every=10&lr=0.01';
+const TINY =
+  'backend=wasm&embed=16&hidden=32&layers=1&heads=2&batch_size=32&epochs=200&save_every=10&eval_every=10&lr=0.01';
 
 interface Kind {
   task: string;
@@ -30,18 +31,26 @@ const KINDS: Kind[] = [
   {
     task: 'text',
     query: 'task=text&model=gpt&context=8',
-    file: { name: 'story.txt', text: Array.from({ length: 300 }, (_, i) => words[(i * 7) % words.length]).join(' ') + '\n' },
+    file: {
+      name: 'story.txt',
+      text: Array.from({ length: 300 }, (_, i) => words[(i * 7) % words.length]).join(' ') + '\n',
+    },
   },
 ];
 
 for (const kind of KINDS) {
-  test(`${kind.task}: trained in the app, continued on two PyTorch processes, imported and resumed`, async ({ page }) => {
+  test(`${kind.task}: trained in the app, continued on two PyTorch processes, imported and resumed`, async ({
+    page,
+  }) => {
     const run = `roundtrip-${kind.task}`;
     const dir = mkdtempSync(join(tmpdir(), 'roundtrip-'));
     try {
       await withoutPickers(page);
       await page.goto(`/?${TINY}&${kind.query}&run_id=${run}`);
-      if (kind.file) await page.locator('#f-user-file').setInputFiles({ name: kind.file.name, mimeType: 'text/plain', buffer: Buffer.from(kind.file.text) });
+      if (kind.file)
+        await page
+          .locator('#f-user-file')
+          .setInputFiles({ name: kind.file.name, mimeType: 'text/plain', buffer: Buffer.from(kind.file.text) });
       await page.getByRole('button', { name: 'Start' }).click();
       const inApp = await waitForValidation(page, 20);
       await page.getByRole('button', { name: 'Stop' }).click();
@@ -53,7 +62,10 @@ for (const kind of KINDS) {
       const latest = page.locator(`tr[data-run="${run}"][data-tag="latest"]`);
       await expect(latest).toHaveAttribute('data-update', String(exportedAt));
       await page.locator('#export-format').selectOption('zip');
-      const [download] = await Promise.all([page.waitForEvent('download'), latest.locator('button[data-action="export"]').click()]);
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        latest.locator('button[data-action="export"]').click(),
+      ]);
       expect(download.suggestedFilename()).toBe(`${run}_latest.zip`);
       const zip = join(dir, download.suggestedFilename());
       await download.saveAs(zip);
@@ -66,12 +78,25 @@ for (const kind of KINDS) {
       }
       const py = spawnSync(
         PYTHON,
-        [...torchrunArgs(2, join(dir, 'logs')), 'python/continue_training.py', zip, '--steps', String(STEPS), '--out', out, '--save_every', '0', ...data],
+        [
+          ...torchrunArgs(2, join(dir, 'logs')),
+          'python/continue_training.py',
+          zip,
+          '--steps',
+          String(STEPS),
+          '--out',
+          out,
+          '--save_every',
+          '0',
+          ...data,
+        ],
         { encoding: 'utf8' },
       );
       expect(py.status, py.stderr.slice(-3000)).toBe(0);
       expect(py.stderr).toContain('on 2 processes (gloo)');
-      const printed = [...py.stdout.matchAll(/metrics (\{.*\})/g)].map((m) => JSON.parse(m[1]) as Record<string, number>).pop()!;
+      const printed = [...py.stdout.matchAll(/metrics (\{.*\})/g)]
+        .map((m) => JSON.parse(m[1]) as Record<string, number>)
+        .pop()!;
       expect(printed.update).toBe(exportedAt + STEPS);
       // PyTorch went on learning: its validation loss is below the app's at update 20.
       expect(printed['val/loss']).toBeLessThan(inApp.loss);
@@ -91,16 +116,22 @@ for (const kind of KINDS) {
       const at = exportedAt + STEPS;
       const runLine = page.locator('#run-line');
       // `latest` and the periodic checkpoint PyTorch wrote beside it hold the same counters; resume names the periodic one.
-      await expect(runLine).toContainText(new RegExp(`resumed from (latest|E\\d+_U${at}_S\\d+) at update ${at} \\(trained in PyTorch\\)`));
+      await expect(runLine).toContainText(
+        new RegExp(`resumed from (latest|E\\d+_U${at}_S\\d+) at update ${at} \\(trained in PyTorch\\)`),
+      );
       await expect(runLine).toHaveAttribute('data-resumed_val_loss', /\d/);
       const appVal = Number(await runLine.getAttribute('data-resumed_val_loss'));
-      console.log(`${kind.task}: validation loss, app at update ${inApp.update} ${inApp.loss.toFixed(5)}; PyTorch at ${at} ${printed['val/loss'].toFixed(6)}; the app on PyTorch's weights ${appVal.toFixed(6)}`);
+      console.log(
+        `${kind.task}: validation loss, app at update ${inApp.update} ${inApp.loss.toFixed(5)}; PyTorch at ${at} ${printed['val/loss'].toFixed(6)}; the app on PyTorch's weights ${appVal.toFixed(6)}`,
+      );
       expect(Math.abs(appVal - printed['val/loss'])).toBeLessThan(VAL_TOL);
 
       // The counters continue from PyTorch's, and the loss goes on falling.
       await waitForUpdate(page, at + 1);
       const later = await waitForValidation(page, at + 20);
-      console.log(`${kind.task}: resumed in the app, validation loss at update ${later.update} ${later.loss.toFixed(5)}`);
+      console.log(
+        `${kind.task}: resumed in the app, validation loss at update ${later.update} ${later.loss.toFixed(5)}`,
+      );
       expect(later.loss).toBeLessThan(appVal);
       await page.getByRole('button', { name: 'Stop' }).click();
       await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
@@ -111,7 +142,9 @@ for (const kind of KINDS) {
   });
 }
 
-test('a plain PyTorch state_dict is imported under run "imported" and warm-starts a run with the name report', async ({ page }) => {
+test('a plain PyTorch state_dict is imported under run "imported" and warm-starts a run with the name report', async ({
+  page,
+}) => {
   await withoutPickers(page);
   await page.goto(`/?${SMALL_RUN}&backend=wasm&save_every=0&eval_every=0&epochs=1`);
   // torch.save(nn.Sequential(...).state_dict()): names 0.weight, 0.bias... that char-mlp does not have.
@@ -122,5 +155,7 @@ test('a plain PyTorch state_dict is imported under run "imported" and warm-start
   await expect(page.locator('#f-init_run_id')).toHaveValue('imported');
   await expect(page.locator('#f-init_model_name')).toHaveValue('mlp-model');
   await page.getByRole('button', { name: 'Start', exact: true }).click();
-  await expect(page.locator('#run-line')).toContainText('warm start from runs/imported/checkpoints/mlp-model_cp=last: 0 loaded, 5 missing');
+  await expect(page.locator('#run-line')).toContainText(
+    'warm start from runs/imported/checkpoints/mlp-model_cp=last: 0 loaded, 5 missing',
+  );
 });

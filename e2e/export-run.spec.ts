@@ -14,7 +14,9 @@ const RUN = 'whole-run';
 /** The run's part files as OPFS holds them: path → size and SHA-256 (generations and dates left out). */
 async function partsOfRun(page: Page): Promise<Record<string, string>> {
   const all = await snapshotStores(page);
-  return Object.fromEntries(Object.entries(all).filter(([k]) => k.startsWith(`opfs:runs/${RUN}/`) && k.endsWith('.th')));
+  return Object.fromEntries(
+    Object.entries(all).filter(([k]) => k.startsWith(`opfs:runs/${RUN}/`) && k.endsWith('.th')),
+  );
 }
 
 async function deleteRun(page: Page): Promise<void> {
@@ -22,24 +24,35 @@ async function deleteRun(page: Page): Promise<void> {
   await expect(page.locator(`tr[data-run="${RUN}"]`)).toHaveCount(0);
 }
 
-test('export a whole run: every checkpoint in one zip that PyTorch loads; folder import and a drop bring it back byte for byte', async ({ page }) => {
+test('export a whole run: every checkpoint in one zip that PyTorch loads; folder import and a drop bring it back byte for byte', async ({
+  page,
+}) => {
   const dir = mkdtempSync(join(tmpdir(), 'whole-run-'));
   try {
     await withoutPickers(page);
     await page.goto(`/?${SMALL_RUN}&backend=wasm&save_every=10&eval_every=0&keep_checkpoint=-1&run_id=${RUN}`);
     await page.getByRole('button', { name: 'Start' }).click();
-    await expect.poll(async () => Number((await page.locator('#checkpoint-line').getAttribute('data-update')) ?? -1), { timeout: 60_000 }).toBeGreaterThanOrEqual(20);
+    await expect
+      .poll(async () => Number((await page.locator('#checkpoint-line').getAttribute('data-update')) ?? -1), {
+        timeout: 60_000,
+      })
+      .toBeGreaterThanOrEqual(20);
     await page.getByRole('button', { name: 'Stop' }).click();
     await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
     const rows = page.locator(`tr[data-run="${RUN}"]`);
     await expect(rows).not.toHaveCount(0);
-    const listed = await rows.evaluateAll((trs) => trs.map((tr) => ({ key: tr.getAttribute('data-key')!, update: Number(tr.getAttribute('data-update')) })));
+    const listed = await rows.evaluateAll((trs) =>
+      trs.map((tr) => ({ key: tr.getAttribute('data-key')!, update: Number(tr.getAttribute('data-update')) })),
+    );
     expect(listed.length).toBeGreaterThanOrEqual(3); // E.._U10, E.._U20, ..., latest
     const before = await partsOfRun(page);
     expect(Object.keys(before)).toHaveLength(listed.length * 3);
 
     await page.locator('#export-format').selectOption('zip');
-    const [download] = await Promise.all([page.waitForEvent('download'), page.locator(`details[data-run="${RUN}"] button[data-action="export-run"]`).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator(`details[data-run="${RUN}"] button[data-action="export-run"]`).click(),
+    ]);
     expect(download.suggestedFilename()).toBe(`${RUN}.zip`);
     const zip = join(dir, download.suggestedFilename());
     await download.saveAs(zip);
@@ -86,7 +99,8 @@ print(json.dumps(out))`;
         const dt = new DataTransfer();
         dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], name, { type: 'application/zip' }));
         const target = document.getElementById('checkpoints')!;
-        for (const type of ['dragenter', 'dragover', 'drop']) target.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+        for (const type of ['dragenter', 'dragover', 'drop'])
+          target.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
       },
       { name: `${RUN}.zip`, b64: bytes },
     );

@@ -22,12 +22,18 @@ test('in automatic mode the usable backends are timed and the fastest trains', a
   await expect(page.locator('#backends li[data-backend="webgpu"]')).toContainText('no WebGPU adapter');
   await expect(page.locator('#backends')).toContainText('ms/step');
   const timed = await page.locator('#backends li[data-ms]').evaluateAll((lis) =>
-    lis.map((li) => ({ backend: li.getAttribute('data-backend')!, ms: Number(li.getAttribute('data-ms')), inUse: li.getAttribute('data-in-use') === 'true' })),
+    lis.map((li) => ({
+      backend: li.getAttribute('data-backend')!,
+      ms: Number(li.getAttribute('data-ms')),
+      inUse: li.getAttribute('data-in-use') === 'true',
+    })),
   );
   // Without WebGPU, WebGL and WASM are both usable here: both timed, and the faster one trains.
   expect(timed.map((t) => t.backend).sort()).toEqual(['wasm', 'webgl']);
   const fastest = timed.reduce((a, b) => (b.ms < a.ms ? b : a));
-  console.log(`auto mode timings: ${timed.map((t) => `${t.backend} ${t.ms.toFixed(1)} ms/step`).join(', ')}; picked ${fastest.backend}`);
+  console.log(
+    `auto mode timings: ${timed.map((t) => `${t.backend} ${t.ms.toFixed(1)} ms/step`).join(', ')}; picked ${fastest.backend}`,
+  );
   expect(timed.filter((t) => t.inUse).map((t) => t.backend)).toEqual([fastest.backend]);
   await expect(page.locator('#backend-line')).toHaveText(`Backend: ${fastest.backend}`);
   await expect(page.getByRole('status')).toHaveText(new RegExp(`^${fastest.backend} · `));

@@ -14,11 +14,18 @@ export async function progress(page: Page): Promise<{ update: number; loss: numb
 /** The latest validation loss and the update it was measured at. */
 export async function validation(page: Page): Promise<{ update: number; loss: number }> {
   const status = page.getByRole('status');
-  const [update, loss] = await Promise.all([status.getAttribute('data-val-update'), status.getAttribute('data-val-loss')]);
+  const [update, loss] = await Promise.all([
+    status.getAttribute('data-val-update'),
+    status.getAttribute('data-val-loss'),
+  ]);
   return { update: Number(update ?? -1), loss: Number(loss ?? NaN) };
 }
 
-export async function waitForValidation(page: Page, atUpdate: number, timeout = 120_000): Promise<{ update: number; loss: number }> {
+export async function waitForValidation(
+  page: Page,
+  atUpdate: number,
+  timeout = 120_000,
+): Promise<{ update: number; loss: number }> {
   await expect.poll(async () => (await validation(page)).update, { timeout }).toBeGreaterThanOrEqual(atUpdate);
   return validation(page);
 }
@@ -39,7 +46,8 @@ export const SMALL_RUN = 'hidden=32&embed=8&batch_size=32&epochs=50';
 /** No File System Access pickers: exports fall back to downloads, which Playwright can catch; every confirm() says yes. */
 export async function withoutPickers(page: Page): Promise<void> {
   await page.addInitScript(() => {
-    for (const k of ['showSaveFilePicker', 'showDirectoryPicker']) Object.defineProperty(window, k, { value: undefined, configurable: true });
+    for (const k of ['showSaveFilePicker', 'showDirectoryPicker'])
+      Object.defineProperty(window, k, { value: undefined, configurable: true });
   });
   page.on('dialog', (d) => void d.accept());
 }

@@ -28,13 +28,23 @@ test('bad files are refused by name and nothing stored changes', async ({ page }
     await expect(result, name).toHaveAttribute('data-state', 'refused');
     await expect(result, name).toContainText('Nothing was imported');
     // Each refusal says which file, which error and why: "<file>: <ErrorName>: <message>".
-    const refusals = await result.locator('li').evaluateAll((lis) => lis.map((li) => ({ text: li.textContent ?? '', error: li.getAttribute('data-error-name') })));
+    const refusals = await result
+      .locator('li')
+      .evaluateAll((lis) =>
+        lis.map((li) => ({ text: li.textContent ?? '', error: li.getAttribute('data-error-name') })),
+      );
     expect(refusals.length, name).toBeGreaterThan(0);
     for (const r of refusals) {
-      expect(files.some((f) => r.text.startsWith(`${f}: `) || r.text.startsWith(`${f}:`)), `${name}: ${r.text}`).toBe(true);
+      expect(
+        files.some((f) => r.text.startsWith(`${f}: `) || r.text.startsWith(`${f}:`)),
+        `${name}: ${r.text}`,
+      ).toBe(true);
       expect(r.text, name).toMatch(new RegExp(`: ${r.error}: \\S`));
     }
-    expect(refusals.map((r) => r.error), name).toContain(error);
+    expect(
+      refusals.map((r) => r.error),
+      name,
+    ).toContain(error);
     expect(await snapshotStores(page), name).toEqual(before);
     // Reset the marker so the next case waits for its own answer.
     await result.evaluate((e) => e.removeAttribute('data-state'));

@@ -8,7 +8,8 @@ import { decodeModelPart, decodeOptimPart, decodeTrainerPart, type WeightTensor 
 import { readTorchFile } from '../src/checkpoint/torch/index';
 import { progress } from './helpers';
 
-const RUN = 'backend=cpu&epochs=2&eval_every=0&save_every=0&save_at_epoch_end=false&batch_size=512&hidden=8&embed=4&schedule=cosine&warmup=30&lr=0.01';
+const RUN =
+  'backend=cpu&epochs=2&eval_every=0&save_every=0&save_at_epoch_end=false&batch_size=512&hidden=8&embed=4&schedule=cosine&warmup=30&lr=0.01';
 
 /** The three parts of a stored checkpoint, read straight from OPFS (real folders and files). */
 async function readStored(page: Page, runId: string, tag: string) {
@@ -26,7 +27,11 @@ async function readStored(page: Page, runId: string, tag: string) {
     { runId, tag },
   );
   const part = (p: string) => readTorchFile(Uint8Array.from(bytes[p]));
-  return { model: decodeModelPart(part('model')), optim: decodeOptimPart(part('optim')), trainer: decodeTrainerPart(part('trainer')) };
+  return {
+    model: decodeModelPart(part('model')),
+    optim: decodeOptimPart(part('optim')),
+    trainer: decodeTrainerPart(part('trainer')),
+  };
 }
 
 async function finished(page: Page): Promise<void> {
@@ -35,7 +40,9 @@ async function finished(page: Page): Promise<void> {
 
 async function stopAndContinue(page: Page, atLeast: number): Promise<number> {
   // Polled often: the stop must land well inside the epoch.
-  await expect.poll(async () => (await progress(page)).update, { timeout: 120_000, intervals: [20] }).toBeGreaterThanOrEqual(atLeast);
+  await expect
+    .poll(async () => (await progress(page)).update, { timeout: 120_000, intervals: [20] })
+    .toBeGreaterThanOrEqual(atLeast);
   await page.getByRole('button', { name: 'Stop' }).click();
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
   const stoppedAt = (await progress(page)).update;
@@ -54,7 +61,9 @@ function diff(a: WeightTensor, b: WeightTensor): { max: number; sameBits: boolea
   return { max, sameBits: x.every((v, i) => v === y[i]) };
 }
 
-test('a run stopped twice and continued through the page ends bit-identical to the run left alone (CPU backend)', async ({ page }) => {
+test('a run stopped twice and continued through the page ends bit-identical to the run left alone (CPU backend)', async ({
+  page,
+}) => {
   test.setTimeout(300_000);
   await page.goto(`/?${RUN}&run_id=eq-alone`);
   await page.getByRole('button', { name: 'Start' }).click();
@@ -93,7 +102,9 @@ test('a run stopped twice and continued through the page ends bit-identical to t
       if (!d.sameBits) differing.push(`${name}.${slot}`);
     }
   }
-  console.log(`page, CPU backend: ${total} updates, stopped at ${first} and ${second}: max |Δ| weights ${weights}, Adam state ${state}`);
+  console.log(
+    `page, CPU backend: ${total} updates, stopped at ${first} and ${second}: max |Δ| weights ${weights}, Adam state ${state}`,
+  );
   expect(differing).toEqual([]);
   expect(alone.optim.slots.size).toBe(5);
 });

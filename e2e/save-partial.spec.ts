@@ -18,12 +18,18 @@ const RUN_ID = 'partial-save';
 const CHECKPOINTS = `runs/${RUN_ID}/train/checkpoints`;
 const ROOM = 64 << 20;
 
-test('a save that reached only OPFS is shown as such, the run goes on, and a save to both clears the warning', async ({ page, context, baseURL }) => {
+test('a save that reached only OPFS is shown as such, the run goes on, and a save to both clears the warning', async ({
+  page,
+  context,
+  baseURL,
+}) => {
   test.setTimeout(240_000);
   const cdp = await context.newCDPSession(page);
   const origin = new URL(baseURL!).origin;
   // Only best checkpoints while training (one checkpoint per save), the first at update 200.
-  await page.goto(`/?${SMALL_RUN}&backend=wasm&eval_every=200&save_every=0&save_at_epoch_end=false&best_metrics=val/loss:min&run_id=${RUN_ID}`);
+  await page.goto(
+    `/?${SMALL_RUN}&backend=wasm&eval_every=200&save_every=0&save_at_epoch_end=false&best_metrics=val/loss:min&run_id=${RUN_ID}`,
+  );
   const before = await page.evaluate(() => navigator.storage.estimate());
   await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: (before.usage ?? 0) + ROOM });
   await page.getByRole('button', { name: 'Start' }).click();
@@ -44,7 +50,9 @@ test('a save that reached only OPFS is shown as such, the run goes on, and a sav
     let release = 0;
     // A transaction lives while it has requests: one after another, until the closing write.
     const spin = () => {
-      if (release > 0) tx.objectStore('chunks').put(new Uint8Array(release), ['probe', 'model', 0]).onerror = (e) => e.preventDefault();
+      if (release > 0)
+        tx.objectStore('chunks').put(new Uint8Array(release), ['probe', 'model', 0]).onerror = (e) =>
+          e.preventDefault();
       else tx.objectStore('meta').get('hold').onsuccess = spin;
     };
     spin();
@@ -91,7 +99,10 @@ test('a save that reached only OPFS is shown as such, the run goes on, and a sav
   const { usage } = await page.evaluate(() => navigator.storage.estimate());
   await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: usage ?? 0 });
   // The handle installed above.
-  const held = await page.evaluate((bytes) => (window as unknown as { releaseIdb: (n: number) => Promise<string> }).releaseIdb(bytes), ROOM + 1);
+  const held = await page.evaluate(
+    (bytes) => (window as unknown as { releaseIdb: (n: number) => Promise<string> }).releaseIdb(bytes),
+    ROOM + 1,
+  );
   expect(held).toBe('QuotaExceededError');
 
   const warning = page.locator('#save-warning');

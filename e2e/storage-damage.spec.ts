@@ -11,7 +11,11 @@ const SAVING = `${SMALL_RUN}&backend=wasm&save_every=10&eval_every=0&keep_checkp
 async function trainAndStop(page: Page, run: string, atLeast: number): Promise<void> {
   await page.goto(`/?${SAVING}&run_id=${run}`);
   await page.getByRole('button', { name: 'Start' }).click();
-  await expect.poll(async () => Number((await page.locator('#checkpoint-line').getAttribute('data-update')) ?? -1), { timeout: 60_000 }).toBeGreaterThanOrEqual(atLeast);
+  await expect
+    .poll(async () => Number((await page.locator('#checkpoint-line').getAttribute('data-update')) ?? -1), {
+      timeout: 60_000,
+    })
+    .toBeGreaterThanOrEqual(atLeast);
   await stop(page);
 }
 
@@ -45,7 +49,9 @@ function expectWholeInBoth(copies: CopyCheck[]): void {
 
 const tagOf = (key: string) => key.split('_cp=').pop()!;
 
-test('one store lost, OPFS then IndexedDB: the run resumes from the other and every checkpoint is copied back', async ({ page }) => {
+test('one store lost, OPFS then IndexedDB: the run resumes from the other and every checkpoint is copied back', async ({
+  page,
+}) => {
   const run = 'half-lost';
   await trainAndStop(page, run, 30);
   for (const lost of ['opfs', 'idb'] as const) {
@@ -63,13 +69,17 @@ test('one store lost, OPFS then IndexedDB: the run resumes from the other and ev
   }
 });
 
-test('damage at rest: one copy damaged, the other serves and the damaged one is rewritten; both damaged, the previous checkpoint is used', async ({ page }) => {
+test('damage at rest: one copy damaged, the other serves and the damaged one is rewritten; both damaged, the previous checkpoint is used', async ({
+  page,
+}) => {
   const run = 'at-rest';
   await trainAndStop(page, run, 30);
   for (const damaged of [['opfs'], ['idb'], ['opfs', 'idb']] as const) {
     await openBareDocument(page);
     const copies = await checkStores(page, { runId: run });
-    const periodic = copies.filter((c) => c.store === 'opfs' && /_cp=E\d+_U\d+_S\d+$/.test(c.key)).sort((a, b) => b.update - a.update);
+    const periodic = copies
+      .filter((c) => c.store === 'opfs' && /_cp=E\d+_U\d+_S\d+$/.test(c.key))
+      .sort((a, b) => b.update - a.update);
     const [newest, previous] = periodic;
     const latest = copies.find((c) => c.store === 'opfs' && c.key.endsWith('_cp=latest'))!;
     expect(latest.update).toBe(newest.update);
@@ -79,7 +89,12 @@ test('damage at rest: one copy damaged, the other serves and the damaged one is 
       if (damaged.length === 2) await flipByte(page, store, latest.key, 'model');
     }
     const after = await checkStores(page, { runId: run });
-    expect(after.filter((c) => !c.intact).map((c) => `${c.store} ${tagOf(c.key)}`).sort()).toEqual(
+    expect(
+      after
+        .filter((c) => !c.intact)
+        .map((c) => `${c.store} ${tagOf(c.key)}`)
+        .sort(),
+    ).toEqual(
       damaged.flatMap((s) => [`${s} ${tagOf(newest.key)}`, ...(damaged.length === 2 ? [`${s} latest`] : [])]).sort(),
     );
 

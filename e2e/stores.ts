@@ -65,7 +65,13 @@ async function readStoresInPage(opts: { bytesOf: string | null; maxBytes: number
   const walk = async (dir: Dir, prefix: string): Promise<void> => {
     for await (const [name, h] of dir.entries()) {
       if (h.kind === 'directory') await walk(h as Dir, `${prefix}${name}/`);
-      else opfs.push(await describe(prefix + name, new Uint8Array(await (await (h as FileSystemFileHandle).getFile()).arrayBuffer())));
+      else
+        opfs.push(
+          await describe(
+            prefix + name,
+            new Uint8Array(await (await (h as FileSystemFileHandle).getFile()).arrayBuffer()),
+          ),
+        );
     }
   };
   await walk((await navigator.storage.getDirectory()) as Dir, '');
@@ -86,7 +92,8 @@ async function readStoresInPage(opts: { bytesOf: string | null; maxBytes: number
         r.onerror = () => reject(r.error ?? new Error('IndexedDB request failed'));
       });
     try {
-      if (db.objectStoreNames.contains('meta')) for (const m of await all<{ key: string }>('meta', 'getAll')) idbMeta[m.key] = JSON.stringify(m);
+      if (db.objectStoreNames.contains('meta'))
+        for (const m of await all<{ key: string }>('meta', 'getAll')) idbMeta[m.key] = JSON.stringify(m);
       if (db.objectStoreNames.contains('chunks')) {
         // One part at a time (its chunks joined, hashed, dropped), so big checkpoints never sit in memory together.
         const keys = await all<[string, string, number]>('chunks', 'getAllKeys');
@@ -118,7 +125,11 @@ async function readStoresInPage(opts: { bytesOf: string | null; maxBytes: number
 }
 
 /** Both stores as the page sees them. `bytesOf`: a regexp of part paths whose bytes to fetch. */
-export async function readStores(page: Page, bytesOf: RegExp | null = null, maxBytes = 32 * 1024 * 1024): Promise<RawStores> {
+export async function readStores(
+  page: Page,
+  bytesOf: RegExp | null = null,
+  maxBytes = 32 * 1024 * 1024,
+): Promise<RawStores> {
   return page.evaluate(readStoresInPage, { bytesOf: bytesOf?.source ?? null, maxBytes });
 }
 
@@ -128,7 +139,8 @@ export async function snapshotStores(page: Page): Promise<Record<string, string>
   const out: Record<string, string> = {};
   for (const f of s.opfs) out[`opfs:${f.path}`] = `${f.size} ${f.sha256}`;
   for (const [k, v] of Object.entries(s.idbMeta)) out[`idb meta:${k}`] = v;
-  for (const [k, v] of Object.entries(s.idbParts)) out[`idb chunks:${k}`] = `${v.records} records, ${v.size} ${v.sha256}`;
+  for (const [k, v] of Object.entries(s.idbParts))
+    out[`idb chunks:${k}`] = `${v.records} records, ${v.size} ${v.sha256}`;
   return out;
 }
 
@@ -154,7 +166,8 @@ function crossCheck(meta: Meta, bytes: Map<string, Buffer>): string[] {
   const problems: string[] = [];
   const c = meta.counters;
   const same = (what: string, d: { epoch: number; update: number; sample: number }) => {
-    if (d.epoch !== c.epoch || d.update !== c.update || d.sample !== c.sample) problems.push(`${what} counters ${JSON.stringify(d)} differ from the record's ${JSON.stringify(c)}`);
+    if (d.epoch !== c.epoch || d.update !== c.update || d.sample !== c.sample)
+      problems.push(`${what} counters ${JSON.stringify(d)} differ from the record's ${JSON.stringify(c)}`);
   };
   try {
     const model = bytes.get('model');
@@ -166,7 +179,8 @@ function crossCheck(meta: Meta, bytes: Map<string, Buffer>): string[] {
     if (trainer) same('trainer', decodeTrainerPart(readTorchFile(new Uint8Array(trainer))).counters);
     const optim = bytes.get('optim');
     // The optimizer's step counts the updates it applied since it was created: at most the update counter.
-    if (optim && decodeOptimPart(readTorchFile(new Uint8Array(optim))).step > c.update) problems.push(`optim step is past update ${c.update}`);
+    if (optim && decodeOptimPart(readTorchFile(new Uint8Array(optim))).step > c.update)
+      problems.push(`optim step is past update ${c.update}`);
   } catch (e) {
     problems.push(`does not decode: ${(e as Error).name}: ${(e as Error).message}`);
   }
@@ -190,7 +204,15 @@ export function checkCopies(s: RawStores, runId?: string): CopyCheck[] {
     try {
       m = JSON.parse(text) as Meta;
     } catch {
-      out.push({ store: 'opfs', key: f.path, update: -1, parts: 0, complete: false, intact: false, problems: ['manifest is not JSON'] });
+      out.push({
+        store: 'opfs',
+        key: f.path,
+        update: -1,
+        parts: 0,
+        complete: false,
+        intact: false,
+        problems: ['manifest is not JSON'],
+      });
       continue;
     }
     if (!mine(m.key)) continue;
@@ -200,7 +222,9 @@ export function checkCopies(s: RawStores, runId?: string): CopyCheck[] {
     const bytes = new Map<string, Buffer>();
     for (const p of m.parts) {
       const name = p.path.slice(p.path.lastIndexOf('/') + 1);
-      const candidates = [opfsFiles.get(dir + name), opfsFiles.get(`${dir}${name}.${m.generation}.tmp`)].filter((x): x is Blob64 => !!x);
+      const candidates = [opfsFiles.get(dir + name), opfsFiles.get(`${dir}${name}.${m.generation}.tmp`)].filter(
+        (x): x is Blob64 => !!x,
+      );
       if (!candidates.some((c) => c.size === p.size)) {
         complete = false;
         problems.push(`${p.part}: no file of ${p.size} bytes`);
@@ -215,7 +239,15 @@ export function checkCopies(s: RawStores, runId?: string): CopyCheck[] {
       }
     }
     if (complete && problems.length === 0) problems.push(...crossCheck(m, bytes));
-    out.push({ store: 'opfs', key: m.key, update: m.counters.update, parts: m.parts.length, complete, intact: complete && problems.length === 0, problems });
+    out.push({
+      store: 'opfs',
+      key: m.key,
+      update: m.counters.update,
+      parts: m.parts.length,
+      complete,
+      intact: complete && problems.length === 0,
+      problems,
+    });
   }
   for (const [key, json] of Object.entries(s.idbMeta)) {
     if (!mine(key)) continue;
@@ -225,24 +257,38 @@ export function checkCopies(s: RawStores, runId?: string): CopyCheck[] {
     for (const p of m.parts) {
       const got = s.idbParts[`${key}_${p.part}.th`];
       if (!got) problems.push(`${p.part}: no chunks`);
-      else if (got.size !== p.size || got.sha256 !== p.sha256) problems.push(`${p.part}: SHA-256 or size differs from the record`);
+      else if (got.size !== p.size || got.sha256 !== p.sha256)
+        problems.push(`${p.part}: SHA-256 or size differs from the record`);
       else if (got.b64 !== undefined) bytes.set(p.part, Buffer.from(got.b64, 'base64'));
     }
     if (problems.length === 0) problems.push(...crossCheck(m, bytes));
     // IndexedDB lists a checkpoint from its meta record alone: a record is a listed checkpoint.
-    out.push({ store: 'idb', key, update: m.counters.update, parts: m.parts.length, complete: true, intact: problems.length === 0, problems });
+    out.push({
+      store: 'idb',
+      key,
+      update: m.counters.update,
+      parts: m.parts.length,
+      complete: true,
+      intact: problems.length === 0,
+      problems,
+    });
   }
   return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.store < b.store ? -1 : 1));
 }
 
 /** Reads both stores (manifests and, if `decode`, every part's bytes) and checks every copy. */
 export async function checkStores(page: Page, opts: { runId?: string; decode?: boolean } = {}): Promise<CopyCheck[]> {
-  return checkCopies(await readStores(page, opts.decode ? /\.manifest\.json$|\.th(\.g[a-z0-9]+\.tmp)?$/ : /\.manifest\.json$/), opts.runId);
+  return checkCopies(
+    await readStores(page, opts.decode ? /\.manifest\.json$|\.th(\.g[a-z0-9]+\.tmp)?$/ : /\.manifest\.json$/),
+    opts.runId,
+  );
 }
 
 /** Files an interrupted OPFS save leaves: staged parts and Chromium's swap files. */
 export function leftovers(s: RawStores, runId?: string): string[] {
-  return s.opfs.map((f) => f.path).filter((p) => (runId === undefined || p.split('/')[1] === runId) && /\.tmp$|\.crswap$/.test(p));
+  return s.opfs
+    .map((f) => f.path)
+    .filter((p) => (runId === undefined || p.split('/')[1] === runId) && /\.tmp$|\.crswap$/.test(p));
 }
 
 /**
@@ -298,7 +344,9 @@ export async function flipByte(page: Page, store: StoreKind, key: string, part: 
 export async function loseStore(page: Page, store: StoreKind): Promise<void> {
   await page.evaluate(async (store) => {
     if (store === 'opfs') {
-      const root = (await navigator.storage.getDirectory()) as FileSystemDirectoryHandle & { keys(): AsyncIterable<string> };
+      const root = (await navigator.storage.getDirectory()) as FileSystemDirectoryHandle & {
+        keys(): AsyncIterable<string>;
+      };
       const names: string[] = [];
       for await (const n of root.keys()) names.push(n);
       for (const n of names) await root.removeEntry(n, { recursive: true });

@@ -19,7 +19,9 @@ async function busiestRenderer(browser: Browser): Promise<number> {
   return used[0][0];
 }
 
-test('a second tab on a training run is read-only, and takes over when the process of the first tab is killed', async ({ context }) => {
+test('a second tab on a training run is read-only, and takes over when the process of the first tab is killed', async ({
+  context,
+}) => {
   const first = await context.newPage();
   await first.goto(`/?${SMALL_RUN}&backend=wasm&save_every=20&eval_every=0&run_id=two-tabs`);
   await first.getByRole('button', { name: 'Start' }).click();
@@ -27,7 +29,9 @@ test('a second tab on a training run is read-only, and takes over when the proce
 
   const second = await context.newPage();
   await second.goto('/');
-  await expect(second.locator('#recovery-banner')).toContainText('Run two-tabs is training in another tab; it is read-only here.');
+  await expect(second.locator('#recovery-banner')).toContainText(
+    'Run two-tabs is training in another tab; it is read-only here.',
+  );
   await expect(second.getByRole('button', { name: 'Start' })).toBeDisabled();
   // Even asked directly, the worker will not write a run another tab holds.
   const refused = await second.evaluate(async () => {

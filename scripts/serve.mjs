@@ -33,7 +33,10 @@ const files = sirv(root, {
     for (const [k, v] of Object.entries(requiredHeaders)) res.setHeader(k, v);
     // Hashed build outputs never change under one name; everything else (index.html, sw.js, the
     // manifest, datasets) is revalidated so a deploy is picked up and the service worker updates.
-    res.setHeader('Cache-Control', pathname.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+    res.setHeader(
+      'Cache-Control',
+      pathname.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
+    );
   },
 });
 

@@ -29,7 +29,9 @@ test('the server sends the isolation headers and a production bundle without tes
 
   // Every script the build ships, the worker chunk (named in the page's entry) included: none
   // carries a test hook, and the tfjs WASM binaries they name are served as application/wasm.
-  const [entrySrc] = await page.locator('script[type="module"][src]').evaluateAll((els) => els.map((e) => (e as HTMLScriptElement).src));
+  const [entrySrc] = await page
+    .locator('script[type="module"][src]')
+    .evaluateAll((els) => els.map((e) => (e as HTMLScriptElement).src));
   const asset = (path: string) => new URL(`/${path}`, page.url()).href;
   const entry = await (await request.get(entrySrc)).text();
   const scripts = [entrySrc, ...new Set([...entry.matchAll(/assets\/[\w.-]+\.js/g)].map((m) => asset(m[0])))];

@@ -9,7 +9,11 @@ import { decodeTrainerPart } from '../checkpoint/contents';
 import { exportFiles, exportZipChunks, exportZipName, type ExportFile } from '../checkpoint/export';
 import { applyImport, planImport, type ImportSource, type ShapesFor } from '../checkpoint/import';
 import { formatTag, tags } from '../checkpoint/naming';
-import { createCheckpointStore, type DualCheckpointMeta, type DualCheckpointStore } from '../checkpoint/store/dual-store';
+import {
+  createCheckpointStore,
+  type DualCheckpointMeta,
+  type DualCheckpointStore,
+} from '../checkpoint/store/dual-store';
 import { requestPersistence, storageStatus } from '../checkpoint/store/quota';
 import { readTorchFile } from '../checkpoint/torch/index';
 import { DEFAULT_CONFIG, validateConfig, type RunConfig } from '../shared/config';
@@ -50,7 +54,10 @@ interface DirHandleLike {
   getFileHandle(name: string, o: { create: boolean }): Promise<FileHandleLike>;
 }
 interface PickerWindow {
-  showSaveFilePicker?: (o: { suggestedName: string; types?: { description: string; accept: Record<string, string[]> }[] }) => Promise<FileHandleLike>;
+  showSaveFilePicker?: (o: {
+    suggestedName: string;
+    types?: { description: string; accept: Record<string, string[]> }[];
+  }) => Promise<FileHandleLike>;
   showDirectoryPicker?: (o: { mode: 'readwrite' }) => Promise<DirHandleLike>;
 }
 
@@ -66,7 +73,11 @@ export function initCheckpointBrowser(opts: CheckpointBrowserOptions): void {
   instance = new CheckpointBrowser(opts);
 }
 
-const el = <K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, attrs: Record<string, string> = {}): HTMLElementTagNameMap[K] => {
+const el = <K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  text?: string,
+  attrs: Record<string, string> = {},
+): HTMLElementTagNameMap[K] => {
   const e = document.createElement(tag);
   if (text !== undefined) e.textContent = text;
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
@@ -195,7 +206,10 @@ class CheckpointBrowser {
       const { runId, outputDir } = ms[0].id;
       const details = el('details', undefined, { class: 'ckpt-run', 'data-run': runId });
       details.open = true;
-      const summary = el('summary', `${path} · ${ms.length} checkpoint${ms.length === 1 ? '' : 's'} · ${formatBytes(ms.reduce((n, m) => n + size(m), 0))} `);
+      const summary = el(
+        'summary',
+        `${path} · ${ms.length} checkpoint${ms.length === 1 ? '' : 's'} · ${formatBytes(ms.reduce((n, m) => n + size(m), 0))} `,
+      );
       summary.append(
         this.button('Export run', 'export-run', () => this.exportMetas(ms, exportZipName(runId))),
         this.button('Config', 'export-run-config', () => this.exportRunConfig(ms)),
@@ -206,8 +220,13 @@ class CheckpointBrowser {
       for (const m of ms) stages.set(m.id.stageName ?? '', [...(stages.get(m.id.stageName ?? '') ?? []), m]);
       for (const [stage, list] of stages) {
         const head = el('h4', stage ? `stage ${stage} ` : '(no stage) ', { 'data-stage': stage });
-        head.append(this.button('Delete stage', 'delete-stage', () => this.deleteStage(runId, stage || undefined, outputDir)));
-        details.append(head, this.table(list.sort((a, b) => b.counters.update - a.counters.update || (a.key < b.key ? -1 : 1))));
+        head.append(
+          this.button('Delete stage', 'delete-stage', () => this.deleteStage(runId, stage || undefined, outputDir)),
+        );
+        details.append(
+          head,
+          this.table(list.sort((a, b) => b.counters.update - a.counters.update || (a.key < b.key ? -1 : 1))),
+        );
       }
       nodes.push(details);
     }
@@ -222,9 +241,17 @@ class CheckpointBrowser {
     for (const m of list) {
       const tag = formatTag(m.id.tag);
       const model = m.id.modelInfo ? `${m.id.modelName}_${m.id.modelInfo}` : m.id.modelName;
-      const tr = el('tr', undefined, { 'data-key': m.key, 'data-run': m.id.runId, 'data-stage': m.id.stageName ?? '', 'data-tag': tag, 'data-update': String(m.counters.update) });
+      const tr = el('tr', undefined, {
+        'data-key': m.key,
+        'data-run': m.id.runId,
+        'data-stage': m.id.stageName ?? '',
+        'data-tag': tag,
+        'data-update': String(m.counters.update),
+      });
       const c = m.counters;
-      const metrics = Object.entries(m.metrics).map(([k, v]) => `${k} ${v.toPrecision(4)}`).join(', ');
+      const metrics = Object.entries(m.metrics)
+        .map(([k, v]) => `${k} ${v.toPrecision(4)}`)
+        .join(', ');
       const parts = m.parts.map((p) => p.part).join(' + ');
       tr.append(
         el('td', `${model} · ${tag}`, { title: `${m.key}\nparts: ${parts}` }),
@@ -236,9 +263,22 @@ class CheckpointBrowser {
       );
       const actions = el('td');
       const full = ['optim', 'trainer'].every((p) => m.parts.some((x) => x.part === p));
-      if (full && !m.id.modelInfo) actions.append(this.button('Continue from here', 'resume', () => this.resume(m), 'Resume: fill the form to continue this run from this checkpoint'));
+      if (full && !m.id.modelInfo)
+        actions.append(
+          this.button(
+            'Continue from here',
+            'resume',
+            () => this.resume(m),
+            'Resume: fill the form to continue this run from this checkpoint',
+          ),
+        );
       actions.append(
-        this.button('Use weights', 'warm-start', () => this.warmStart(m), 'Warm start: a new run begins from these weights, matched by name'),
+        this.button(
+          'Use weights',
+          'warm-start',
+          () => this.warmStart(m),
+          'Warm start: a new run begins from these weights, matched by name',
+        ),
         this.button('Export', 'export', () => this.exportMetas([m], exportZipName(m.id.runId, tag))),
         this.button('Delete', 'delete', () => this.deleteOne(m)),
       );
@@ -249,8 +289,18 @@ class CheckpointBrowser {
   }
 
   // Labels avoid "Start", "Stop", "Pause" and "Resume": the run's own buttons go by those names.
-  private button(label: string, action: string, onClick: () => Promise<void> | void, title?: string): HTMLButtonElement {
-    const b = el('button', label, { type: 'button', 'data-action': action, class: 'small', ...(title ? { title } : {}) });
+  private button(
+    label: string,
+    action: string,
+    onClick: () => Promise<void> | void,
+    title?: string,
+  ): HTMLButtonElement {
+    const b = el('button', label, {
+      type: 'button',
+      'data-action': action,
+      class: 'small',
+      ...(title ? { title } : {}),
+    });
     b.addEventListener('click', (e) => {
       e.preventDefault(); // inside <summary>: do not fold the run
       void this.run(async () => onClick());
@@ -267,7 +317,12 @@ class CheckpointBrowser {
   }
 
   private async deleteOne(m: DualCheckpointMeta): Promise<void> {
-    if (!confirm(`Delete checkpoint ${formatTag(m.id.tag)} of run ${m.id.runId}${m.id.stageName ? ` / ${m.id.stageName}` : ''}? This cannot be undone.`)) return;
+    if (
+      !confirm(
+        `Delete checkpoint ${formatTag(m.id.tag)} of run ${m.id.runId}${m.id.stageName ? ` / ${m.id.stageName}` : ''}? This cannot be undone.`,
+      )
+    )
+      return;
     if (!this.o.ownRunPaused?.(m.id.runId) && (await this.refuseIfTraining(m.id.runId))) return;
     await this.store.delete(m.key);
     this.say('done', `Deleted ${m.key}.`);
@@ -309,7 +364,10 @@ class CheckpointBrowser {
       stage_name: stage,
       init_run_id: '',
     };
-    this.fill(config, `The form now resumes run ${m.id.runId}${stage ? ` / ${stage}` : ''} from ${formatTag(m.id.tag)} (update ${m.counters.update}): press Start.`);
+    this.fill(
+      config,
+      `The form now resumes run ${m.id.runId}${stage ? ` / ${stage}` : ''} from ${formatTag(m.id.tag)} (update ${m.counters.update}): press Start.`,
+    );
   }
 
   private warmStart(m: DualCheckpointMeta): void {
@@ -348,9 +406,15 @@ class CheckpointBrowser {
   }
 
   private async exportRunConfig(ms: DualCheckpointMeta[]): Promise<void> {
-    const withTrainer = ms.filter((m) => m.parts.some((p) => p.part === 'trainer')).sort((a, b) => b.createdAt - a.createdAt);
+    const withTrainer = ms
+      .filter((m) => m.parts.some((p) => p.part === 'trainer'))
+      .sort((a, b) => b.createdAt - a.createdAt);
     if (withTrainer.length === 0) {
-      this.say('failed', `Run ${ms[0].id.runId} has no checkpoint with a trainer part, which holds the config.`, 'CheckpointNotFoundError');
+      this.say(
+        'failed',
+        `Run ${ms[0].id.runId} has no checkpoint with a trainer part, which holds the config.`,
+        'CheckpointNotFoundError',
+      );
       return;
     }
     await this.saveJson(`${ms[0].id.runId}-config.json`, await this.trainerConfig(withTrainer[0]));
@@ -358,9 +422,13 @@ class CheckpointBrowser {
 
   private async saveJson(name: string, config: RunConfig): Promise<void> {
     const bytes = new TextEncoder().encode(JSON.stringify(config, null, 2) + '\n');
-    await saveChunks(name, 'application/json', (async function* () {
-      yield bytes;
-    })());
+    await saveChunks(
+      name,
+      'application/json',
+      (async function* () {
+        yield bytes;
+      })(),
+    );
     this.say('done', `Exported the config as ${name}.`);
   }
 
@@ -369,7 +437,11 @@ class CheckpointBrowser {
     try {
       raw = JSON.parse(await file.text());
     } catch (e) {
-      this.say('failed', `InvalidConfigError: ${file.name} is not JSON (${(e as Error).message}).`, 'InvalidConfigError');
+      this.say(
+        'failed',
+        `InvalidConfigError: ${file.name} is not JSON (${(e as Error).message}).`,
+        'InvalidConfigError',
+      );
       return;
     }
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
@@ -379,7 +451,10 @@ class CheckpointBrowser {
     const { config, problems } = validateConfig(raw as Record<string, unknown>);
     this.o.form.show(config, problems);
     this.o.onFormFilled(config);
-    this.say('filled', `Loaded the config from ${file.name}${problems.length ? ` (${problems.length} setting${problems.length === 1 ? '' : 's'} refused: see the form)` : ''}.`);
+    this.say(
+      'filled',
+      `Loaded the config from ${file.name}${problems.length ? ` (${problems.length} setting${problems.length === 1 ? '' : 's'} refused: see the form)` : ''}.`,
+    );
   }
 
   // ---- import --------------------------------------------------------------------------------
@@ -405,12 +480,23 @@ class CheckpointBrowser {
         return;
       }
       const result = await applyImport(this.store, plan, (keys) =>
-        confirm(`${keys.length} checkpoint${keys.length === 1 ? '' : 's'} with the same name already exist${keys.length === 1 ? 's' : ''}:\n${keys.join('\n')}\n\nReplace ${keys.length === 1 ? 'it' : 'them'}?`),
+        confirm(
+          `${keys.length} checkpoint${keys.length === 1 ? '' : 's'} with the same name already exist${keys.length === 1 ? 's' : ''}:\n${keys.join('\n')}\n\nReplace ${keys.length === 1 ? 'it' : 'them'}?`,
+        ),
       );
       const plain = plan.items.filter((i) => i.plain && result.written.includes(i.key));
-      const kept = result.kept.length ? ` Kept ${result.kept.length} existing checkpoint${result.kept.length === 1 ? '' : 's'} unchanged.` : '';
-      const note = plain.length ? ` ${plain.length} plain state_dict${plain.length === 1 ? '' : 's'} stored under run ${plain[0].id.runId}: use "Use weights" for a warm start.` : '';
-      this.say('done', `Imported ${result.written.length} checkpoint${result.written.length === 1 ? '' : 's'}.${kept}${note}`, undefined, result.written.map((k) => ({ text: k })));
+      const kept = result.kept.length
+        ? ` Kept ${result.kept.length} existing checkpoint${result.kept.length === 1 ? '' : 's'} unchanged.`
+        : '';
+      const note = plain.length
+        ? ` ${plain.length} plain state_dict${plain.length === 1 ? '' : 's'} stored under run ${plain[0].id.runId}: use "Use weights" for a warm start.`
+        : '';
+      this.say(
+        'done',
+        `Imported ${result.written.length} checkpoint${result.written.length === 1 ? '' : 's'}.${kept}${note}`,
+        undefined,
+        result.written.map((k) => ({ text: k })),
+      );
       this.result.dataset.imported = String(result.written.length);
       await this.redraw();
     });
@@ -427,7 +513,10 @@ async function saveChunks(name: string, type: string, chunks: AsyncIterable<Uint
   const w = window as unknown as PickerWindow;
   if (typeof w.showSaveFilePicker === 'function') {
     const ext = name.slice(name.lastIndexOf('.'));
-    const handle = await w.showSaveFilePicker({ suggestedName: name, types: [{ description: ext, accept: { [type]: [ext] } }] });
+    const handle = await w.showSaveFilePicker({
+      suggestedName: name,
+      types: [{ description: ext, accept: { [type]: [ext] } }],
+    });
     const out = await handle.createWritable();
     try {
       for await (const c of chunks) await out.write(c as Uint8Array<ArrayBuffer>);
@@ -458,7 +547,8 @@ async function saveSeparately(files: ExportFile[], read: (f: ExportFile) => Prom
     }
     return;
   }
-  for (const f of files) download(f.name, new Blob([(await read(f)) as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+  for (const f of files)
+    download(f.name, new Blob([(await read(f)) as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
 }
 
 function download(name: string, blob: Blob): void {

@@ -1,14 +1,29 @@
 /** The page: wires the form, the buttons and the views to the trainer worker. */
 import { PYTORCH_BACKEND } from '../checkpoint/contents';
 import { configFromParams, type RunConfig } from '../shared/config';
-import type { BackendReport, EvalEvent, ProgressEvent, RunEvent, SavedEvent, TrainerEvent, TrainerState } from '../shared/progress';
+import type {
+  BackendReport,
+  EvalEvent,
+  ProgressEvent,
+  RunEvent,
+  SavedEvent,
+  TrainerEvent,
+  TrainerState,
+} from '../shared/progress';
 import { LossChart } from './chart';
 import { RunForm, writeConfigToUrl } from './run-form';
 import { TrainerClient } from './trainer-client';
 import { registerServiceWorker } from '../pwa/register';
 import { initCheckpointBrowser, refresh as refreshCheckpoints } from './checkpoint-browser';
 import { installTestHooks } from './test-hooks';
-import { autoResumeSetting, readActiveRun, runIsLockedElsewhere, setAutoResume, updateActiveRun, writeActiveRun } from './run-registry';
+import {
+  autoResumeSetting,
+  readActiveRun,
+  runIsLockedElsewhere,
+  setAutoResume,
+  updateActiveRun,
+  writeActiveRun,
+} from './run-registry';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -77,7 +92,13 @@ function renderStatus(): void {
   if (!p) return;
   const epoch = Math.min(p.counters.epoch + 1, p.totalEpochs);
   const loss = p.loss === null ? '—' : p.loss.toFixed(2);
-  const parts = [backend || '…', `epoch ${epoch}`, `update ${p.counters.update}`, `sample ${p.counters.sample}`, `loss ${loss}`];
+  const parts = [
+    backend || '…',
+    `epoch ${epoch}`,
+    `update ${p.counters.update}`,
+    `sample ${p.counters.sample}`,
+    `loss ${loss}`,
+  ];
   if (state === 'paused') parts.push('paused');
   if (state === 'done') parts.push('done');
   statusEl.textContent = parts.join(' · ');
@@ -103,7 +124,11 @@ function renderBackend(report: BackendReport): void {
       const timing = t === undefined ? '' : ` — ${t.toFixed(1)} ms/step`;
       const reason = report.reasons[b];
       li.textContent =
-        b === report.backend ? `${b}: in use${timing}` : reason === undefined ? `${b}: not tried` : `${b}: ${reason}${reason.includes('ms a step') ? '' : timing}`;
+        b === report.backend
+          ? `${b}: in use${timing}`
+          : reason === undefined
+            ? `${b}: not tried`
+            : `${b}: ${reason}${reason.includes('ms a step') ? '' : timing}`;
       li.dataset.backend = b;
       if (b === 'wasm' && report.wasmThreads) {
         const { threads, threadedBuild, why } = report.wasmThreads;
@@ -125,7 +150,8 @@ function renderEval(e: EvalEvent): void {
     runLine.textContent += ` · the app's validation of its weights: ${Object.entries(e.metrics)
       .map(([k, v]) => `${k} ${v.toFixed(4)}`)
       .join(', ')}`;
-    for (const [k, v] of Object.entries(e.metrics)) runLine.dataset[`resumed_${k.replace(/[^A-Za-z0-9]/g, '_')}`] = String(v);
+    for (const [k, v] of Object.entries(e.metrics))
+      runLine.dataset[`resumed_${k.replace(/[^A-Za-z0-9]/g, '_')}`] = String(v);
   }
   lastValLoss = e.metrics['val/loss'] ?? null;
   metricsLine.textContent = Object.entries(e.metrics)
@@ -183,7 +209,10 @@ function onEvent(e: TrainerEvent): void {
 function renderRecovered(e: RunEvent): void {
   if (!pendingRecovery || !e.resumedFrom) return;
   const lost = Math.max(0, pendingRecovery.lastUpdate - e.resumedFrom.counters.update);
-  showRecovery(`Recovered run ${e.runId}: resumed from checkpoint ${e.resumedFrom.tag} (update ${e.resumedFrom.counters.update}); ${lost} updates were lost.`, []);
+  showRecovery(
+    `Recovered run ${e.runId}: resumed from checkpoint ${e.resumedFrom.tag} (update ${e.resumedFrom.counters.update}); ${lost} updates were lost.`,
+    [],
+  );
   recoveryBanner.dataset.lost = String(lost);
   recoveryBanner.dataset.from = e.resumedFrom.tag;
   pendingRecovery = null;
@@ -220,9 +249,15 @@ function renderRun(e: RunEvent): void {
 function describeRepairs(r: NonNullable<RunEvent['resumedFrom']>): string {
   const repaired = r.repaired ?? [];
   const damaged = repaired.filter((x) => x.error.name !== 'CheckpointNotFoundError');
-  let text = damaged.map((d) => ` · the ${d.store} copy of ${d.tag} was damaged (${d.error.name}: ${d.error.message}); rewritten from the other store`).join('');
+  let text = damaged
+    .map(
+      (d) =>
+        ` · the ${d.store} copy of ${d.tag} was damaged (${d.error.name}: ${d.error.message}); rewritten from the other store`,
+    )
+    .join('');
   const lost = new Map<string, number>();
-  for (const x of repaired) if (x.error.name === 'CheckpointNotFoundError') lost.set(x.store, (lost.get(x.store) ?? 0) + 1);
+  for (const x of repaired)
+    if (x.error.name === 'CheckpointNotFoundError') lost.set(x.store, (lost.get(x.store) ?? 0) + 1);
   for (const [store, n] of lost) text += ` · ${n} checkpoint${n === 1 ? '' : 's'} missing from ${store} copied back`;
   if (r.failure) text += ` · copying checkpoints between the stores stopped: ${r.failure.name}: ${r.failure.message}`;
   return text;
@@ -249,7 +284,14 @@ function renderSaved(e: SavedEvent): void {
 /** Keeps the crash-recovery record in step with the run. */
 function trackRun(e: TrainerEvent): void {
   if (e.type === 'run') {
-    writeActiveRun({ runId: e.runId, stageName: e.stageName, modelName: e.modelName, config: e.config, lastUpdate: 0, state: 'training' });
+    writeActiveRun({
+      runId: e.runId,
+      stageName: e.stageName,
+      modelName: e.modelName,
+      config: e.config,
+      lastUpdate: 0,
+      state: 'training',
+    });
   } else if (e.type === 'progress' && e.state === 'running') {
     updateActiveRun({ lastUpdate: e.counters.update });
   } else if (e.type === 'saved') {
@@ -267,7 +309,15 @@ function trackRun(e: TrainerEvent): void {
 
 /** The settings that continue a run where its newest checkpoint left it. */
 function resumeConfig(config: RunConfig, runId: string, stageName?: string): RunConfig {
-  return { ...config, resume_run_id: runId, resume_stage_name: stageName ?? '', resume_checkpoint: 'latest', run_id: runId, stage_name: stageName ?? '', init_run_id: '' };
+  return {
+    ...config,
+    resume_run_id: runId,
+    resume_stage_name: stageName ?? '',
+    resume_checkpoint: 'latest',
+    run_id: runId,
+    stage_name: stageName ?? '',
+    init_run_id: '',
+  };
 }
 
 /**
@@ -286,12 +336,17 @@ async function recoverCrashedRun(): Promise<void> {
     void navigator.locks.request(`run:${active.runId}`, async () => {
       document.body.dataset.readOnly = 'false';
       startBtn.disabled = false;
-      showRecovery(`The tab training run ${active.runId} has closed.`, [['Take over and resume', () => resumeRun(active.config, active.runId, active.stageName, active.lastUpdate)]]);
+      showRecovery(`The tab training run ${active.runId} has closed.`, [
+        ['Take over and resume', () => resumeRun(active.config, active.runId, active.stageName, active.lastUpdate)],
+      ]);
     });
     return;
   }
   if (autoResumeSetting() === 'auto') resumeRun(active.config, active.runId, active.stageName, active.lastUpdate);
-  else showRecovery(`Run ${active.runId} was cut off at update ${active.lastUpdate}.`, [['Resume it', () => resumeRun(active.config, active.runId, active.stageName, active.lastUpdate)]]);
+  else
+    showRecovery(`Run ${active.runId} was cut off at update ${active.lastUpdate}.`, [
+      ['Resume it', () => resumeRun(active.config, active.runId, active.stageName, active.lastUpdate)],
+    ]);
 }
 
 function showRecovery(text: string, actions: [string, () => void][]): void {
@@ -381,7 +436,9 @@ registerServiceWorker({ isBusy });
 // `trainer.autoResume` in localStorage: what the next opening does with a run a crash cut off.
 const autoResumeSelect = $<HTMLSelectElement>('auto-resume');
 autoResumeSelect.value = autoResumeSetting();
-autoResumeSelect.addEventListener('change', () => setAutoResume(autoResumeSelect.value === 'prompt' ? 'prompt' : 'auto'));
+autoResumeSelect.addEventListener('change', () =>
+  setAutoResume(autoResumeSelect.value === 'prompt' ? 'prompt' : 'auto'),
+);
 
 // Best effort: a checkpoint when the page is hidden or closed, in case it never comes back.
 document.addEventListener('visibilitychange', () => {
@@ -401,7 +458,7 @@ initCheckpointBrowser({
   },
   onFormFilled: (config) => {
     writeConfigToUrl(config);
-    startBtn.disabled = isBusy() || (document.body.dataset.readOnly === 'true');
+    startBtn.disabled = isBusy() || document.body.dataset.readOnly === 'true';
   },
   ownRunPaused: (runId) => state === 'paused' && runLine.dataset.runId === runId,
 });

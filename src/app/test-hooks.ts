@@ -28,7 +28,10 @@ function makeHooks(ctx: TestHookContext) {
     tryStart: async (runId: string) => {
       const spare = new TrainerClient();
       try {
-        await spare.start({ ...(readActiveRun()?.config ?? ctx.config()), run_id: runId, resume_run_id: '', init_run_id: '' }, () => {});
+        await spare.start(
+          { ...(readActiveRun()?.config ?? ctx.config()), run_id: runId, resume_run_id: '', init_run_id: '' },
+          () => {},
+        );
         return 'started';
       } catch (e) {
         return `${(e as Error).name}: ${(e as Error).message}`;
@@ -37,7 +40,8 @@ function makeHooks(ctx: TestHookContext) {
       }
     },
     benchmarkCheckpoint: (size: string, backend: RunConfig['backend']) => api().benchmarkCheckpoint(size, backend),
-    benchmark: (overrides: Partial<RunConfig>, steps: number) => api().benchmark({ ...ctx.config(), ...overrides }, steps),
+    benchmark: (overrides: Partial<RunConfig>, steps: number) =>
+      api().benchmark({ ...ctx.config(), ...overrides }, steps),
   };
 }
 

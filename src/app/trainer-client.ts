@@ -21,8 +21,14 @@ export class TrainerClient {
     this.crashed = new Promise<never>((_, reject) => {
       this.worker.addEventListener('error', (e) => {
         e.preventDefault();
-        const oom = /out of memory|allocation failed/i.test(e.message) ? ' (out of memory: try a smaller batch or model)' : '';
-        reject(Object.assign(new Error(`the trainer worker crashed${oom}: ${e.message || 'no message'}`), { name: 'BackendFailedError' }));
+        const oom = /out of memory|allocation failed/i.test(e.message)
+          ? ' (out of memory: try a smaller batch or model)'
+          : '';
+        reject(
+          Object.assign(new Error(`the trainer worker crashed${oom}: ${e.message || 'no message'}`), {
+            name: 'BackendFailedError',
+          }),
+        );
       });
     });
     this.crashed.catch(() => {});

@@ -22,7 +22,10 @@ import { concatChunks, readTorchFile, writeTorchFile } from './torch/index';
 function weights(seed: number): Weights {
   const w = (shape: number[], k: number) => ({
     shape,
-    data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(seed * 31 + k * 7 + i) / 3),
+    data: Float32Array.from(
+      { length: shape.reduce((a, b) => a * b, 1) },
+      (_, i) => Math.sin(seed * 31 + k * 7 + i) / 3,
+    ),
   });
   return new Map([
     ['embedding.weight', w([5, 3], 1)],
@@ -49,7 +52,11 @@ const optimFor = (kind: OptimPart['kind']): OptimPart => {
       const m = moments.get(n)!;
       const sq = { shape: m.shape, data: m.data.map((x) => x * x) };
       const rec: Record<string, typeof m> =
-        kind === 'adam' ? { exp_avg: m, exp_avg_sq: sq } : kind === 'sgd' ? { momentum_buffer: m } : { square_avg: sq, momentum_buffer: m };
+        kind === 'adam'
+          ? { exp_avg: m, exp_avg_sq: sq }
+          : kind === 'sgd'
+            ? { momentum_buffer: m }
+            : { square_avg: sq, momentum_buffer: m };
       return [n, rec];
     }),
   );
@@ -133,8 +140,14 @@ describe('PyTorch reads the parts', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('loads model, optimizer and trainer files and the optimizer into torch.optim', () => {
-    writeFileSync(join(dir, 'net_cp=E1_U10_S320_model.th'), bytesOf(encodeModelPart(model), 'net_cp=E1_U10_S320_model'));
-    writeFileSync(join(dir, 'net_cp=E1_U10_S320_trainer.th'), bytesOf(encodeTrainerPart(trainer), 'net_cp=E1_U10_S320_trainer'));
+    writeFileSync(
+      join(dir, 'net_cp=E1_U10_S320_model.th'),
+      bytesOf(encodeModelPart(model), 'net_cp=E1_U10_S320_model'),
+    );
+    writeFileSync(
+      join(dir, 'net_cp=E1_U10_S320_trainer.th'),
+      bytesOf(encodeTrainerPart(trainer), 'net_cp=E1_U10_S320_trainer'),
+    );
     for (const kind of ['adam', 'sgd', 'rmsprop'] as const) {
       writeFileSync(join(dir, `${kind}_optim.th`), bytesOf(encodeOptimPart(optimFor(kind)), `${kind}_optim`));
     }
@@ -171,7 +184,10 @@ print(json.dumps(out, default=float))
       const [shape, sum, dtype] = r.model[k];
       expect(shape).toEqual(w.shape);
       expect(dtype).toBe('torch.float32');
-      expect(sum).toBeCloseTo(w.data.reduce((a, b) => a + b, 0), 4);
+      expect(sum).toBeCloseTo(
+        w.data.reduce((a, b) => a + b, 0),
+        4,
+      );
     }
     expect(r.tag).toBe('E1_U10_S320');
     expect(r.iter).toEqual({ epoch: 1, update: 10, sample: 320 });

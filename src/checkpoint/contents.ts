@@ -174,7 +174,11 @@ function countersToPy(c: Counters): PyDict {
 
 function countersFromPy(v: PyValue | undefined, where: string): Counters {
   const d = dictOf(v, where);
-  return { epoch: intField(d, 'epoch', where), update: intField(d, 'update', where), sample: intField(d, 'sample', where) };
+  return {
+    epoch: intField(d, 'epoch', where),
+    update: intField(d, 'update', where),
+    sample: intField(d, 'sample', where),
+  };
 }
 
 // ---- model -----------------------------------------------------------------------------------
@@ -244,7 +248,13 @@ const SLOTS: Record<OptimizerName, string[]> = {
 
 /** PyTorch 1.13's param_group keys for each optimizer, so `optimizer.load_state_dict` accepts ours. */
 function paramGroup(p: OptimPart): PyDict {
-  const common = { lr: pyFloat(p.lr), weight_decay: pyFloat(p.weightDecay), maximize: false, foreach: null, differentiable: false };
+  const common = {
+    lr: pyFloat(p.lr),
+    weight_decay: pyFloat(p.weightDecay),
+    maximize: false,
+    foreach: null,
+    differentiable: false,
+  };
   const ids = p.paramNames.map((_, i) => i);
   switch (p.kind) {
     case 'adam':
@@ -258,7 +268,13 @@ function paramGroup(p: OptimPart): PyDict {
         params: ids,
       });
     case 'sgd':
-      return PyDict.fromObject({ ...common, momentum: pyFloat(p.momentum ?? 0), dampening: 0, nesterov: false, params: ids });
+      return PyDict.fromObject({
+        ...common,
+        momentum: pyFloat(p.momentum ?? 0),
+        dampening: 0,
+        nesterov: false,
+        params: ids,
+      });
     case 'rmsprop':
       return PyDict.fromObject({
         ...common,
@@ -311,7 +327,10 @@ export function decodeOptimPart(v: PyValue): OptimPart {
   if (!Array.isArray(params)) bad('param_groups[0].params must be a list');
   const paramNames = params.map((i) => {
     const n = names.get(num(i));
-    if (typeof n !== 'string') bad(`param_idx_to_name has no name for parameter ${typeof i === 'number' || typeof i === 'bigint' ? i : typeof i}`);
+    if (typeof n !== 'string')
+      bad(
+        `param_idx_to_name has no name for parameter ${typeof i === 'number' || typeof i === 'bigint' ? i : typeof i}`,
+      );
     return n;
   });
   const state = dictOf(field(d, 'state', 'the optimizer file'), 'state');
@@ -386,7 +405,8 @@ export function decodeTrainerPart(v: PyValue): TrainerPart {
   const rng = field(d, 'rng_state', 'the trainer file');
   if (!Array.isArray(rng) || rng.length !== 4) bad('rng_state must be a list of 4 integers');
   const words = rng.map((x) => num(x)) as [number, number, number, number];
-  if (words.some((w) => !Number.isInteger(w) || w < 0 || w > 0xffffffff)) bad('rng_state words must be 32-bit unsigned');
+  if (words.some((w) => !Number.isInteger(w) || w < 0 || w > 0xffffffff))
+    bad('rng_state words must be 32-bit unsigned');
   const c = dictOf(field(d, 'data_cursor', 'the trainer file'), 'data_cursor');
   const callbacks = toJson(field(d, 'callbacks', 'the trainer file'), 'callbacks');
   const config = toJson(field(d, 'config', 'the trainer file'), 'config');
@@ -402,7 +422,11 @@ export function decodeTrainerPart(v: PyValue): TrainerPart {
       position: intField(s, 'position', 'lr_schedule'),
     },
     rng: words,
-    cursor: { seed: intField(c, 'seed', 'data_cursor'), epoch: intField(c, 'epoch', 'data_cursor'), index: intField(c, 'index', 'data_cursor') },
+    cursor: {
+      seed: intField(c, 'seed', 'data_cursor'),
+      epoch: intField(c, 'epoch', 'data_cursor'),
+      index: intField(c, 'index', 'data_cursor'),
+    },
     callbacks,
     config,
     backend: d.has('backend') ? strField(d, 'backend', 'the trainer file') : '',

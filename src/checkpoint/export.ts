@@ -26,7 +26,13 @@ export function exportFiles(metas: readonly CheckpointMeta[]): ExportFile[] {
       const info = m.parts.find((p) => p.part === part);
       if (!info) continue;
       const slash = info.path.indexOf('/');
-      out.push({ key: m.key, part, name: info.path.slice(info.path.lastIndexOf('/') + 1), zipPath: info.path.slice(slash + 1), size: info.size });
+      out.push({
+        key: m.key,
+        part,
+        name: info.path.slice(info.path.lastIndexOf('/') + 1),
+        zipPath: info.path.slice(slash + 1),
+        size: info.size,
+      });
     }
   }
   return out;
@@ -42,7 +48,10 @@ export function exportZipName(runId: string, tag?: string): string {
  * memory at once, never the whole export, and each chunk goes out as soon as it is ready. (The
  * zip writer needs an entry's bytes for its CRC before its header, so a part is read whole.)
  */
-export async function* exportZipChunks(files: readonly ExportFile[], read: (f: ExportFile) => Promise<Uint8Array>): AsyncGenerator<Uint8Array> {
+export async function* exportZipChunks(
+  files: readonly ExportFile[],
+  read: (f: ExportFile) => Promise<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
   // zipChunks is synchronous and takes entries lazily; it asks for the next one only after it
   // has yielded the previous entry's data chunk (the very array we gave it), so we read the next
   // part just then. When `ready` is empty at its ask, the entries are over.

@@ -51,10 +51,16 @@ describe('import', () => {
     for (const [name, error] of Object.entries(expected)) {
       const plan = await planImport(filesIn(join(DATA, 'import-bad', name)), { shapesFor });
       expect(plan.refused.length, name).toBeGreaterThan(0);
-      expect(plan.refused.map((r) => r.error.name), name).toContain(error);
+      expect(
+        plan.refused.map((r) => r.error.name),
+        name,
+      ).toContain(error);
       for (const r of plan.refused) expect(r.error.message.length, name).toBeGreaterThan(10);
       const store = memoryStore();
-      await expect(applyImport(store, plan, () => true), name).rejects.toThrow(/nothing was imported/);
+      await expect(
+        applyImport(store, plan, () => true),
+        name,
+      ).rejects.toThrow(/nothing was imported/);
       expect(store.saved, name).toEqual([]);
     }
   });
@@ -69,11 +75,20 @@ describe('import', () => {
     const parts = plan.items[0].parts;
     const meta = {
       key: plan.items[0].key,
-      parts: (['model', 'optim', 'trainer'] as const).map((p) => ({ part: p, path: `${plan.items[0].key}_${p}.th`, size: parts[p]![0].length, sha256: '' })),
-    // Only the fields the import reads; the rest of CheckpointMeta does not matter here.
+      parts: (['model', 'optim', 'trainer'] as const).map((p) => ({
+        part: p,
+        path: `${plan.items[0].key}_${p}.th`,
+        size: parts[p]![0].length,
+        sha256: '',
+      })),
+      // Only the fields the import reads; the rest of CheckpointMeta does not matter here.
     } as unknown as CheckpointMeta;
     const files = exportFiles([meta]);
-    expect(files.map((f) => f.zipPath)).toEqual(['corpus-base/train/checkpoints/char-mlp_cp=E0_U10_S320_model.th', 'corpus-base/train/checkpoints/char-mlp_cp=E0_U10_S320_optim.th', 'corpus-base/train/checkpoints/char-mlp_cp=E0_U10_S320_trainer.th']);
+    expect(files.map((f) => f.zipPath)).toEqual([
+      'corpus-base/train/checkpoints/char-mlp_cp=E0_U10_S320_model.th',
+      'corpus-base/train/checkpoints/char-mlp_cp=E0_U10_S320_optim.th',
+      'corpus-base/train/checkpoints/char-mlp_cp=E0_U10_S320_trainer.th',
+    ]);
     const chunks: Uint8Array[] = [];
     for await (const c of exportZipChunks(files, async (f) => parts[f.part]![0])) chunks.push(c);
     const again = await planImport([{ path: 'run.zip', bytes: concatChunks(chunks) }], { shapesFor });
@@ -113,7 +128,8 @@ describe('import', () => {
           for (const [i, b] of flips) if (i < bytes.length) bytes[i] = b;
           const plan = await planImport([{ path: model.path, bytes }], { shapesFor });
           expect(plan.items.length + plan.refused.length).toBeGreaterThan(0);
-          for (const r of plan.refused) expect(names.has(r.error.name), `${r.error.name}: ${r.error.message}`).toBe(true);
+          for (const r of plan.refused)
+            expect(names.has(r.error.name), `${r.error.name}: ${r.error.message}`).toBe(true);
         },
       ),
       propertyRuns('import: mutated good files', 200),

@@ -21,7 +21,15 @@ import {
   parseCheckpointFileName,
   tags,
 } from './naming';
-import { decodeModelPart, decodeOptimPart, decodeTrainerPart, type ModelPartMeta, type OptimPart, type TrainerPart, type Weights } from './contents';
+import {
+  decodeModelPart,
+  decodeOptimPart,
+  decodeTrainerPart,
+  type ModelPartMeta,
+  type OptimPart,
+  type TrainerPart,
+  type Weights,
+} from './contents';
 import type { CheckpointParts, Counters } from './store/types';
 import type { CheckpointStore } from './store/types';
 import { readTorchFile, readZip } from './torch/index';
@@ -96,7 +104,11 @@ function expand(sources: readonly ImportSource[], plan: ImportPlan): ImportSourc
       continue;
     }
     try {
-      if (s.bytes.byteLength > MAX_IMPORT_BYTES) refuse('CheckpointFormatError', `it is ${s.bytes.byteLength} bytes, over the ${MAX_IMPORT_BYTES}-byte import limit`);
+      if (s.bytes.byteLength > MAX_IMPORT_BYTES)
+        refuse(
+          'CheckpointFormatError',
+          `it is ${s.bytes.byteLength} bytes, over the ${MAX_IMPORT_BYTES}-byte import limit`,
+        );
       if (/\.zip$/i.test(name)) {
         const zip = readZip(s.bytes);
         let found = 0;
@@ -105,7 +117,8 @@ function expand(sources: readonly ImportSource[], plan: ImportPlan): ImportSourc
             plan.skipped.push(`${s.path}: ${entry}`);
             continue;
           }
-          if (!entry.endsWith('.th')) refuse('CheckpointNameError', `the zip holds ${entry}, which is not a .th checkpoint file`);
+          if (!entry.endsWith('.th'))
+            refuse('CheckpointNameError', `the zip holds ${entry}, which is not a .th checkpoint file`);
           out.push({ path: `${s.path}:${entry}`, bytes: zip.read(entry) });
           found++;
         }
@@ -146,7 +159,10 @@ function readOne(s: ImportSource): ReadFile {
       }
     })();
     if (!model || model.meta) {
-      refuse('CheckpointNameError', `"${name}" does not follow the naming scheme {model}_cp={tag}_{part}.th, and it is not a plain PyTorch state_dict`);
+      refuse(
+        'CheckpointNameError',
+        `"${name}" does not follow the naming scheme {model}_cp={tag}_{part}.th, and it is not a plain PyTorch state_dict`,
+      );
     }
     return { path: s.path, bytes: s.bytes, model };
   }
@@ -158,7 +174,8 @@ function readOne(s: ImportSource): ReadFile {
   return out;
 }
 
-const sameCounters = (a: Counters, b: Counters) => a.epoch === b.epoch && a.update === b.update && a.sample === b.sample;
+const sameCounters = (a: Counters, b: Counters) =>
+  a.epoch === b.epoch && a.update === b.update && a.sample === b.sample;
 const fmt = (c: Counters) => formatTag(tags.at(c));
 
 function listDiffs(diffs: string[]): string {
@@ -172,7 +189,10 @@ async function checkModel(stateDict: Weights, meta: ModelPartMeta, shapesFor: Sh
     shapes = await shapesFor(meta.modelConfig);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
-    refuse('CheckpointFormatError', `its model_config (kind ${JSON.stringify(meta.modelConfig.kind)}) is not a model this app knows: ${why}`);
+    refuse(
+      'CheckpointFormatError',
+      `its model_config (kind ${JSON.stringify(meta.modelConfig.kind)}) is not a model this app knows: ${why}`,
+    );
   }
   const diffs: string[] = [];
   for (const [name, shape] of Object.entries(shapes)) {
@@ -181,7 +201,11 @@ async function checkModel(stateDict: Weights, meta: ModelPartMeta, shapesFor: Sh
     else if (w.shape.join('x') !== shape.join('x')) diffs.push(`${name} is [${w.shape}], the model needs [${shape}]`);
   }
   for (const name of stateDict.keys()) if (!(name in shapes)) diffs.push(`unexpected ${name}`);
-  if (diffs.length) refuse('ShapeMismatchError', `its weights do not fit the ${JSON.stringify(meta.modelConfig.kind)} model its config describes: ${listDiffs(diffs)}`);
+  if (diffs.length)
+    refuse(
+      'ShapeMismatchError',
+      `its weights do not fit the ${JSON.stringify(meta.modelConfig.kind)} model its config describes: ${listDiffs(diffs)}`,
+    );
 }
 
 function checkOptim(optim: OptimPart, stateDict: Weights): void {
@@ -190,7 +214,8 @@ function checkOptim(optim: OptimPart, stateDict: Weights): void {
   for (const [name, slots] of optim.slots) {
     const w = stateDict.get(name);
     for (const [slot, t] of Object.entries(slots)) {
-      if (w && t.shape.join('x') !== w.shape.join('x')) diffs.push(`${name}.${slot} is [${t.shape}], the parameter [${w.shape}]`);
+      if (w && t.shape.join('x') !== w.shape.join('x'))
+        diffs.push(`${name}.${slot} is [${t.shape}], the parameter [${w.shape}]`);
     }
   }
   if (diffs.length) refuse('ShapeMismatchError', `the optimizer state does not fit the model: ${listDiffs(diffs)}`);
@@ -229,7 +254,8 @@ export async function planImport(
     try {
       const item = await checkGroup(group, outputDir, opts);
       const other = keys.get(item.key);
-      if (other) refuse('ImportConflictError', `it is the same checkpoint (${item.key}) as ${other}; import one of them`);
+      if (other)
+        refuse('ImportConflictError', `it is the same checkpoint (${item.key}) as ${other}; import one of them`);
       keys.set(item.key, names.join(', '));
       plan.items.push(item);
     } catch (e) {
@@ -240,7 +266,11 @@ export async function planImport(
   return plan;
 }
 
-async function checkGroup(group: ReadFile[], outputDir: string, opts: { shapesFor: ShapesFor; importRunId?: string }): Promise<ImportItem> {
+async function checkGroup(
+  group: ReadFile[],
+  outputDir: string,
+  opts: { shapesFor: ShapesFor; importRunId?: string },
+): Promise<ImportItem> {
   const byPart = new Map<CheckpointPart | 'plain', ReadFile>();
   for (const f of group) {
     const part = f.parsed?.part ?? 'plain';
@@ -250,23 +280,59 @@ async function checkGroup(group: ReadFile[], outputDir: string, opts: { shapesFo
   const files = group.map((f) => f.path);
   const plainFile = byPart.get('plain');
   if (plainFile) {
-    const id: CheckpointId = { outputDir, runId: opts.importRunId ?? IMPORT_RUN_ID, modelName: modelNameFromFile(baseName(plainFile.path)), tag: tags.last() };
-    return { id, key: checkpointKey(id), parts: { model: [plainFile.bytes] }, counters: { epoch: 0, update: 0, sample: 0 }, plain: true, files };
+    const id: CheckpointId = {
+      outputDir,
+      runId: opts.importRunId ?? IMPORT_RUN_ID,
+      modelName: modelNameFromFile(baseName(plainFile.path)),
+      tag: tags.last(),
+    };
+    return {
+      id,
+      key: checkpointKey(id),
+      parts: { model: [plainFile.bytes] },
+      counters: { epoch: 0, update: 0, sample: 0 },
+      plain: true,
+      files,
+    };
   }
   const modelFile = byPart.get('model');
-  if (!modelFile?.model) refuse('CheckpointFormatError', 'the checkpoint has no _model.th part (its weights); optimizer or trainer state alone cannot be used');
+  if (!modelFile?.model)
+    refuse(
+      'CheckpointFormatError',
+      'the checkpoint has no _model.th part (its weights); optimizer or trainer state alone cannot be used',
+    );
   const parsed = modelFile.parsed!;
   const meta = modelFile.model.meta;
   const optim = byPart.get('optim')?.optim;
   const trainer = byPart.get('trainer')?.trainer;
   if (!meta) {
     // Named by the scheme but a bare state_dict (someone saved one under our naming): weights only.
-    if (optim || trainer) refuse('CheckpointFormatError', 'its model part is a bare state_dict without the run and counters that its optim and trainer parts need');
-    const id: CheckpointId = { outputDir, runId: opts.importRunId ?? IMPORT_RUN_ID, modelName: parsed.modelName, modelInfo: parsed.modelInfo, tag: parsed.tag };
-    return { id, key: checkpointKey(id), parts: { model: [modelFile.bytes] }, counters: { epoch: 0, update: 0, sample: 0 }, plain: true, files };
+    if (optim || trainer)
+      refuse(
+        'CheckpointFormatError',
+        'its model part is a bare state_dict without the run and counters that its optim and trainer parts need',
+      );
+    const id: CheckpointId = {
+      outputDir,
+      runId: opts.importRunId ?? IMPORT_RUN_ID,
+      modelName: parsed.modelName,
+      modelInfo: parsed.modelInfo,
+      tag: parsed.tag,
+    };
+    return {
+      id,
+      key: checkpointKey(id),
+      parts: { model: [modelFile.bytes] },
+      counters: { epoch: 0, update: 0, sample: 0 },
+      plain: true,
+      files,
+    };
   }
   if (meta.modelName !== parsed.modelName) {
-    refuse('CheckpointFormatError', `the file is named for model "${parsed.modelName}" but holds model "${meta.modelName}" (a .th of another model)`);
+    refuse(
+      'CheckpointFormatError',
+      `the file is named for model "${parsed.modelName}" but holds model "${meta.modelName}" (a .th of another model)`,
+    );
   }
   const id: CheckpointId = {
     outputDir,
@@ -278,12 +344,18 @@ async function checkGroup(group: ReadFile[], outputDir: string, opts: { shapesFo
   };
   const key = checkpointKey(id); // refuses a run or stage name from the file that breaks the scheme
   if (parsed.tag.kind === 'periodic' && !sameCounters(parsed.tag, meta.counters)) {
-    refuse('CheckpointFormatError', `the name says ${formatTag(parsed.tag)} but the weights were saved at ${fmt(meta.counters)}`);
+    refuse(
+      'CheckpointFormatError',
+      `the name says ${formatTag(parsed.tag)} but the weights were saved at ${fmt(meta.counters)}`,
+    );
   }
   await checkModel(modelFile.model.stateDict, meta, opts.shapesFor);
   if (optim) checkOptim(optim, modelFile.model.stateDict);
   if (trainer && !sameCounters(trainer.counters, meta.counters)) {
-    refuse('CheckpointFormatError', `its parts are from different saves: model at ${fmt(meta.counters)}, trainer at ${fmt(trainer.counters)}`);
+    refuse(
+      'CheckpointFormatError',
+      `its parts are from different saves: model at ${fmt(meta.counters)}, trainer at ${fmt(trainer.counters)}`,
+    );
   }
   const parts: CheckpointParts = {};
   for (const p of ['model', 'optim', 'trainer'] as const) {
@@ -304,7 +376,11 @@ export interface ImportResult {
  * are replaced only if `confirmReplace` (asked once, with their keys) says yes; otherwise they
  * are kept and only the new ones are written.
  */
-export async function applyImport(store: CheckpointStore, plan: ImportPlan, confirmReplace: (keys: string[]) => Promise<boolean> | boolean): Promise<ImportResult> {
+export async function applyImport(
+  store: CheckpointStore,
+  plan: ImportPlan,
+  confirmReplace: (keys: string[]) => Promise<boolean> | boolean,
+): Promise<ImportResult> {
   if (plan.refused.length > 0) {
     const first = plan.refused[0];
     refuse(first.error.name as never, `nothing was imported: ${first.file}: ${first.error.message}`);

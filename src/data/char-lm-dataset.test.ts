@@ -28,7 +28,10 @@ test('new data is fitted to a trained vocabulary: unknown characters refused by 
   const chars = buildCharVocab(['anna', 'bob']).chars;
   expect(adaptToVocab(['abba'], chars, 'refuse').adaptation).toEqual({ unknown: [], mapped: 0 });
   expect(() => adaptToVocab(['zoé', 'zed'], chars, 'refuse')).toThrow(
-    expect.objectContaining({ name: 'DatasetError', message: expect.stringContaining('4 characters outside the model\'s vocabulary ("z", "é", "e", "d")') }),
+    expect.objectContaining({
+      name: 'DatasetError',
+      message: expect.stringContaining('4 characters outside the model\'s vocabulary ("z", "é", "e", "d")'),
+    }),
   );
   const r = adaptToVocab(['zoé', 'ab'], chars, 'map_to_unk');
   expect(r.texts).toEqual([`${UNKNOWN}o${UNKNOWN}`, 'ab']);

@@ -21,7 +21,11 @@ export interface CharLmDataset {
   val: CharLmSplit;
 }
 
-export function splitWords(words: readonly string[], valFraction: number, seed: number): { train: string[]; val: string[] } {
+export function splitWords(
+  words: readonly string[],
+  valFraction: number,
+  seed: number,
+): { train: string[]; val: string[] } {
   const shuffled = [...words];
   Rng.fromSeed(seed, 0x5b17).shuffle(shuffled);
   const nVal = Math.max(1, Math.round(shuffled.length * valFraction));
@@ -67,7 +71,11 @@ export function buildCharLmDataset(
 }
 
 /** Gathers the rows of a batch into fresh arrays, ready for tensors. */
-export function gatherBatch(split: CharLmSplit, indices: Int32Array, context: number): { x: Int32Array; y: Int32Array } {
+export function gatherBatch(
+  split: CharLmSplit,
+  indices: Int32Array,
+  context: number,
+): { x: Int32Array; y: Int32Array } {
   const x = new Int32Array(indices.length * context);
   const y = new Int32Array(indices.length);
   for (let i = 0; i < indices.length; i++) {

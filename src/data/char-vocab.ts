@@ -47,7 +47,10 @@ export function adaptToVocab(
   for (const t of texts) for (const c of t) if (!known.has(c)) counts.set(c, (counts.get(c) ?? 0) + 1);
   const unknown = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([c]) => c);
   if (unknown.length === 0) return { texts: [...texts], adaptation: { unknown, mapped: 0 } };
-  const shown = unknown.slice(0, 20).map((c) => JSON.stringify(c)).join(', ');
+  const shown = unknown
+    .slice(0, 20)
+    .map((c) => JSON.stringify(c))
+    .join(', ');
   if (policy === 'refuse') {
     throw new TrainerError(
       'DatasetError',

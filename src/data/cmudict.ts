@@ -18,7 +18,11 @@ export function parseCmudict(text: string, maxLength = 16): G2pEntry[] {
     if (at <= 0 || line.startsWith(';;;')) continue;
     const word = line.slice(0, at);
     if (!/^[A-Z][A-Z']*$/.test(word)) continue;
-    const phonemes = line.slice(at + 2).trim().split(/\s+/).filter(Boolean);
+    const phonemes = line
+      .slice(at + 2)
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean);
     if (phonemes.length === 0 || word.length > maxLength || phonemes.length > maxLength) continue;
     out.push({ word: word.toLowerCase(), phonemes });
   }

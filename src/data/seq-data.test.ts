@@ -26,7 +26,10 @@ describe('splitIndices', () => {
 
 describe('token vocabulary', () => {
   it('puts the specials first and sorts the rest', () => {
-    const v = buildTokenVocab([['b', 'a'], ['c', 'a']]);
+    const v = buildTokenVocab([
+      ['b', 'a'],
+      ['c', 'a'],
+    ]);
     expect(v.tokens).toEqual(['<pad>', '<unk>', '<s>', '</s>', 'a', 'b', 'c']);
     expect(PAD_ID).toBe(0);
     expect(encodeTokens(['a', 'z'], v)).toEqual([4, UNK_ID]);
@@ -39,7 +42,12 @@ describe('edit distance', () => {
     expect(editDistance([...'kitten'], [...'sitting'])).toBe(3);
     expect(editDistance([], ['a', 'b'])).toBe(2);
     expect(editDistance(['AH0', 'B'], ['AH0', 'B'])).toBe(0);
-    expect(tokenErrorRate([{ hyp: ['a'], ref: ['a', 'b'] }, { hyp: ['c', 'd'], ref: ['c', 'e'] }])).toBeCloseTo(2 / 4);
+    expect(
+      tokenErrorRate([
+        { hyp: ['a'], ref: ['a', 'b'] },
+        { hyp: ['c', 'd'], ref: ['c', 'e'] },
+      ]),
+    ).toBeCloseTo(2 / 4);
   });
 });
 

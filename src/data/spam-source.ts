@@ -20,7 +20,8 @@ export function parseSpamCorpus(text: string): LabelledText[] {
     if (!line) continue;
     const tab = line.indexOf('\t');
     const label = SPAM_CLASSES.indexOf(line.slice(0, tab));
-    if (tab < 0 || label < 0) throw new TrainerError('DatasetError', `the spam corpus has a malformed line: ${line.slice(0, 40)}`);
+    if (tab < 0 || label < 0)
+      throw new TrainerError('DatasetError', `the spam corpus has a malformed line: ${line.slice(0, 40)}`);
     out.push({ label, text: JSON.parse(line.slice(tab + 1)) as string });
   }
   return out;

@@ -11,7 +11,10 @@ export interface SplitIndices {
  * Shuffles 0..n-1 with the seed, then takes validation and test rows off the front: each
  * `fraction` of n (at least 1 when n allows), at most `cap`. The same seed gives the same split.
  */
-export function splitIndices(n: number, opts: { valFraction: number; testFraction: number; seed: number; cap?: number }): SplitIndices {
+export function splitIndices(
+  n: number,
+  opts: { valFraction: number; testFraction: number; seed: number; cap?: number },
+): SplitIndices {
   const order = Array.from({ length: n }, (_, i) => i);
   Rng.fromSeed(opts.seed, 0x5b1e).shuffle(order);
   const cap = opts.cap ?? Infinity;

@@ -20,13 +20,19 @@ describe('decodeUserText', () => {
     expect(decodeUserText(file('\ufeffhé\r\nllo\rx'))).toBe('hé\nllo\nx');
   });
   it('refuses an empty file', () => {
-    expect(refusal(() => decodeUserText(file('')))).toMatchObject({ name: 'DatasetError', message: expect.stringMatching(/empty/) });
+    expect(refusal(() => decodeUserText(file('')))).toMatchObject({
+      name: 'DatasetError',
+      message: expect.stringMatching(/empty/),
+    });
   });
   it('refuses white space only', () => {
     expect(refusal(() => decodeUserText(file(' \n\t\n'))).message).toMatch(/white space/);
   });
   it('refuses NUL bytes as binary', () => {
-    expect(refusal(() => decodeUserText(file(new Uint8Array([104, 0, 105]))))).toMatchObject({ name: 'DatasetError', message: expect.stringMatching(/binary/) });
+    expect(refusal(() => decodeUserText(file(new Uint8Array([104, 0, 105]))))).toMatchObject({
+      name: 'DatasetError',
+      message: expect.stringMatching(/binary/),
+    });
   });
   it('refuses many control characters as binary', () => {
     const bytes = new Uint8Array(200).fill(65);
@@ -34,10 +40,15 @@ describe('decodeUserText', () => {
     expect(refusal(() => decodeUserText(file(bytes))).message).toMatch(/binary/);
   });
   it('refuses invalid UTF-8', () => {
-    expect(refusal(() => decodeUserText(file(new Uint8Array([104, 0xc3, 0x28, 105]))))).toMatchObject({ name: 'DatasetError', message: expect.stringMatching(/UTF-8/) });
+    expect(refusal(() => decodeUserText(file(new Uint8Array([104, 0xc3, 0x28, 105]))))).toMatchObject({
+      name: 'DatasetError',
+      message: expect.stringMatching(/UTF-8/),
+    });
   });
   it('refuses a file over the limit, naming the limit', () => {
-    expect(refusal(() => decodeUserText(file('x'.repeat(2 * 1024 * 1024 + 1)), 2 * 1024 * 1024)).message).toMatch(/larger than the 2 MB limit/);
+    expect(refusal(() => decodeUserText(file('x'.repeat(2 * 1024 * 1024 + 1)), 2 * 1024 * 1024)).message).toMatch(
+      /larger than the 2 MB limit/,
+    );
   });
 });
 
@@ -61,6 +72,9 @@ describe('parseTsv', () => {
 describe('tokenizeSide', () => {
   it('splits on spaces when any line has one, else into characters', () => {
     expect(tokenizeSide(['k ae t', 'd'])).toEqual([['k', 'ae', 't'], ['d']]);
-    expect(tokenizeSide(['cat', 'dog'])).toEqual([['c', 'a', 't'], ['d', 'o', 'g']]);
+    expect(tokenizeSide(['cat', 'dog'])).toEqual([
+      ['c', 'a', 't'],
+      ['d', 'o', 'g'],
+    ]);
   });
 });

@@ -23,7 +23,10 @@ export function decodeUserText(data: UserData, limit = USER_DATA_LIMIT_BYTES): s
   const size = data.bytes.byteLength;
   if (size === 0) throw refuse(data.name, 'the file is empty');
   if (size > limit) {
-    throw refuse(data.name, `the file is ${(size / 2 ** 20).toFixed(1)} MB, larger than the ${(limit / 2 ** 20).toFixed(0)} MB limit`);
+    throw refuse(
+      data.name,
+      `the file is ${(size / 2 ** 20).toFixed(1)} MB, larger than the ${(limit / 2 ** 20).toFixed(0)} MB limit`,
+    );
   }
   const bytes = new Uint8Array(data.bytes);
   if (bytes.includes(0)) throw refuse(data.name, 'it looks binary (it contains NUL bytes), not text');
@@ -70,7 +73,8 @@ export function parseTsv(text: string, name = 'the file'): TsvPair[] {
     const lines = bad.slice(0, 5).join(', ') + (bad.length > 5 ? ` and ${bad.length - 5} more` : '');
     throw refuse(name, `every line must be source<TAB>target; line ${lines} ${bad.length === 1 ? 'is' : 'are'} not`);
   }
-  if (pairs.length < 2) throw refuse(name, 'it needs at least two source<TAB>target lines (one to train on, one to validate)');
+  if (pairs.length < 2)
+    throw refuse(name, 'it needs at least two source<TAB>target lines (one to train on, one to validate)');
   return pairs;
 }
 

@@ -39,7 +39,12 @@ export function geluTanh(x: tf.Tensor): tf.Tensor {
  * same seed gives the same mask on every backend). Each call site passes its own `site` so two
  * dropouts in one step do not share a mask.
  */
-export function dropout(x: tf.Tensor, rate: number, opts: { training: boolean; seed: number }, site: number): tf.Tensor {
+export function dropout(
+  x: tf.Tensor,
+  rate: number,
+  opts: { training: boolean; seed: number },
+  site: number,
+): tf.Tensor {
   if (!opts.training || rate <= 0) return x;
   const seed = (Math.imul(site + 1, 0x9e3779b1) ^ opts.seed) >>> 0;
   const keep = tf.cast(tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, 'float32', seed), rate), 'float32');
@@ -67,11 +72,14 @@ export function attention(
   const [b, tq, c] = q.shape as [number, number, number];
   const tk = k.shape[1]!;
   const d = c / heads;
-  const split = (t: tf.Tensor, len: number) => tf.transpose(t.reshape([b, len, heads, d]), [0, 2, 1, 3]).reshape([b * heads, len, d]);
+  const split = (t: tf.Tensor, len: number) =>
+    tf.transpose(t.reshape([b, len, heads, d]), [0, 2, 1, 3]).reshape([b * heads, len, d]);
   const qh = split(q, tq);
   const kh = split(k, tk);
   const vh = split(v, tk);
-  let scores = tf.mul(tf.matMul(qh as tf.Tensor3D, kh as tf.Tensor3D, false, true), 1 / Math.sqrt(d)).reshape([b, heads, tq, tk]);
+  let scores = tf
+    .mul(tf.matMul(qh as tf.Tensor3D, kh as tf.Tensor3D, false, true), 1 / Math.sqrt(d))
+    .reshape([b, heads, tq, tk]);
   if (bias) scores = tf.add(scores, bias);
   const probs = dropout(tf.softmax(scores, -1), dropoutRate, opts, site).reshape([b * heads, tq, tk]);
   const out = tf.matMul(probs as tf.Tensor3D, vh as tf.Tensor3D).reshape([b, heads, tq, d]);

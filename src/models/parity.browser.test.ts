@@ -27,26 +27,47 @@ const RTOL = 1e-4;
 const ATOL = 1e-7;
 const LOSS_RTOL = 1e-5;
 
-const tiny: RunConfig = { ...DEFAULT_CONFIG, embed: 8, hidden: 16, layers: 2, heads: 2, context: 6, dropout: 0.1, val_fraction: 0.2 };
+const tiny: RunConfig = {
+  ...DEFAULT_CONFIG,
+  embed: 8,
+  hidden: 16,
+  layers: 2,
+  heads: 2,
+  context: 6,
+  dropout: 0.1,
+  val_fraction: 0.2,
+};
 const names = ['emma', 'olivia', 'ava', 'isabella', 'sophia', 'mia', 'amelia', 'harper', 'evelyn', 'abigail'];
 const words = ['cat', 'bat', 'at', 'tab', 'act', 'tact', 'cab', 'abba', 'baa', 'tat'];
 
 const cases: { name: string; run: RunConfig; task: () => Task }[] = [
   { name: 'char-mlp', run: { ...tiny, context: 3 }, task: () => new CharWindowTask(names, { ...tiny, context: 3 }) },
   { name: 'gpt (tied)', run: { ...tiny, model: 'gpt' }, task: () => CharStreamTask.fromWords(names, tiny) },
-  { name: 'gpt (untied)', run: { ...tiny, model: 'gpt', tie_weights: false, layers: 1 }, task: () => CharStreamTask.fromWords(names, tiny) },
+  {
+    name: 'gpt (untied)',
+    run: { ...tiny, model: 'gpt', tie_weights: false, layers: 1 },
+    task: () => CharStreamTask.fromWords(names, tiny),
+  },
   {
     name: 'seq2seq',
     run: { ...tiny, model: 'seq2seq', task: 'g2p' },
     // Words of different lengths, so padding masks and ignored targets are exercised.
-    task: () => new Seq2SeqTask(words.map((w) => ({ src: [...w], tgt: [...w].map((c) => c.toUpperCase() + '1') })), tiny, { evalCap: 100, srcJoin: '', tgtJoin: ' ' }),
+    task: () =>
+      new Seq2SeqTask(
+        words.map((w) => ({ src: [...w], tgt: [...w].map((c) => c.toUpperCase() + '1') })),
+        tiny,
+        { evalCap: 100, srcJoin: '', tgtJoin: ' ' },
+      ),
   },
   {
     name: 'text-mlp',
     run: { ...tiny, model: 'text-mlp', task: 'spam', hash_buckets: 64 },
     task: () =>
       new ClassifyTask(
-        Array.from({ length: 20 }, (_, i) => ({ label: i % 2, text: i % 2 ? `WIN money now ${i}` : `meeting notes ${i}` })),
+        Array.from({ length: 20 }, (_, i) => ({
+          label: i % 2,
+          text: i % 2 ? `WIN money now ${i}` : `meeting notes ${i}`,
+        })),
         ['ham', 'spam'],
         { ...tiny, hash_buckets: 64 },
       ),
@@ -66,14 +87,16 @@ async function lossAndGrads(backend: string, run: RunConfig, task: Task): Promis
   const def = modelDefinition(config.kind);
   const rng = Rng.fromSeed(run.seed, 0x1417);
   const params: Record<string, tf.Variable> = {};
-  for (const spec of def.paramSpecs(config)) params[spec.name] = tf.variable(tf.tensor(initialValues(spec, rng), spec.shape), true, `${backend}/${spec.name}`);
+  for (const spec of def.paramSpecs(config))
+    params[spec.name] = tf.variable(tf.tensor(initialValues(spec, rng), spec.shape), true, `${backend}/${spec.name}`);
   const idx = Int32Array.from({ length: Math.min(8, task.trainSize) }, (_, i) => i);
   const { value, grads } = tf.tidy(() => {
     const batch = task.batch('train', idx);
     return tf.variableGrads(() => task.loss({ def, config, params }, batch, { training: true, seed: 1234 }));
   });
   const out: Result = { loss: (await value.data())[0], grads: {} };
-  for (const [varName, g] of Object.entries(grads)) out.grads[varName.slice(backend.length + 1)] = (await g.data()) as Float32Array;
+  for (const [varName, g] of Object.entries(grads))
+    out.grads[varName.slice(backend.length + 1)] = (await g.data()) as Float32Array;
   tf.dispose([value, ...Object.values(grads), ...Object.values(params)]);
   return out;
 }
@@ -121,7 +144,10 @@ describe('gradient parity with the CPU backend', () => {
     for (const bad of [Number.NaN, Infinity, -Infinity]) {
       const grads = { ...cpu.grads, [name]: cpu.grads[name].map((v, i) => (i === 0 ? bad : v)) };
       expect(compare(cpu, { ...cpu, grads }), `gradient ${bad}`).toMatchObject({ worst: Infinity, worstName: name });
-      expect(compare({ ...cpu, grads }, cpu), `reference gradient ${bad}`).toMatchObject({ worst: Infinity, worstName: name });
+      expect(compare({ ...cpu, grads }, cpu), `reference gradient ${bad}`).toMatchObject({
+        worst: Infinity,
+        worstName: name,
+      });
       expect(compare(cpu, { ...cpu, loss: bad }).lossRel, `loss ${bad}`).toBe(Infinity);
       expect(compare({ ...cpu, loss: bad }, cpu).lossRel, `reference loss ${bad}`).toBe(Infinity);
     }
@@ -136,7 +162,9 @@ describe('gradient parity with the CPU backend', () => {
         const got = await lossAndGrads(backend, c.run, task);
         const r = compare(cpu, got);
         // Printed so the margin is visible in the test log, not only pass/fail.
-        console.log(`${c.name} ${backend}: loss rel diff ${r.lossRel.toExponential(2)}, worst grad ${r.worstName} at ${(r.worst * 100).toFixed(1)}% of tolerance`);
+        console.log(
+          `${c.name} ${backend}: loss rel diff ${r.lossRel.toExponential(2)}, worst grad ${r.worstName} at ${(r.worst * 100).toFixed(1)}% of tolerance`,
+        );
         expect(r.lossRel, `${backend} loss`).toBeLessThanOrEqual(LOSS_RTOL);
         expect(r.worst, `${backend} ${r.worstName}`).toBeLessThanOrEqual(1);
       }

@@ -47,7 +47,11 @@ export function initialValues(spec: ParamSpec, rng: Rng): Float32Array {
   const init = spec.init;
   for (let i = 0; i < size; i++) {
     out[i] =
-      init.kind === 'normal' ? rng.normal() * init.std : init.kind === 'uniform' ? (rng.next() * 2 - 1) * init.bound : init.value;
+      init.kind === 'normal'
+        ? rng.normal() * init.std
+        : init.kind === 'uniform'
+          ? (rng.next() * 2 - 1) * init.bound
+          : init.value;
   }
   return out;
 }

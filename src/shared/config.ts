@@ -352,7 +352,7 @@ export function configFromParams(params: URLSearchParams): { config: RunConfig; 
     if (text === null) continue;
     const parsed = parseField(key, text);
     // parseField checked the value against this key's schema; TS cannot tie a dynamic key to its field type.
-if (parsed.ok) (config as unknown as Record<string, unknown>)[key] = parsed.value;
+    if (parsed.ok) (config as unknown as Record<string, unknown>)[key] = parsed.value;
     else problems.push({ key, message: parsed.message });
   }
   return { config, problems };

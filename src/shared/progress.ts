@@ -131,4 +131,5 @@ export interface SavingEvent {
   tag: string;
 }
 
-export type TrainerEvent = ProgressEvent | EvalEvent | LossBatchEvent | StateEvent | BackendEvent | RunEvent | SavingEvent | SavedEvent;
+export type TrainerEvent =
+  ProgressEvent | EvalEvent | LossBatchEvent | StateEvent | BackendEvent | RunEvent | SavingEvent | SavedEvent;

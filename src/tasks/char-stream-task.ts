@@ -32,19 +32,33 @@ export class CharStreamTask implements Task {
   private readonly valStarts: Int32Array;
   private readonly t: number;
 
-  constructor(trainText: string, valText: string, vocab: CharVocab, run: RunConfig, private readonly style: ShowcaseStyle) {
+  constructor(
+    trainText: string,
+    valText: string,
+    vocab: CharVocab,
+    run: RunConfig,
+    private readonly style: ShowcaseStyle,
+  ) {
     this.vocab = vocab;
     this.t = run.context;
     this.train = encode(trainText, vocab);
     this.val = encode(valText, vocab);
-    for (const [what, s] of [['training', this.train], ['validation', this.val]] as const) {
+    for (const [what, s] of [
+      ['training', this.train],
+      ['validation', this.val],
+    ] as const) {
       if (s.length < this.t + 1) {
-        throw new TrainerError('DatasetError', `the ${what} text has ${s.length} characters, fewer than context + 1 (${this.t + 1}): use more text or a shorter context`);
+        throw new TrainerError(
+          'DatasetError',
+          `the ${what} text has ${s.length} characters, fewer than context + 1 (${this.t + 1}): use more text or a shorter context`,
+        );
       }
     }
     const windows = this.val.length - this.t;
     const n = Math.min(MAX_VAL_WINDOWS, Math.ceil(windows / this.t));
-    this.valStarts = Int32Array.from({ length: n }, (_, i) => (n === 1 ? 0 : Math.round((i * (windows - 1)) / (n - 1))));
+    this.valStarts = Int32Array.from({ length: n }, (_, i) =>
+      n === 1 ? 0 : Math.round((i * (windows - 1)) / (n - 1)),
+    );
   }
 
   /** First names: split by word, then streamed with '.' between words. */
@@ -52,14 +66,26 @@ export class CharStreamTask implements Task {
     const clean = [...new Set(words.map((w) => w.trim().toLowerCase()).filter((w) => w.length > 0))];
     const { train, val } = splitWords(clean, run.val_fraction, run.seed);
     const stream = (ws: string[]) => BOUNDARY + ws.map((w) => w + BOUNDARY).join('');
-    return new CharStreamTask(stream(train), stream(val), chars ? vocabFromChars(chars) : buildCharVocab(clean), run, 'words');
+    return new CharStreamTask(
+      stream(train),
+      stream(val),
+      chars ? vocabFromChars(chars) : buildCharVocab(clean),
+      run,
+      'words',
+    );
   }
 
   /** The user's text: the last `val_fraction` of it is validation. */
   static fromText(text: string, run: RunConfig, vocabChars?: string[]): CharStreamTask {
     const chars = [...text];
     const cut = Math.max(0, chars.length - Math.max(run.context + 1, Math.round(chars.length * run.val_fraction)));
-    return new CharStreamTask(chars.slice(0, cut).join(''), chars.slice(cut).join(''), vocabChars ? vocabFromChars(vocabChars) : buildCharVocab([text]), run, 'text');
+    return new CharStreamTask(
+      chars.slice(0, cut).join(''),
+      chars.slice(cut).join(''),
+      vocabChars ? vocabFromChars(vocabChars) : buildCharVocab([text]),
+      run,
+      'text',
+    );
   }
 
   get trainSize(): number {
@@ -136,7 +162,11 @@ export class CharStreamTask implements Task {
     for (let step = 0; step < length && done.includes(false); step++) {
       const ctx = Math.min(this.t, seqs[0].length);
       const probs = tf.tidy(() => {
-        const x = tf.tensor2d(seqs.flatMap((s) => s.slice(-ctx)), [count, ctx], 'int32');
+        const x = tf.tensor2d(
+          seqs.flatMap((s) => s.slice(-ctx)),
+          [count, ctx],
+          'int32',
+        );
         const logits = m.def.logits(m.params, x, m.config, { training: false, seed: 0 });
         return tf.softmax(tf.slice(logits, [0, ctx - 1, 0], [count, 1, v]).reshape([count, v]));
       });

@@ -29,11 +29,21 @@ export class ClassifyTask implements Task {
   readonly test: LabelledText[];
   private readonly buckets: number;
 
-  constructor(items: readonly LabelledText[], readonly classes: string[], run: RunConfig) {
+  constructor(
+    items: readonly LabelledText[],
+    readonly classes: string[],
+    run: RunConfig,
+  ) {
     this.buckets = run.hash_buckets;
-    const split = splitIndices(items.length, { valFraction: run.val_fraction, testFraction: run.val_fraction, seed: run.seed });
+    const split = splitIndices(items.length, {
+      valFraction: run.val_fraction,
+      testFraction: run.val_fraction,
+      seed: run.seed,
+    });
     const rows = (idx: number[]): Rows => ({
-      features: idx.map((i) => hashedNgrams(items[i].text, { min: run.ngram_min, max: run.ngram_max, buckets: run.hash_buckets })),
+      features: idx.map((i) =>
+        hashedNgrams(items[i].text, { min: run.ngram_min, max: run.ngram_max, buckets: run.hash_buckets }),
+      ),
       labels: Int32Array.from(idx, (i) => items[i].label),
       texts: idx.map((i) => items[i].text),
     });
@@ -69,8 +79,17 @@ export class ClassifyTask implements Task {
 
   batch(split: 'train' | 'val', indices: Int32Array): Batch {
     const r = split === 'train' ? this.train : this.val;
-    const x = densify(Array.from(indices, (i) => r.features[i]), this.buckets);
-    return { x: tf.tensor2d(x, [indices.length, this.buckets]), y: tf.tensor1d(Int32Array.from(indices, (i) => r.labels[i]), 'int32') };
+    const x = densify(
+      Array.from(indices, (i) => r.features[i]),
+      this.buckets,
+    );
+    return {
+      x: tf.tensor2d(x, [indices.length, this.buckets]),
+      y: tf.tensor1d(
+        Int32Array.from(indices, (i) => r.labels[i]),
+        'int32',
+      ),
+    };
   }
 
   loss(m: TaskModel, b: Batch, opts: { training: boolean; seed: number }): tf.Scalar {
@@ -78,7 +97,9 @@ export class ClassifyTask implements Task {
   }
 
   private async probabilities(m: TaskModel, idx: Int32Array): Promise<Float32Array> {
-    const p = tf.tidy(() => tf.softmax(m.def.logits(m.params, this.batch('val', idx).x, m.config, { training: false, seed: 0 })));
+    const p = tf.tidy(() =>
+      tf.softmax(m.def.logits(m.params, this.batch('val', idx).x, m.config, { training: false, seed: 0 })),
+    );
     const out = (await p.data()) as Float32Array;
     p.dispose();
     return out;

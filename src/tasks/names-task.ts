@@ -18,7 +18,12 @@ export class CharWindowTask implements Task {
   readonly data: CharLmDataset;
 
   constructor(words: readonly string[], run: RunConfig, chars?: string[]) {
-    this.data = buildCharLmDataset(words, { context: run.context, valFraction: run.val_fraction, seed: run.seed, chars });
+    this.data = buildCharLmDataset(words, {
+      context: run.context,
+      valFraction: run.val_fraction,
+      seed: run.seed,
+      chars,
+    });
   }
 
   get trainSize(): number {
@@ -34,7 +39,13 @@ export class CharWindowTask implements Task {
   }
 
   modelConfig(run: RunConfig): ModelConfig {
-    return { kind: 'char-mlp', vocab_size: this.data.vocab.chars.length, context: run.context, embed: run.embed, hidden: run.hidden };
+    return {
+      kind: 'char-mlp',
+      vocab_size: this.data.vocab.chars.length,
+      context: run.context,
+      embed: run.embed,
+      hidden: run.hidden,
+    };
   }
 
   private split(split: 'train' | 'val'): CharLmSplit {
@@ -73,7 +84,12 @@ export class CharWindowTask implements Task {
     const v = m.config.vocab_size;
     for (let t = 0; t < maxLength && done.includes(false); t++) {
       const probs = tf.tidy(() =>
-        tf.softmax(m.def.logits(m.params, tf.tensor2d(windows.flat(), [count, ctx], 'int32'), m.config, { training: false, seed: 0 })),
+        tf.softmax(
+          m.def.logits(m.params, tf.tensor2d(windows.flat(), [count, ctx], 'int32'), m.config, {
+            training: false,
+            seed: 0,
+          }),
+        ),
       );
       const p = await probs.data();
       probs.dispose();

@@ -39,14 +39,22 @@ export interface TaskSources {
 
 const BUNDLED: TaskSources = { firstNames: loadFirstNames, cmudict: loadCmudict, spam: loadSpamCorpus };
 
-export async function createTask(run: RunConfig, userData?: UserData, adapt?: Adaptation, sources: TaskSources = BUNDLED): Promise<Task> {
+export async function createTask(
+  run: RunConfig,
+  userData?: UserData,
+  adapt?: Adaptation,
+  sources: TaskSources = BUNDLED,
+): Promise<Task> {
   const why = checkRunConfig(run);
   if (why) throw new TrainerError('InvalidConfigError', why);
   switch (run.task) {
     case 'names': {
       const fit = charsAdapter(adapt);
       const words = fit.texts((await sources.firstNames()).map((w) => w.trim().toLowerCase()));
-      const task = run.model === 'gpt' ? CharStreamTask.fromWords(words, run, fit.chars) : new CharWindowTask(words, run, fit.chars);
+      const task =
+        run.model === 'gpt'
+          ? CharStreamTask.fromWords(words, run, fit.chars)
+          : new CharWindowTask(words, run, fit.chars);
       return Object.assign(task, { adaptation: fit.adaptation });
     }
     case 'g2p': {
@@ -57,7 +65,8 @@ export async function createTask(run: RunConfig, userData?: UserData, adapt?: Ad
     case 'spam':
       return new ClassifyTask(await sources.spam(), SPAM_CLASSES, run);
     case 'text': {
-      if (!userData) throw new TrainerError('DatasetError', 'the text task trains on your own file: choose or drop one first');
+      if (!userData)
+        throw new TrainerError('DatasetError', 'the text task trains on your own file: choose or drop one first');
       const text = decodeUserText(userData);
       if (run.model === 'gpt' || run.model === 'char-mlp') {
         const fit = charsAdapter(adapt);
@@ -88,7 +97,7 @@ export async function createTask(run: RunConfig, userData?: UserData, adapt?: Ad
 function charsAdapter(adapt: Adaptation | undefined) {
   const chars = adapt?.vocabulary.chars;
   const fit = {
-    chars: Array.isArray(chars) && chars.every((c) => typeof c === 'string') ? (chars) : undefined,
+    chars: Array.isArray(chars) && chars.every((c) => typeof c === 'string') ? chars : undefined,
     adaptation: undefined as VocabAdaptation | undefined,
     texts(texts: string[]): string[] {
       if (!fit.chars) return texts;

@@ -52,8 +52,17 @@ export class Seq2SeqTask implements Task {
   /** Held out for a final test; never trained on or evaluated during training. */
   readonly test: SeqPair[];
 
-  constructor(pairs: readonly SeqPair[], run: RunConfig, private readonly opts: Seq2SeqTaskOptions) {
-    const split = splitIndices(pairs.length, { valFraction: run.val_fraction, testFraction: run.val_fraction, seed: run.seed, cap: opts.evalCap });
+  constructor(
+    pairs: readonly SeqPair[],
+    run: RunConfig,
+    private readonly opts: Seq2SeqTaskOptions,
+  ) {
+    const split = splitIndices(pairs.length, {
+      valFraction: run.val_fraction,
+      testFraction: run.val_fraction,
+      seed: run.seed,
+      cap: opts.evalCap,
+    });
     const pick = (idx: number[]) => idx.map((i) => pairs[i]);
     const train = pick(split.train);
     // From the training rows only: a validation token never seen in training is <unk>, honestly.
@@ -109,14 +118,21 @@ export class Seq2SeqTask implements Task {
     return c;
   }
 
-  private rows(split: 'train' | 'val', indices: Int32Array): { src: Int32Array; tgtIn: Int32Array; tgtOut: Int32Array } {
+  private rows(
+    split: 'train' | 'val',
+    indices: Int32Array,
+  ): { src: Int32Array; tgtIn: Int32Array; tgtOut: Int32Array } {
     const e = split === 'train' ? this.train : this.val;
     const gather = (a: Int32Array, w: number) => {
       const out = new Int32Array(indices.length * w);
       indices.forEach((r, i) => out.set(a.subarray(r * w, (r + 1) * w), i * w));
       return out;
     };
-    return { src: gather(e.src, this.srcLen), tgtIn: gather(e.tgtIn, this.tgtLen), tgtOut: gather(e.tgtOut, this.tgtLen) };
+    return {
+      src: gather(e.src, this.srcLen),
+      tgtIn: gather(e.tgtIn, this.tgtLen),
+      tgtOut: gather(e.tgtOut, this.tgtLen),
+    };
   }
 
   /** x = [src | tgt_in] packed (the model's one input), y = tgt_out. */
@@ -175,7 +191,11 @@ export class Seq2SeqTask implements Task {
         scored.push({ hyp, ref });
       });
     }
-    return { 'val/loss': total / tokens, 'val/word_accuracy': correct / this.valSize, 'val/per': tokenErrorRate(scored) };
+    return {
+      'val/loss': total / tokens,
+      'val/word_accuracy': correct / this.valSize,
+      'val/per': tokenErrorRate(scored),
+    };
   }
 
   /** The first few validation rows, greedily decoded: `source → output (expected)`, ✓ when right. */

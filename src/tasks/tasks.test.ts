@@ -15,7 +15,18 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-const tiny: RunConfig = { ...DEFAULT_CONFIG, embed: 8, hidden: 16, layers: 1, heads: 2, context: 8, batch_size: 8, lr: 0.01, dropout: 0.1, val_fraction: 0.2 };
+const tiny: RunConfig = {
+  ...DEFAULT_CONFIG,
+  embed: 8,
+  hidden: 16,
+  layers: 1,
+  heads: 2,
+  context: 8,
+  batch_size: 8,
+  lr: 0.01,
+  dropout: 0.1,
+  val_fraction: 0.2,
+};
 
 async function trainBriefly(task: Task, run: RunConfig, steps = 15): Promise<{ first: number; last: number }> {
   const session = new TrainingSession(run, task);
@@ -33,7 +44,20 @@ async function trainBriefly(task: Task, run: RunConfig, steps = 15): Promise<{ f
   }
 }
 
-const names = ['emma', 'olivia', 'ava', 'isabella', 'sophia', 'mia', 'amelia', 'harper', 'evelyn', 'abigail', 'emily', 'ella'];
+const names = [
+  'emma',
+  'olivia',
+  'ava',
+  'isabella',
+  'sophia',
+  'mia',
+  'amelia',
+  'harper',
+  'evelyn',
+  'abigail',
+  'emily',
+  'ella',
+];
 
 describe('tasks on tiny data', () => {
   it('names with the GPT: windows of the stream, loss falls, names sampled', async () => {
@@ -93,7 +117,10 @@ describe('tasks on tiny data', () => {
 
   it('spam classifier: hashed features, accuracy', async () => {
     const run = { ...tiny, model: 'text-mlp' as const, task: 'spam' as const, hash_buckets: 64 };
-    const items = Array.from({ length: 40 }, (_, i) => ({ label: i % 2, text: i % 2 ? `WIN money now ${i}` : `meeting notes ${i}` }));
+    const items = Array.from({ length: 40 }, (_, i) => ({
+      label: i % 2,
+      text: i % 2 ? `WIN money now ${i}` : `meeting notes ${i}`,
+    }));
     const task = new ClassifyTask(items, ['ham', 'spam'], run);
     const { first, last } = await trainBriefly(task, run, 30);
     expect(last).toBeLessThan(first);
@@ -105,11 +132,17 @@ describe('tasks on tiny data', () => {
   });
 
   it('refuses task/model pairs that cannot work, and a text run without a file', async () => {
-    expect(checkRunConfig({ ...DEFAULT_CONFIG, task: 'g2p', model: 'char-mlp' })).toMatch(/cannot be learned by the char-mlp/);
+    expect(checkRunConfig({ ...DEFAULT_CONFIG, task: 'g2p', model: 'char-mlp' })).toMatch(
+      /cannot be learned by the char-mlp/,
+    );
     expect(checkRunConfig({ ...DEFAULT_CONFIG, model: 'gpt', embed: 10, heads: 4 })).toMatch(/multiple/);
     expect(checkRunConfig({ ...DEFAULT_CONFIG, model: 'gpt' })).toBeNull();
-    await expect(createTask({ ...DEFAULT_CONFIG, task: 'spam', model: 'gpt' })).rejects.toMatchObject({ name: 'InvalidConfigError' });
-    await expect(createTask({ ...DEFAULT_CONFIG, task: 'text', model: 'gpt' })).rejects.toMatchObject({ name: 'DatasetError' });
+    await expect(createTask({ ...DEFAULT_CONFIG, task: 'spam', model: 'gpt' })).rejects.toMatchObject({
+      name: 'InvalidConfigError',
+    });
+    await expect(createTask({ ...DEFAULT_CONFIG, task: 'text', model: 'gpt' })).rejects.toMatchObject({
+      name: 'DatasetError',
+    });
     const bytes = new TextEncoder().encode('hello world, '.repeat(20)).buffer;
     const t = await createTask({ ...tiny, task: 'text', model: 'gpt' }, { name: 'a.txt', bytes });
     expect(t.vocabulary.chars).toContain('w');

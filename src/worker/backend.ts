@@ -72,7 +72,8 @@ async function probeWebGpu(): Promise<Availability> {
   } catch (e) {
     return { ok: false, reason: `requestAdapter() failed: ${(e as Error).message}` };
   }
-  if (!adapter) return { ok: false, reason: 'no WebGPU adapter: requestAdapter() returned null (GPU blocked or disabled)' };
+  if (!adapter)
+    return { ok: false, reason: 'no WebGPU adapter: requestAdapter() returned null (GPU blocked or disabled)' };
   const fallbackAdapter = !!(adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter);
   return { ok: true, reason: '', fallbackAdapter };
 }
@@ -159,7 +160,8 @@ export async function chooseBackend(
     if (b === best) reasons[b] = '';
     else {
       const soft = b === 'webgpu' && webgpuFallbackAdapter ? ' (a software WebGPU adapter, no GPU)' : '';
-      reasons[b] = `slower here${soft}: ${timings[b]!.toFixed(1)} ms a step against ${timings[best]!.toFixed(1)} ms on ${best}`;
+      reasons[b] =
+        `slower here${soft}: ${timings[b]!.toFixed(1)} ms a step against ${timings[best]!.toFixed(1)} ms on ${best}`;
     }
   }
   await activate(best);

@@ -97,7 +97,8 @@ async function removeBenchData(runId: string, opfs: DualCheckpointStore, idb: Du
 
 /** Times checkpoints of a model of `size` (a BENCH_SIZES key); removes all it wrote, even when it fails. */
 export async function benchmarkCheckpoint(size: string, repeats = 3): Promise<CheckpointBench> {
-  if (!(size in BENCH_SIZES)) throw new RangeError(`no benchmark size ${size}: use one of ${Object.keys(BENCH_SIZES).join(', ')}`);
+  if (!(size in BENCH_SIZES))
+    throw new RangeError(`no benchmark size ${size}: use one of ${Object.keys(BENCH_SIZES).join(', ')}`);
   const run: RunConfig = {
     ...DEFAULT_CONFIG,
     ...BENCH_SIZES[size],
@@ -124,7 +125,14 @@ export async function benchmarkCheckpoint(size: string, repeats = 3): Promise<Ch
 
     const saves: SavedEvent[] = [];
     const measure = async (store: typeof opfs) => {
-      const cp = new Checkpointer(prepared.run, prepared.names, session, (e) => e.type === 'saved' && saves.push(e), undefined, store);
+      const cp = new Checkpointer(
+        prepared.run,
+        prepared.names,
+        session,
+        (e) => e.type === 'saved' && saves.push(e),
+        undefined,
+        store,
+      );
       // `last` is one checkpoint (model + optim + trainer), written once.
       return medianTime(repeats, () => cp.saveFinal(loop.position(), loop.totalUpdates, true));
     };
@@ -146,7 +154,10 @@ export async function benchmarkCheckpoint(size: string, repeats = 3): Promise<Ch
 
     // Resume: from request to the first resumed step, against raw read + upload of the same bytes.
     const toFirstStep = await time(async () => {
-      const resumed = await prepareRun({ ...prepared.run, resume_run_id: run.run_id, resume_checkpoint: 'last', epochs: 200 }, opfs);
+      const resumed = await prepareRun(
+        { ...prepared.run, resume_run_id: run.run_id, resume_checkpoint: 'last', epochs: 200 },
+        opfs,
+      );
       const s2 = new TrainingSession(resumed.run, resumed.task, 'resumed/');
       try {
         const { position } = await resumed.restore(s2);
@@ -158,7 +169,9 @@ export async function benchmarkCheckpoint(size: string, repeats = 3): Promise<Ch
     });
     const rawResume = await time(async () => {
       const bufs = await Promise.all(meta.parts.map((p) => opfs.read(meta.key, p.part)));
-      const tensors = bufs.map((b) => tf.tensor(new Float32Array(b.buffer, b.byteOffset, Math.floor(b.byteLength / 4))));
+      const tensors = bufs.map((b) =>
+        tf.tensor(new Float32Array(b.buffer, b.byteOffset, Math.floor(b.byteLength / 4))),
+      );
       await Promise.all(tensors.map((t) => t.data()));
       tf.dispose(tensors);
     });

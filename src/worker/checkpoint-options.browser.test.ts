@@ -32,7 +32,10 @@ const base: RunConfig = {
   stores: 'both',
   lr: 0.02,
 };
-const words = Array.from({ length: 60 }, (_, i) => `w${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + ((i * 7) % 26))}`);
+const words = Array.from(
+  { length: 60 },
+  (_, i) => `w${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + ((i * 7) % 26))}`,
+);
 const store = createCheckpointStore({ use: 'both' });
 const runs: string[] = [];
 
@@ -53,11 +56,22 @@ interface Trained {
 }
 
 /** Trains `updates` steps with the real checkpointer on the real stores, and waits for the last write. */
-async function train(run: RunConfig, task: Task, updates: number, start?: LoopPosition, opts: { finish?: boolean; stageName?: string } = {}): Promise<Trained> {
+async function train(
+  run: RunConfig,
+  task: Task,
+  updates: number,
+  start?: LoopPosition,
+  opts: { finish?: boolean; stageName?: string } = {},
+): Promise<Trained> {
   runs.push(run.run_id);
   const session = new TrainingSession(run, task);
   const events: TrainerEvent[] = [];
-  const names = { outputDir: 'runs', runId: run.run_id, stageName: opts.stageName, modelName: task.modelConfig(run).kind };
+  const names = {
+    outputDir: 'runs',
+    runId: run.run_id,
+    stageName: opts.stageName,
+    modelName: task.modelConfig(run).kind,
+  };
   const checkpointer = new Checkpointer(run, names, session, (e) => events.push(e), undefined, store);
   const steps: Counters[] = [];
   const hooks = {
@@ -79,9 +93,13 @@ async function train(run: RunConfig, task: Task, updates: number, start?: LoopPo
   return { steps, session, loop, checkpointer, events };
 }
 
-const tagsOf = (ms: DualCheckpointMeta[]) => ms.map((m) => (m.id.modelInfo ? `${m.id.modelInfo}:` : '') + formatTag(m.id.tag)).sort();
+const tagsOf = (ms: DualCheckpointMeta[]) =>
+  ms.map((m) => (m.id.modelInfo ? `${m.id.modelInfo}:` : '') + formatTag(m.id.tag)).sort();
 const periodicUpdates = (ms: DualCheckpointMeta[]) =>
-  ms.filter((m) => m.id.tag.kind === 'periodic' && !m.id.modelInfo).map((m) => m.counters.update).sort((a, b) => a - b);
+  ms
+    .filter((m) => m.id.tag.kind === 'periodic' && !m.id.modelInfo)
+    .map((m) => m.counters.update)
+    .sort((a, b) => a - b);
 
 async function storedWeights(m: DualCheckpointMeta): Promise<Weights> {
   return decodeModelPart(readTorchFile(await store.read(m.key, 'model'))).stateDict;
@@ -124,7 +142,14 @@ describe('best.<metric> and last', () => {
     const session = new TrainingSession(run, task);
     runs.push(run.run_id);
     const events: TrainerEvent[] = [];
-    const cp = new Checkpointer(run, { outputDir: 'runs', runId: run.run_id, modelName: 'text-mlp' }, session, () => {}, undefined, store);
+    const cp = new Checkpointer(
+      run,
+      { outputDir: 'runs', runId: run.run_id, modelName: 'text-mlp' },
+      session,
+      () => {},
+      undefined,
+      store,
+    );
     const hooks = {
       afterStep: (s: Parameters<Checkpointer['afterStep']>[0]) => cp.afterStep(s),
       afterEval: async (p: LoopPosition, total: number, metrics: Record<string, number>) => {
@@ -171,7 +196,15 @@ describe('best.<metric> and last', () => {
 
 describe('keep_checkpoint', () => {
   it('keeps the newest K periodic checkpoints of each variant, never latest or a best', async () => {
-    const run: RunConfig = { ...base, run_id: 'opt-keep', save_every: 5, keep_checkpoint: 2, ema: 0.9, eval_every: 10, best_metrics: 'val/loss:min' };
+    const run: RunConfig = {
+      ...base,
+      run_id: 'opt-keep',
+      save_every: 5,
+      keep_checkpoint: 2,
+      ema: 0.9,
+      eval_every: 10,
+      best_metrics: 'val/loss:min',
+    };
     const t = await train(run, new CharWindowTask(words, run), 30);
     t.session.dispose();
     const listed = await store.list({ runId: run.run_id });
@@ -182,7 +215,11 @@ describe('keep_checkpoint', () => {
     expect(tags).toContain('ema_factor=0.9:latest');
     expect(tags).toContain('best.val.loss');
     // The saves really happened every 5 updates: six were written, four pruned.
-    expect(t.events.filter((e) => e.type === 'saved' && e.tag.startsWith('E')).map((e) => (e.type === 'saved' ? e.counters.update : 0))).toEqual([5, 10, 15, 20, 25, 30]);
+    expect(
+      t.events
+        .filter((e) => e.type === 'saved' && e.tag.startsWith('E'))
+        .map((e) => (e.type === 'saved' ? e.counters.update : 0)),
+    ).toEqual([5, 10, 15, 20, 25, 30]);
   });
 });
 
@@ -197,7 +234,9 @@ describe('save triggers', () => {
     // multiple of 100 is not crossed every 100/8 updates).
     const samples = [0, ...t.steps.map((c) => c.sample)];
     expect(t.session.task.trainSize % 8, 'a short last batch makes this test meaningful').not.toBe(0);
-    const crossed = samples.map((n, u) => (u > 0 && Math.floor(n / 100) > Math.floor(samples[u - 1] / 100) ? u : 0)).filter((u) => u > 0);
+    const crossed = samples
+      .map((n, u) => (u > 0 && Math.floor(n / 100) > Math.floor(samples[u - 1] / 100) ? u : 0))
+      .filter((u) => u > 0);
     expect(crossed.length).toBeGreaterThanOrEqual(4);
     expect(periodicUpdates(await store.list({ runId: run.run_id }))).toEqual(crossed);
   });
@@ -210,7 +249,12 @@ describe('save triggers', () => {
     expect(perEpoch).toBeGreaterThan(2);
     const listedA = await store.list({ runId: every2.run_id });
     expect(periodicUpdates(listedA)).toEqual([2 * perEpoch, 4 * perEpoch]);
-    expect(listedA.filter((m) => m.id.tag.kind === 'periodic').map((m) => m.counters.epoch).sort()).toEqual([2, 4]);
+    expect(
+      listedA
+        .filter((m) => m.id.tag.kind === 'periodic')
+        .map((m) => m.counters.epoch)
+        .sort(),
+    ).toEqual([2, 4]);
 
     const atEnd: RunConfig = { ...base, run_id: 'opt-epoch-end', save_at_epoch_end: true, epochs: 3 };
     const b = await train(atEnd, task(), Infinity);
@@ -232,7 +276,10 @@ describe('resume options', () => {
   /** A run trained 20 updates and stopped (a periodic checkpoint and latest at 20); its optimizer state as saved. */
   async function stopped(run: RunConfig) {
     const prepared = await prepareRun(run, store);
-    const t = await train(prepared.run, prepared.task, 20, undefined, { finish: true, stageName: prepared.names.stageName });
+    const t = await train(prepared.run, prepared.task, 20, undefined, {
+      finish: true,
+      stageName: prepared.names.stageName,
+    });
     const optim = await readOptimizer(t.session, run.lr);
     const weights = await readWeights(t.session.params);
     const ema = t.session.ema ? await readWeights(t.session.ema) : null;
@@ -246,7 +293,12 @@ describe('resume options', () => {
     const session = new TrainingSession(prepared.run, prepared.task);
     try {
       const { position } = await prepared.restore(session);
-      return { prepared, position, optim: await readOptimizer(session, prepared.run.lr), weights: await readWeights(session.params) };
+      return {
+        prepared,
+        position,
+        optim: await readOptimizer(session, prepared.run.lr),
+        weights: await readWeights(session.params),
+      };
     } finally {
       session.dispose();
     }
@@ -254,7 +306,9 @@ describe('resume options', () => {
 
   const slotsEqual = (a: Awaited<ReturnType<typeof readOptimizer>>, b: Awaited<ReturnType<typeof readOptimizer>>) =>
     a.slots.size === b.slots.size &&
-    [...a.slots].every(([name, slots]) => Object.entries(slots).every(([k, w]) => w.data.every((x, i) => x === b.slots.get(name)?.[k]?.data[i])));
+    [...a.slots].every(([name, slots]) =>
+      Object.entries(slots).every(([k, w]) => w.data.every((x, i) => x === b.slots.get(name)?.[k]?.data[i])),
+    );
 
   it('reset_optim: none restores moments and rate, keep_states keeps the moments with the new rate, all starts a new optimizer', async () => {
     const run: RunConfig = { ...base, run_id: 'opt-reset', save_every: 0, lr: 0.02 };
@@ -291,7 +345,10 @@ describe('resume options', () => {
     const run: RunConfig = { ...base, run_id: 'opt-stage', stage_name: 'pre' };
     await stopped(run);
     const pre = await store.list({ runId: run.run_id, stageName: 'pre' });
-    const prepared = await prepareRun({ ...run, resume_run_id: run.run_id, resume_stage_name: 'pre', stage_name: 'fine', save_every: 10 }, store);
+    const prepared = await prepareRun(
+      { ...run, resume_run_id: run.run_id, resume_stage_name: 'pre', stage_name: 'fine', save_every: 10 },
+      store,
+    );
     expect(prepared.names.stageName).toBe('fine');
     expect(prepared.run.stage_name).toBe('fine');
     const session = new TrainingSession(prepared.run, prepared.task);
@@ -308,7 +365,9 @@ describe('resume options', () => {
     expect(periodicUpdates(fine)).toEqual([30]);
     expect(fine.every((m) => m.id.stageName === 'fine')).toBe(true);
     // The resumed stage is left exactly as it was.
-    expect((await store.list({ runId: run.run_id, stageName: 'pre' })).map((m) => [m.key, m.generation])).toEqual(pre.map((m) => [m.key, m.generation]));
+    expect((await store.list({ runId: run.run_id, stageName: 'pre' })).map((m) => [m.key, m.generation])).toEqual(
+      pre.map((m) => [m.key, m.generation]),
+    );
   });
 
   it('warm start from the EMA variant (model_info) loads the averaged weights, not the raw ones', async () => {
@@ -316,7 +375,13 @@ describe('resume options', () => {
     const saved = await stopped(run);
     const differ = [...saved.ema!].some(([n, w]) => w.data.some((x, i) => x !== saved.weights.get(n)!.data[i]));
     expect(differ).toBe(true);
-    const warm = { ...base, run_id: 'opt-ema-warm', init_run_id: run.run_id, init_stage_name: '', init_checkpoint: 'latest' };
+    const warm = {
+      ...base,
+      run_id: 'opt-ema-warm',
+      init_run_id: run.run_id,
+      init_stage_name: '',
+      init_checkpoint: 'latest',
+    };
     runs.push(warm.run_id);
     const fromEma = await restored({ ...warm, init_model_info: 'ema_factor=0.9' });
     // `latest` or the periodic checkpoint it equals (a resume prefers the periodic one at equal counters).

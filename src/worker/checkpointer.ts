@@ -14,7 +14,12 @@ import {
   type Weights,
 } from '../checkpoint/contents';
 import { formatTag, tags, type CheckpointId, type CheckpointTag } from '../checkpoint/naming';
-import { createCheckpointStore, saveOutcome, type DualCheckpointStore, type DualSaveResult } from '../checkpoint/store/dual-store';
+import {
+  createCheckpointStore,
+  saveOutcome,
+  type DualCheckpointStore,
+  type DualSaveResult,
+} from '../checkpoint/store/dual-store';
 import type { CheckpointParts } from '../checkpoint/store/types';
 import { writeTorchFile } from '../checkpoint/torch/index';
 import { cursorAt } from '../data/cursor';
@@ -70,7 +75,8 @@ export class Checkpointer implements LoopHooks {
     const fresh = createBestTracker(this.policy);
     // The trainer part stores the tracker as JSON; this reads back what callbacks() wrote.
     const saved = (callbacks?.best as unknown as BestTrackerState | undefined)?.metrics ?? {};
-    for (const [metric, t] of Object.entries(fresh.metrics)) if (saved[metric]?.mode === t.mode) fresh.metrics[metric] = saved[metric];
+    for (const [metric, t] of Object.entries(fresh.metrics))
+      if (saved[metric]?.mode === t.mode) fresh.metrics[metric] = saved[metric];
     this.best = fresh;
   }
 
@@ -80,7 +86,8 @@ export class Checkpointer implements LoopHooks {
 
   /** Called after every step; cheap when nothing is due. */
   async afterStep(s: StepInfo): Promise<void> {
-    if (s.saveNow || periodicDue(this.policy, s.before, s.position.counters, s.epochEnd)) await this.save(s.position, s.totalUpdates, 'periodic');
+    if (s.saveNow || periodicDue(this.policy, s.before, s.position.counters, s.epochEnd))
+      await this.save(s.position, s.totalUpdates, 'periodic');
   }
 
   /** After validation: a new best of a tracked metric saves `best.{metric}` (weights only). */
@@ -108,10 +115,18 @@ export class Checkpointer implements LoopHooks {
 
   private callbacks(): { [key: string]: JsonValue } {
     // The tracker is plain data (numbers, strings); its interface type has no JSON index signature.
-    return { best: this.best as unknown as JsonValue, ema: this.run.ema > 0 ? { factor: this.run.ema, model_info: emaInfo(this.run.ema) } : null };
+    return {
+      best: this.best as unknown as JsonValue,
+      ema: this.run.ema > 0 ? { factor: this.run.ema, model_info: emaInfo(this.run.ema) } : null,
+    };
   }
 
-  private async save(position: LoopPosition, totalUpdates: number, kind: 'periodic' | 'last' | 'best', metric?: string): Promise<void> {
+  private async save(
+    position: LoopPosition,
+    totalUpdates: number,
+    kind: 'periodic' | 'last' | 'best',
+    metric?: string,
+  ): Promise<void> {
     // One save at a time: wait for (and surface the failure of) the previous write, once: after a
     // full disk, the retry must not meet the same failed write again.
     const previous = this.writing;
@@ -130,7 +145,13 @@ export class Checkpointer implements LoopHooks {
         : encodeTrainerPart({
             formatVersion: TRAINER_FORMAT_VERSION,
             counters,
-            schedule: { name: this.run.schedule, baseLr: this.run.lr, warmup: this.run.warmup, totalUpdates, position: counters.update },
+            schedule: {
+              name: this.run.schedule,
+              baseLr: this.run.lr,
+              warmup: this.run.warmup,
+              totalUpdates,
+              position: counters.update,
+            },
             rng: position.rng,
             cursor: { seed: this.run.seed, ...cursorAt(counters, this.session.task.trainSize) },
             callbacks: this.callbacks(),
@@ -181,7 +202,10 @@ export class Checkpointer implements LoopHooks {
       results.push(await this.store.save(this.id(tag), parts, { counters }));
     }
     if (kind === 'periodic') await this.prune();
-    const bytes = [...Object.values(parts), ...Object.values(emaPart ?? {})].reduce((n, chunks) => n + chunks.reduce((m, c) => m + c.byteLength, 0), 0);
+    const bytes = [...Object.values(parts), ...Object.values(emaPart ?? {})].reduce(
+      (n, chunks) => n + chunks.reduce((m, c) => m + c.byteLength, 0),
+      0,
+    );
     // What happened, not what was configured: a store that refused a write is named with its error.
     this.onEvent({ type: 'saved', tag: formatTag(tagList[0]), counters, ...saveOutcome(results), bytes, heldMs });
   }
@@ -189,7 +213,11 @@ export class Checkpointer implements LoopHooks {
   /** Keeps the newest `keep_checkpoint` periodic checkpoints; never `latest`, `last` or a best. */
   private async prune(): Promise<void> {
     if (this.policy.keepCheckpoint < 0) return;
-    const mine = await this.store.list({ outputDir: this.names.outputDir, runId: this.names.runId, stageName: this.names.stageName });
+    const mine = await this.store.list({
+      outputDir: this.names.outputDir,
+      runId: this.names.runId,
+      stageName: this.names.stageName,
+    });
     for (const old of checkpointsToDelete(this.policy, mine)) await this.store.delete(old.key);
   }
 }

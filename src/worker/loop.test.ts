@@ -11,7 +11,10 @@ import { learningRateAt } from './schedule';
 import { TrainingSession } from './session';
 
 const run: RunConfig = { ...DEFAULT_CONFIG, hidden: 8, embed: 4, batch_size: 8, epochs: 50, eval_every: 0 };
-const words = Array.from({ length: 60 }, (_, i) => `w${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + ((i * 7) % 26))}`);
+const words = Array.from(
+  { length: 60 },
+  (_, i) => `w${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + ((i * 7) % 26))}`,
+);
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -68,28 +71,46 @@ it('any other failure of a save fails the run', async () => {
 
 it('changes the learning rate on every optimizer as the schedule moves', async () => {
   for (const optimizer of ['adam', 'sgd', 'rmsprop'] as const) {
-    const r: RunConfig = { ...run, optimizer, schedule: 'cosine', warmup: 3, lr: 0.05, momentum: optimizer === 'adam' ? 0 : 0.9 };
+    const r: RunConfig = {
+      ...run,
+      optimizer,
+      schedule: 'cosine',
+      warmup: 3,
+      lr: 0.05,
+      momentum: optimizer === 'adam' ? 0 : 0.9,
+    };
     const session = new TrainingSession(r, new CharWindowTask(words, r));
     // The rate the optimizer held for each step, read right after the step from the loop's hook.
     const applied: { update: number; lr: number }[] = [];
     const reported: { update: number; lr: number }[] = [];
-    const loop = new TrainingLoop(session, r, startPosition(r), (e) => e.type === 'progress' && reported.push({ update: e.counters.update, lr: e.lr }), {
-      afterStep: async (s) => {
-        applied.push({ update: s.before.update, lr: session.optimizer.learningRate });
+    const loop = new TrainingLoop(
+      session,
+      r,
+      startPosition(r),
+      (e) => e.type === 'progress' && reported.push({ update: e.counters.update, lr: e.lr }),
+      {
+        afterStep: async (s) => {
+          applied.push({ update: s.before.update, lr: session.optimizer.learningRate });
+        },
       },
-    });
+    );
     const end = await loop.runToEnd(8);
     expect(end.update, optimizer).toBe(8);
     const total = loop.totalUpdates;
-    expect(applied.map((a) => a.update), optimizer).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-    for (const a of applied) expect(a.lr, `${optimizer} step ${a.update}`).toBeCloseTo(learningRateAt(r, a.update, total), 12);
+    expect(
+      applied.map((a) => a.update),
+      optimizer,
+    ).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    for (const a of applied)
+      expect(a.lr, `${optimizer} step ${a.update}`).toBeCloseTo(learningRateAt(r, a.update, total), 12);
     // Warm-up rises to the base rate, then cosine decay starts: the rates really move.
     expect(applied[0].lr).toBeCloseTo(0.05 / 3, 12);
     expect(applied[2].lr).toBeCloseTo(0.05, 12);
     expect(applied[7].lr).toBeLessThan(0.05);
     // What the page is told is the rate of the next step at the reported update.
     expect(reported.length, optimizer).toBeGreaterThan(0);
-    for (const p of reported) expect(p.lr, `${optimizer} progress at ${p.update}`).toBeCloseTo(learningRateAt(r, p.update, total), 12);
+    for (const p of reported)
+      expect(p.lr, `${optimizer} progress at ${p.update}`).toBeCloseTo(learningRateAt(r, p.update, total), 12);
     session.dispose();
   }
 });
@@ -115,7 +136,14 @@ it('a checkpoint write that failed for a full disk is retried after Resume, not 
     // A fake of the few store methods the checkpointer calls; the full interface is not needed here.
   } as unknown as ConstructorParameters<typeof Checkpointer>[5];
   const r = { ...run, save_every: 2, keep_checkpoint: -1, best_metrics: '' };
-  const cp = new Checkpointer(r, { outputDir: 'runs', runId: 'x', modelName: 'char-mlp' }, session, () => {}, undefined, store);
+  const cp = new Checkpointer(
+    r,
+    { outputDir: 'runs', runId: 'x', modelName: 'char-mlp' },
+    session,
+    () => {},
+    undefined,
+    store,
+  );
   const events: TrainerEvent[] = [];
   const loop = new TrainingLoop(session, r, startPosition(r), (e) => events.push(e), cp);
   const done = loop.runToEnd(8);
@@ -136,7 +164,9 @@ it('validateFirst: weights another engine trained are validated before the first
   const loop = new TrainingLoop(session, run, start, (e) => events.push(e), {}, { validateFirst: true });
   await loop.runToEnd(2);
   await loop.runToEnd(2);
-  const order = events.filter((e) => e.type === 'eval' || e.type === 'loss').map((e) => (e.type === 'eval' ? `eval@${e.counters.update}` : 'loss'));
+  const order = events
+    .filter((e) => e.type === 'eval' || e.type === 'loss')
+    .map((e) => (e.type === 'eval' ? `eval@${e.counters.update}` : 'loss'));
   expect(order[0]).toBe('eval@7');
   expect(order.filter((o) => o.startsWith('eval'))).toEqual(['eval@7']);
   expect(loop.position().counters.update).toBe(11);

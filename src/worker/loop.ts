@@ -170,7 +170,10 @@ export class TrainingLoop {
         lossT.dispose();
       }
       if (!Number.isFinite(loss)) {
-        throw new TrainerError('BackendFailedError', `the loss became ${loss} at update ${this.counters.update + 1}: lower the learning rate`);
+        throw new TrainerError(
+          'BackendFailedError',
+          `the loss became ${loss} at update ${this.counters.update + 1}: lower the learning rate`,
+        );
       }
       const before = this.counters;
       this.counters = {
@@ -185,7 +188,13 @@ export class TrainingLoop {
       const evalDue = epochEnd || (this.run.eval_every > 0 && this.counters.update % this.run.eval_every === 0);
       if (evalDue) await this.evaluate(epochEnd);
       if (this.hooks.afterStep) {
-        const info: StepInfo = { before, position: this.position(), epochEnd, totalUpdates: this.totalUpdates, saveNow: this.saveRequested };
+        const info: StepInfo = {
+          before,
+          position: this.position(),
+          epochEnd,
+          totalUpdates: this.totalUpdates,
+          saveNow: this.saveRequested,
+        };
         this.saveRequested = false;
         await this.withDiskRetry(() => this.hooks.afterStep!(info));
       }

@@ -24,7 +24,8 @@ export function modelShapes(config: Record<string, unknown>): Record<string, num
   }
   const shapes: Record<string, number[]> = {};
   for (const spec of def.paramSpecs(config as ModelConfig)) {
-    if (!spec.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`model_config gives ${spec.name} the shape [${spec.shape}]`);
+    if (!spec.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw new Error(`model_config gives ${spec.name} the shape [${spec.shape}]`);
     shapes[spec.name] = spec.shape;
   }
   return shapes;

@@ -24,7 +24,9 @@ export interface PreparedRun {
    * Applied once a backend is chosen and the session exists. `validateFirst`: the weights came from
    * another engine (PyTorch), so the app's own validation of them comes before the first update.
    */
-  restore(session: TrainingSession): Promise<{ position: LoopPosition; callbacks?: { [key: string]: JsonValue }; validateFirst?: boolean }>;
+  restore(
+    session: TrainingSession,
+  ): Promise<{ position: LoopPosition; callbacks?: { [key: string]: JsonValue }; validateFirst?: boolean }>;
   event: Omit<RunEvent, 'type'>;
 }
 
@@ -36,7 +38,11 @@ export function newRunId(now = new Date()): string {
 }
 
 /** `userData`: the user's own file for the `text` task (see createTask); built-in tasks ignore it. */
-export async function prepareRun(requested: RunConfig, store: DualCheckpointStore, userData?: UserData): Promise<PreparedRun> {
+export async function prepareRun(
+  requested: RunConfig,
+  store: DualCheckpointStore,
+  userData?: UserData,
+): Promise<PreparedRun> {
   if (requested.resume_run_id) return prepareResume(requested, store, userData);
   const why = checkRunConfig(requested);
   if (why) throw new TrainerError('InvalidConfigError', why);
@@ -44,13 +50,22 @@ export async function prepareRun(requested: RunConfig, store: DualCheckpointStor
   if (!run.init_run_id) {
     const task = await createTask(run, userData);
     const names = namesFor(run, task);
-    return { run, task, names, event: { ...names, config: run }, restore: async () => ({ position: startPosition(run) }) };
+    return {
+      run,
+      task,
+      names,
+      event: { ...names, config: run },
+      restore: async () => ({ position: startPosition(run) }),
+    };
   }
   // Warm start: weights alone, matched by name; new optimizer and counters. The data is encoded
   // with the trained model's vocabulary (incremental adaptation), unknown characters refused or mapped.
   const loaded = await findWarmStartCheckpoint(store, run);
   const vocabulary = loaded.model.meta?.modelConfig.vocabulary;
-  const adapt = vocabulary && typeof vocabulary === 'object' && !Array.isArray(vocabulary) ? { vocabulary, unknown: run.unknown_chars } : undefined;
+  const adapt =
+    vocabulary && typeof vocabulary === 'object' && !Array.isArray(vocabulary)
+      ? { vocabulary, unknown: run.unknown_chars }
+      : undefined;
   const task = await createTask(run, userData, adapt);
   const names = namesFor(run, task);
   const event: Omit<RunEvent, 'type'> = { ...names, config: run };
@@ -75,7 +90,11 @@ export async function prepareRun(requested: RunConfig, store: DualCheckpointStor
   };
 }
 
-async function prepareResume(requested: RunConfig, store: DualCheckpointStore, userData?: UserData): Promise<PreparedRun> {
+async function prepareResume(
+  requested: RunConfig,
+  store: DualCheckpointStore,
+  userData?: UserData,
+): Promise<PreparedRun> {
   const resumeStage = requested.resume_stage_name || requested.stage_name || undefined;
   const loaded = await findCheckpoint(
     store,
@@ -97,7 +116,12 @@ async function prepareResume(requested: RunConfig, store: DualCheckpointStore, u
   const event: Omit<RunEvent, 'type'> = {
     ...names,
     config: run,
-    resumedFrom: { tag: loaded.meta.key.split('_cp=').pop()!, counters: trainer.counters, skipped: loaded.skipped, backend: trainer.backend },
+    resumedFrom: {
+      tag: loaded.meta.key.split('_cp=').pop()!,
+      counters: trainer.counters,
+      skipped: loaded.skipped,
+      backend: trainer.backend,
+    },
   };
   return {
     run,
@@ -112,7 +136,11 @@ async function prepareResume(requested: RunConfig, store: DualCheckpointStore, u
       await restoreOptimizer(session, optim, run.reset_optim);
       // Here, not before: restore runs under the run's lock, and repairing writes.
       Object.assign(event.resumedFrom!, await repairCopies(store, loaded.meta));
-      return { position: { counters: trainer.counters, rng: trainer.rng }, callbacks: trainer.callbacks, validateFirst: trainer.backend === PYTORCH_BACKEND };
+      return {
+        position: { counters: trainer.counters, rng: trainer.rng },
+        callbacks: trainer.callbacks,
+        validateFirst: trainer.backend === PYTORCH_BACKEND,
+      };
     },
   };
 }
@@ -127,7 +155,12 @@ async function findWarmStartCheckpoint(store: DualCheckpointStore, run: RunConfi
     try {
       return await findCheckpoint(
         store,
-        { runId: run.init_run_id, stageName, modelName: run.init_model_name || undefined, modelInfo: run.init_model_info || undefined },
+        {
+          runId: run.init_run_id,
+          stageName,
+          modelName: run.init_model_name || undefined,
+          modelInfo: run.init_model_info || undefined,
+        },
         run.init_checkpoint,
         false,
       );
@@ -139,7 +172,12 @@ async function findWarmStartCheckpoint(store: DualCheckpointStore, run: RunConfi
 }
 
 /** The EMA weights saved beside the checkpoint (same tag, `ema_factor=…`), else the weights themselves. */
-async function restoreEma(session: TrainingSession, store: DualCheckpointStore, id: CheckpointId, factor: number): Promise<void> {
+async function restoreEma(
+  session: TrainingSession,
+  store: DualCheckpointStore,
+  id: CheckpointId,
+  factor: number,
+): Promise<void> {
   if (!session.ema) return;
   try {
     const ema = await findCheckpoint(

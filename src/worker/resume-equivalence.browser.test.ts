@@ -25,7 +25,13 @@ afterAll(async () => {
 });
 
 /** A small word list (one word a line, all different) so an epoch is about 30 updates of 32 rows. */
-const WORDS = Array.from({ length: 160 }, (_, i) => ['ka', 'lo', 'mi', 'ne', 'ru', 'sa'][i % 6] + ['bel', 'dan', 'ira', 'ol', 'uk'][Math.floor(i / 6) % 5] + 'aeiouy'[Math.floor(i / 30)]).join('\n');
+const WORDS = Array.from(
+  { length: 160 },
+  (_, i) =>
+    ['ka', 'lo', 'mi', 'ne', 'ru', 'sa'][i % 6] +
+    ['bel', 'dan', 'ira', 'ol', 'uk'][Math.floor(i / 6) % 5] +
+    'aeiouy'[Math.floor(i / 30)],
+).join('\n');
 const words: UserData = { name: 'words.txt', bytes: new TextEncoder().encode(WORDS).buffer };
 
 /** A tiny char-MLP, warm-up then cosine decay to 0 at the last update. */
@@ -131,7 +137,12 @@ function compare(a: LoadedCheckpoint, b: LoadedCheckpoint): Compared {
   }
   const oa: OptimPart = a.optim!;
   const ob: OptimPart = b.optim!;
-  expect({ kind: ob.kind, step: ob.step, lr: ob.lr, names: ob.paramNames }).toEqual({ kind: oa.kind, step: oa.step, lr: oa.lr, names: oa.paramNames });
+  expect({ kind: ob.kind, step: ob.step, lr: ob.lr, names: ob.paramNames }).toEqual({
+    kind: oa.kind,
+    step: oa.step,
+    lr: oa.lr,
+    names: oa.paramNames,
+  });
   expect([...ob.slots.keys()]).toEqual([...oa.slots.keys()]);
   for (const [name, slots] of oa.slots) {
     const other = ob.slots.get(name)!;
@@ -143,12 +154,19 @@ function compare(a: LoadedCheckpoint, b: LoadedCheckpoint): Compared {
     }
   }
   // The rest of the state: counters, RNG, data cursor.
-  expect({ c: b.trainer!.counters, rng: b.trainer!.rng, cursor: b.trainer!.cursor }).toEqual({ c: a.trainer!.counters, rng: a.trainer!.rng, cursor: a.trainer!.cursor });
+  expect({ c: b.trainer!.counters, rng: b.trainer!.rng, cursor: b.trainer!.cursor }).toEqual({
+    c: a.trainer!.counters,
+    rng: a.trainer!.rng,
+    cursor: a.trainer!.cursor,
+  });
   return out;
 }
 
 const VARIANTS: { name: string; cfg: Partial<RunConfig> }[] = [
-  { name: 'Adam (with weight decay and an EMA of the weights)', cfg: { optimizer: 'adam', lr: 0.01, weight_decay: 1e-4, ema: 0.9 } },
+  {
+    name: 'Adam (with weight decay and an EMA of the weights)',
+    cfg: { optimizer: 'adam', lr: 0.01, weight_decay: 1e-4, ema: 0.9 },
+  },
   { name: 'SGD', cfg: { optimizer: 'sgd', momentum: 0, lr: 0.5 } },
   { name: 'SGD with momentum', cfg: { optimizer: 'sgd', momentum: 0.9, lr: 0.05 } },
   { name: 'RMSprop', cfg: { optimizer: 'rmsprop', momentum: 0, lr: 0.003, schedule: 'linear' } },
@@ -167,13 +185,17 @@ describe('resume over a whole run is bit-identical on the CPU backend', () => {
       expect(stopped.resumedAt).toEqual(stops);
       expect(alone.last.trainer!.counters.epoch).toBe(2);
       const d = compare(alone.last, stopped.last);
-      console.log(`${v.name}: ${alone.last.trainer!.counters.update} updates, resumed at ${stops.join(' and ')}: max |Δ| weights ${d.weights}, optimizer state ${d.optim} (${d.slots} slots)`);
+      console.log(
+        `${v.name}: ${alone.last.trainer!.counters.update} updates, resumed at ${stops.join(' and ')}: max |Δ| weights ${d.weights}, optimizer state ${d.optim} (${d.slots} slots)`,
+      );
       expect(d.differing).toEqual([]);
       expect(d.weights).toBe(0);
       expect(d.optim).toBe(0);
       if (run.optimizer !== 'sgd' || run.momentum > 0) expect(d.slots).toBeGreaterThan(0);
       if (run.ema > 0) {
-        const emaDiffering = [...alone.ema!.model.stateDict].filter(([name, w]) => !sameBits(w, stopped.ema!.model.stateDict.get(name)!)).map(([n]) => n);
+        const emaDiffering = [...alone.ema!.model.stateDict]
+          .filter(([name, w]) => !sameBits(w, stopped.ema!.model.stateDict.get(name)!))
+          .map(([n]) => n);
         expect(emaDiffering, 'EMA weights').toEqual([]);
         expect(alone.ema!.model.stateDict.size).toBe(5);
       }
@@ -182,11 +204,25 @@ describe('resume over a whole run is bit-identical on the CPU backend', () => {
 
   it('a GPT with dropout on (masks drawn from the restored RNG), Adam, across the epoch boundary', async () => {
     await tf.setBackend('cpu');
-    const text = Array.from({ length: 160 }, (_, i) => ['anna', 'bob', 'carla', 'dmitri', 'eve', 'fiona', 'gus'][(i * 5) % 7]).join(' ');
+    const text = Array.from(
+      { length: 160 },
+      (_, i) => ['anna', 'bob', 'carla', 'dmitri', 'eve', 'fiona', 'gus'][(i * 5) % 7],
+    ).join(' ');
     const userData: UserData = { name: 'mine.txt', bytes: new TextEncoder().encode(text).buffer };
     const run: RunConfig = {
-      ...base, task: 'text', model: 'gpt', context: 8, embed: 8, hidden: 16, layers: 1, heads: 2, dropout: 0.2,
-      batch_size: 64, lr: 0.01, warmup: 4, run_id: 'eqw-gpt-a',
+      ...base,
+      task: 'text',
+      model: 'gpt',
+      context: 8,
+      embed: 8,
+      hidden: 16,
+      layers: 1,
+      heads: 2,
+      dropout: 0.2,
+      batch_size: 64,
+      lr: 0.01,
+      warmup: 4,
+      run_id: 'eqw-gpt-a',
     };
     // Into epoch 1 and no further: a GPT's evaluation (sampled continuations) is the slow part.
     const perEpoch = await updatesPerEpoch(run, userData);
@@ -197,7 +233,9 @@ describe('resume over a whole run is bit-identical on the CPU backend', () => {
     expect(stopped.resumedAt).toEqual(stops);
     expect(alone.last.trainer!.counters).toMatchObject({ epoch: 1, update: until });
     const d = compare(alone.last, stopped.last);
-    console.log(`GPT, dropout 0.2: ${until} updates, resumed at ${stops.join(' and ')}: max |Δ| weights ${d.weights}, optimizer state ${d.optim}`);
+    console.log(
+      `GPT, dropout 0.2: ${until} updates, resumed at ${stops.join(' and ')}: max |Δ| weights ${d.weights}, optimizer state ${d.optim}`,
+    );
     expect(d.differing).toEqual([]);
     expect(d.slots).toBeGreaterThan(0);
   });
@@ -216,7 +254,9 @@ describe('resume on WebGPU', () => {
     const alone = await train(run, [], words, until);
     const stopped = await train({ ...run, run_id: 'eqw-gpu-b' }, [Math.floor(until / 2)], words, until);
     const d = compare(alone.last, stopped.last);
-    console.log(`WebGPU (${until} updates, resumed at ${stopped.resumedAt[0]}): max |Δ| weights ${d.weights.toExponential(2)}, optimizer state ${d.optim.toExponential(2)}`);
+    console.log(
+      `WebGPU (${until} updates, resumed at ${stopped.resumedAt[0]}): max |Δ| weights ${d.weights.toExponential(2)}, optimizer state ${d.optim.toExponential(2)}`,
+    );
     expect(d.weights).toBeLessThanOrEqual(TOLERANCE);
     expect(d.optim).toBeLessThanOrEqual(TOLERANCE);
     expect(d.slots).toBe(10);

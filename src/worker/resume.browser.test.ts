@@ -58,7 +58,10 @@ describe('EMA of the weights', () => {
       s1.dispose();
     }
     const listed = await store.list({ runId: 'eq-ema' });
-    const variants = listed.filter((m) => m.id.modelInfo === 'ema_factor=0.9').map((m) => m.id.tag.kind).sort();
+    const variants = listed
+      .filter((m) => m.id.modelInfo === 'ema_factor=0.9')
+      .map((m) => m.id.tag.kind)
+      .sort();
     expect(variants).toEqual(['latest', 'periodic']);
     expect(maxAbsDiff(ema, raw)).toBeGreaterThan(1e-4); // an average, not a copy
     const resumed = await prepareRun({ ...run, resume_run_id: 'eq-ema' }, store);
@@ -128,7 +131,10 @@ describe('choosing what to resume or warm-start from', () => {
 
     // Incremental adaptation: the names model goes on with the user's own words, some of whose
     // characters it never saw: refused by name, or mapped to the unknown character.
-    const text = Array.from({ length: 40 }, (_, i) => ['zoé', 'jürgen', 'anna', 'bob', 'maría'][i % 5] + 'abcdefghij'[i % 10]).join('\n');
+    const text = Array.from(
+      { length: 40 },
+      (_, i) => ['zoé', 'jürgen', 'anna', 'bob', 'maría'][i % 5] + 'abcdefghij'[i % 10],
+    ).join('\n');
     const userData = { name: 'mine.txt', bytes: new TextEncoder().encode(text).buffer };
     const own = { ...run, run_id: 'sel-own', task: 'text' as const, save_every: 0, init_run_id: 'sel' };
     await expect(prepareRun({ ...own, unknown_chars: 'refuse' }, store, userData)).rejects.toMatchObject({

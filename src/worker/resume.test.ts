@@ -28,12 +28,17 @@ describe("continueConfig: OpenNMT's -continue rules", () => {
     expect(continueConfig(saved as never, req).lr).toBe(0.003);
     expect(continueConfig(saved as never, { ...req, reset_optim: 'keep_states' }).lr).toBe(0.05);
     expect(continueConfig(saved as never, { ...req, reset_optim: 'all', optimizer: 'sgd' }).optimizer).toBe('sgd');
-    expect(continueConfig(saved as never, { ...req, reset_optim: 'keep_states', optimizer: 'sgd' }).optimizer).toBe('adam');
+    expect(continueConfig(saved as never, { ...req, reset_optim: 'keep_states', optimizer: 'sgd' }).optimizer).toBe(
+      'adam',
+    );
   });
 
   it('refuses a topology change, listing every difference', () => {
     expect(() => continueConfig(saved as never, { ...DEFAULT_CONFIG, hidden: 32, embed: 8 })).toThrow(
-      expect.objectContaining({ name: 'TopologyMismatchError', message: expect.stringMatching(/embed: checkpoint 16, requested 8; hidden: checkpoint 64, requested 32/) }),
+      expect.objectContaining({
+        name: 'TopologyMismatchError',
+        message: expect.stringMatching(/embed: checkpoint 16, requested 8; hidden: checkpoint 64, requested 32/),
+      }),
     );
   });
 
@@ -41,7 +46,10 @@ describe("continueConfig: OpenNMT's -continue rules", () => {
     const cfg = { kind: 'char-mlp', vocab_size: 27, hidden: 64, vocabulary: { chars: ['.', 'a'] } };
     expect(() => checkTopology(cfg, { ...cfg })).not.toThrow();
     expect(() => checkTopology(cfg, { ...cfg, vocabulary: { chars: ['.', 'b'] } })).toThrow(
-      expect.objectContaining({ name: 'TopologyMismatchError', message: expect.stringContaining('vocabulary differs') }),
+      expect.objectContaining({
+        name: 'TopologyMismatchError',
+        message: expect.stringContaining('vocabulary differs'),
+      }),
     );
   });
 });
@@ -55,7 +63,13 @@ describe('matchWeights: warm start by name', () => {
     ['module.layers.2.weight', w([30, 32])],
     ['module.aux.weight', w([3])],
   ]);
-  const shapes = { 'embedding.weight': [27, 8], 'layers.0.weight': [32, 24], 'layers.0.bias': [32], 'layers.2.weight': [27, 32], 'layers.2.bias': [27] };
+  const shapes = {
+    'embedding.weight': [27, 8],
+    'layers.0.weight': [32, 24],
+    'layers.0.bias': [32],
+    'layers.2.weight': [27, 32],
+    'layers.2.bias': [27],
+  };
 
   it('renames and removes by pattern, and reports loaded, missing, extra and wrong shapes', () => {
     const { matched, report } = matchWeights(ckpt, shapes, { rename: '^module\\.=>', remove: 'aux', strict: false });
@@ -69,7 +83,10 @@ describe('matchWeights: warm start by name', () => {
 
   it('strict mode refuses any mismatch with a named error', () => {
     expect(() => matchWeights(ckpt, shapes, { rename: '^module\\.=>', remove: '', strict: true })).toThrow(
-      expect.objectContaining({ name: 'ShapeMismatchError', message: expect.stringMatching(/missing: layers.2.bias.*unexpected: aux.weight.*wrong shape/) }),
+      expect.objectContaining({
+        name: 'ShapeMismatchError',
+        message: expect.stringMatching(/missing: layers.2.bias.*unexpected: aux.weight.*wrong shape/),
+      }),
     );
   });
 });

@@ -29,12 +29,19 @@ export interface LoadedCheckpoint {
 }
 
 /** Reads and decodes the parts of one checkpoint; any damage is a named error. */
-async function readCheckpoint(store: DualCheckpointStore, meta: DualCheckpointMeta, full: boolean): Promise<Omit<LoadedCheckpoint, 'skipped'>> {
+async function readCheckpoint(
+  store: DualCheckpointStore,
+  meta: DualCheckpointMeta,
+  full: boolean,
+): Promise<Omit<LoadedCheckpoint, 'skipped'>> {
   const has = (part: string) => meta.parts.some((p) => p.part === part);
   const model = decodeModelPart(readTorchFile(await store.read(meta.key, 'model')));
   if (!full) return { meta, model };
   if (!has('optim') || !has('trainer')) {
-    throw new TrainerError('CheckpointNotFoundError', `${formatTag(meta.id.tag)} holds weights only; a resume needs its optim and trainer parts`);
+    throw new TrainerError(
+      'CheckpointNotFoundError',
+      `${formatTag(meta.id.tag)} holds weights only; a resume needs its optim and trainer parts`,
+    );
   }
   const optim = decodeOptimPart(readTorchFile(await store.read(meta.key, 'optim')));
   const trainer = decodeTrainerPart(readTorchFile(await store.read(meta.key, 'trainer')));
@@ -63,7 +70,8 @@ export async function findCheckpoint(
   const selector = parseSelector(selectorText);
   const isLatest = selector.kind === 'tag' && selector.tag.kind === 'latest';
   const chosen = selectCheckpoint(selector, all);
-  if (!chosen) throw new TrainerError('CheckpointNotFoundError', `run ${place} has no checkpoint ${selectorText || 'latest'}`);
+  if (!chosen)
+    throw new TrainerError('CheckpointNotFoundError', `run ${place} has no checkpoint ${selectorText || 'latest'}`);
   const skipped: { tag: string; reason: string }[] = [];
   // For `latest`: the newest complete checkpoint, then older ones in turn. At equal counters the
   // periodic one comes first: it is written once and never replaced, while a `latest` whose
@@ -77,12 +85,20 @@ export async function findCheckpoint(
     try {
       return { ...(await readCheckpoint(store, meta, full)), skipped };
     } catch (e) {
-      const damaged = ['ChecksumMismatchError', 'CheckpointCorruptError', 'CheckpointFormatError', 'CheckpointNotFoundError'].some((n) => isNamed(e, n as never));
+      const damaged = [
+        'ChecksumMismatchError',
+        'CheckpointCorruptError',
+        'CheckpointFormatError',
+        'CheckpointNotFoundError',
+      ].some((n) => isNamed(e, n as never));
       if (!damaged || !isLatest) throw e;
       skipped.push({ tag: formatTag(meta.id.tag), reason: (e as Error).message });
     }
   }
-  throw new TrainerError('CheckpointCorruptError', `every checkpoint of run ${place} failed verification: ${skipped.map((s) => `${s.tag}: ${s.reason}`).join('; ')}`);
+  throw new TrainerError(
+    'CheckpointCorruptError',
+    `every checkpoint of run ${place} failed verification: ${skipped.map((s) => `${s.tag}: ${s.reason}`).join('; ')}`,
+  );
 }
 
 /**
@@ -98,7 +114,13 @@ export async function repairCopies(
   const repaired: RepairedCopy[] = [];
   try {
     repaired.push(...(await store.repair(meta.key)));
-    repaired.push(...(await store.mirrorMissing({ outputDir: meta.id.outputDir, runId: meta.id.runId, stageName: meta.id.stageName })));
+    repaired.push(
+      ...(await store.mirrorMissing({
+        outputDir: meta.id.outputDir,
+        runId: meta.id.runId,
+        stageName: meta.id.stageName,
+      })),
+    );
   } catch (e) {
     return { repaired: repaired.map(describeRepair), failure: toWireError(e) };
   }
@@ -112,15 +134,41 @@ function describeRepair(r: RepairedCopy): { tag: string; store: string; error: W
 
 /** Settings a continued run may change (OpenNMT's `-continue` rules); everything else comes from the checkpoint. */
 const MAY_CHANGE: readonly (keyof RunConfig)[] = [
-  'epochs', 'batch_size', 'dropout', 'backend', 'eval_every', 'stores',
-  'save_every', 'save_every_samples', 'save_every_epochs', 'save_at_epoch_end', 'checkpoint_after', 'keep_checkpoint',
-  'resume_run_id', 'resume_stage_name', 'resume_checkpoint', 'reset_optim', 'run_id', 'stage_name',
+  'epochs',
+  'batch_size',
+  'dropout',
+  'backend',
+  'eval_every',
+  'stores',
+  'save_every',
+  'save_every_samples',
+  'save_every_epochs',
+  'save_at_epoch_end',
+  'checkpoint_after',
+  'keep_checkpoint',
+  'resume_run_id',
+  'resume_stage_name',
+  'resume_checkpoint',
+  'reset_optim',
+  'run_id',
+  'stage_name',
 ];
 
 /** Settings that fix the model's topology or data: a resume that changes one is refused. */
 const TOPOLOGY: readonly (keyof RunConfig)[] = [
-  'task', 'model', 'context', 'embed', 'hidden', 'layers', 'heads', 'tie_weights', 'ngram_min', 'ngram_max', 'hash_buckets',
-  'val_fraction', 'seed',
+  'task',
+  'model',
+  'context',
+  'embed',
+  'hidden',
+  'layers',
+  'heads',
+  'tie_weights',
+  'ngram_min',
+  'ngram_max',
+  'hash_buckets',
+  'val_fraction',
+  'seed',
 ];
 
 /**
@@ -138,11 +186,15 @@ export function continueConfig(saved: Record<string, unknown>, requested: RunCon
     }
   }
   if (diffs.length > 0) {
-    throw new TrainerError('TopologyMismatchError', `a resumed run keeps its model and data; these differ: ${diffs.join('; ')}`);
+    throw new TrainerError(
+      'TopologyMismatchError',
+      `a resumed run keeps its model and data; these differ: ${diffs.join('; ')}`,
+    );
   }
   const merged: RunConfig = { ...base };
   // Copies one field by a key from a list; TS cannot tie the dynamic key to the field's type.
-  for (const key of MAY_CHANGE) if (key in requested) (merged as unknown as Record<string, unknown>)[key] = requested[key];
+  for (const key of MAY_CHANGE)
+    if (key in requested) (merged as unknown as Record<string, unknown>)[key] = requested[key];
   // OpenNMT-py: keep_states and all take the new run's learning rate and schedule.
   if (requested.reset_optim !== 'none') {
     merged.lr = requested.lr;
@@ -163,7 +215,11 @@ export function checkTopology(saved: Record<string, unknown>, current: Record<st
     const b = JSON.stringify(current[key]);
     if (a !== b) diffs.push(key === 'vocabulary' ? 'vocabulary differs' : `${key}: checkpoint ${a}, this run ${b}`);
   }
-  if (diffs.length > 0) throw new TrainerError('TopologyMismatchError', `the checkpoint's model does not fit this run: ${diffs.join('; ')}`);
+  if (diffs.length > 0)
+    throw new TrainerError(
+      'TopologyMismatchError',
+      `the checkpoint's model does not fit this run: ${diffs.join('; ')}`,
+    );
 }
 
 /**
@@ -204,7 +260,9 @@ export function matchWeights(
     const parts = [
       report.missing.length ? `missing: ${report.missing.join(', ')}` : '',
       report.extra.length ? `unexpected: ${report.extra.join(', ')}` : '',
-      report.wrongShape.length ? `wrong shape: ${report.wrongShape.map((s) => `${s.name} [${s.checkpoint}] vs [${s.model}]`).join(', ')}` : '',
+      report.wrongShape.length
+        ? `wrong shape: ${report.wrongShape.map((s) => `${s.name} [${s.checkpoint}] vs [${s.model}]`).join(', ')}`
+        : '',
     ].filter(Boolean);
     throw new TrainerError('ShapeMismatchError', `strict warm start refused: ${parts.join('; ')}`);
   }

@@ -22,9 +22,12 @@ type OnEvent = (e: TrainerEvent) => void;
 function watchDevice(onLost: (e: Error) => void): void {
   if (tf.getBackend() !== 'webgpu') return;
   // tfjs's WebGPU backend keeps its GPUDevice in a field its public type does not declare.
-  const device = (tf.backend() as unknown as { device?: { lost?: Promise<{ message: string; reason: string }> } }).device;
+  const device = (tf.backend() as unknown as { device?: { lost?: Promise<{ message: string; reason: string }> } })
+    .device;
   void device?.lost?.then((info) => {
-    onLost(new TrainerError('BackendFailedError', `the GPU device was lost (${info.reason || 'unknown'}): ${info.message}`));
+    onLost(
+      new TrainerError('BackendFailedError', `the GPU device was lost (${info.reason || 'unknown'}): ${info.message}`),
+    );
   });
 }
 
@@ -33,7 +36,9 @@ function explainFailure(e: unknown): Error {
   if (e instanceof TrainerError) return e;
   const message = e instanceof Error ? e.message : String(e);
   const oom = /out of memory|allocat/i.test(message) ? ' (out of memory: try a smaller batch or model)' : '';
-  const where = tf.getBackend() ? `the ${tf.getBackend()} backend failed` : 'training failed before a backend was chosen';
+  const where = tf.getBackend()
+    ? `the ${tf.getBackend()} backend failed`
+    : 'training failed before a backend was chosen';
   return new TrainerError('BackendFailedError', `${where}${oom}: ${message}`);
 }
 
@@ -57,7 +62,8 @@ async function withRunLock<T>(runId: string, body: () => Promise<T>): Promise<T>
   const locks = (navigator as Navigator & { locks?: LockManager }).locks;
   if (!locks) return body();
   return locks.request(`run:${runId}`, { ifAvailable: true }, async (lock) => {
-    if (!lock) throw new TrainerError('RunLockedError', `run ${runId} is training in another tab; it is read-only here`);
+    if (!lock)
+      throw new TrainerError('RunLockedError', `run ${runId} is training in another tab; it is read-only here`);
     return body();
   });
 }
@@ -133,7 +139,12 @@ export class RunStart {
         } catch (e) {
           // A full disk at the very end loses only the updates since the last complete checkpoint.
           if (!isNamed(e, 'QuotaExceededError')) throw e;
-          onEvent({ type: 'state', state: 'idle', message: 'stopped; the final checkpoint did not fit on the disk', error: toWireError(e) });
+          onEvent({
+            type: 'state',
+            state: 'idle',
+            message: 'stopped; the final checkpoint did not fit on the disk',
+            error: toWireError(e),
+          });
           return end;
         }
         onEvent({ type: 'state', state: end.epoch >= run.epochs ? 'done' : 'idle' });
@@ -162,12 +173,14 @@ export class Trainer {
 
   constructor(
     /** Opens the checkpoint store for a choice of stores (tests give their own scratch stores). */
-    private readonly openStore: (use: RunConfig['stores']) => DualCheckpointStore = (use) => createCheckpointStore({ use }),
+    private readonly openStore: (use: RunConfig['stores']) => DualCheckpointStore = (use) =>
+      createCheckpointStore({ use }),
   ) {}
 
   /** Starts a run; refuses (TrainerBusyError) while another start of this worker is alive. */
   async start(requested: RunConfig, onEvent: OnEvent, userData?: UserData): Promise<Counters> {
-    if (this.current) throw new TrainerError('TrainerBusyError', 'a run is already starting or training in this worker');
+    if (this.current)
+      throw new TrainerError('TrainerBusyError', 'a run is already starting or training in this worker');
     const start = new RunStart(requested, onEvent, (run) => this.storeFor(run), userData);
     this.current = start;
     try {

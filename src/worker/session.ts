@@ -60,9 +60,14 @@ export class TrainingSession {
   trainStep(indices: Int32Array, lr: number, seed: number): tf.Scalar {
     return tf.tidy(() => {
       const batch = this.task.batch('train', indices);
-      const { value, grads } = tf.variableGrads(() => this.task.loss(this.model, batch, { training: true, seed }), this.varList);
+      const { value, grads } = tf.variableGrads(
+        () => this.task.loss(this.model, batch, { training: true, seed }),
+        this.varList,
+      );
       // tfjs keys the gradients by variable name; the optimizer's state is by PyTorch name.
-      const byName = Object.fromEntries(Object.entries(grads).map(([varName, g]) => [varName.slice(this.variablePrefix.length), g]));
+      const byName = Object.fromEntries(
+        Object.entries(grads).map(([varName, g]) => [varName.slice(this.variablePrefix.length), g]),
+      );
       this.optimizer.applyGradients(this.params, byName, lr);
       if (this.ema) {
         const f = this.run.ema;

@@ -9,7 +9,10 @@ import type { Task } from '../tasks/types';
 import { TrainingSession } from './session';
 import { readOptimizer, restoreOptimizer } from './snapshot';
 
-const words = Array.from({ length: 40 }, (_, i) => `w${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + ((i * 7) % 26))}`);
+const words = Array.from(
+  { length: 40 },
+  (_, i) => `w${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + ((i * 7) % 26))}`,
+);
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -17,21 +20,39 @@ beforeAll(async () => {
 
 // tfjs variable names must be unique while they live.
 let sessions = 0;
-const session = (run: RunConfig, task: Task = new CharWindowTask(words, run)) => new TrainingSession(run, task, `s${sessions++}/`);
+const session = (run: RunConfig, task: Task = new CharWindowTask(words, run)) =>
+  new TrainingSession(run, task, `s${sessions++}/`);
 
 async function trained(run: RunConfig): Promise<TrainingSession> {
   const s = session(run);
-  for (let i = 0; i < 3; i++) tf.dispose(s.trainStep(Int32Array.from({ length: 8 }, (_, k) => (i * 8 + k) % s.task.trainSize), 0.01, i));
+  for (let i = 0; i < 3; i++)
+    tf.dispose(
+      s.trainStep(
+        Int32Array.from({ length: 8 }, (_, k) => (i * 8 + k) % s.task.trainSize),
+        0.01,
+        i,
+      ),
+    );
   return s;
 }
 
 function copy(part: OptimPart): OptimPart {
-  const slots = new Map([...part.slots].map(([n, rec]) => [n, Object.fromEntries(Object.entries(rec).map(([k, w]) => [k, { shape: [...w.shape], data: w.data.slice() }]))]));
+  const slots = new Map(
+    [...part.slots].map(([n, rec]) => [
+      n,
+      Object.fromEntries(Object.entries(rec).map(([k, w]) => [k, { shape: [...w.shape], data: w.data.slice() }])),
+    ]),
+  );
   return { ...part, slots };
 }
 
 it('a restored optimizer holds exactly the state that was read, for each optimizer', async () => {
-  for (const [optimizer, momentum] of [['adam', 0], ['sgd', 0.9], ['rmsprop', 0.5], ['rmsprop', 0]] as const) {
+  for (const [optimizer, momentum] of [
+    ['adam', 0],
+    ['sgd', 0.9],
+    ['rmsprop', 0.5],
+    ['rmsprop', 0],
+  ] as const) {
     const run: RunConfig = { ...DEFAULT_CONFIG, hidden: 8, embed: 4, optimizer, momentum };
     const a = await trained(run);
     const part = await readOptimizer(a, 0.01);
@@ -42,7 +63,10 @@ it('a restored optimizer holds exactly the state that was read, for each optimiz
     expect([...back.slots.keys()]).toEqual([...part.slots.keys()]);
     for (const [name, rec] of part.slots) {
       expect(Object.keys(back.slots.get(name)!).sort(), `${optimizer} ${name}`).toEqual(Object.keys(rec).sort());
-      for (const [slot, w] of Object.entries(rec)) expect(Array.from(back.slots.get(name)![slot].data), `${optimizer} ${name}.${slot}`).toEqual(Array.from(w.data));
+      for (const [slot, w] of Object.entries(rec))
+        expect(Array.from(back.slots.get(name)![slot].data), `${optimizer} ${name}.${slot}`).toEqual(
+          Array.from(w.data),
+        );
     }
     // PyTorch keeps a momentum buffer only with momentum.
     expect('momentum_buffer' in part.slots.get('layers.0.weight')!, `${optimizer} ${momentum}`).toBe(momentum > 0);
@@ -80,17 +104,24 @@ it('refuses non-finite or missing state by name, and keeps the state it had', as
   });
   const missing = copy(good);
   delete missing.slots.get('layers.0.bias')!.square_avg;
-  await expect(restoreOptimizer(b, missing, 'none')).rejects.toMatchObject({ name: 'CheckpointFormatError', message: expect.stringContaining('"layers.0.bias" has no square_avg') });
+  await expect(restoreOptimizer(b, missing, 'none')).rejects.toMatchObject({
+    name: 'CheckpointFormatError',
+    message: expect.stringContaining('"layers.0.bias" has no square_avg'),
+  });
   const after = await readOptimizer(b, 0.01);
   expect(after.step).toBe(4);
-  for (const [name, rec] of before.slots) for (const [slot, w] of Object.entries(rec)) expect(Array.from(after.slots.get(name)![slot].data)).toEqual(Array.from(w.data));
+  for (const [name, rec] of before.slots)
+    for (const [slot, w] of Object.entries(rec))
+      expect(Array.from(after.slots.get(name)![slot].data)).toEqual(Array.from(w.data));
 
   // A buffer the settings do not use (the old files' RMSprop buffer without momentum, NaN where the
   // schedule reached 0) is not state: it is ignored.
   const noMomentum: RunConfig = { ...run, momentum: 0 };
   const c = session(noMomentum, a.task);
   await restoreOptimizer(c, nan, 'none');
-  expect([...(await readOptimizer(c, 0.01)).slots.values()].every((rec) => Object.keys(rec).join() === 'square_avg')).toBe(true);
+  expect(
+    [...(await readOptimizer(c, 0.01)).slots.values()].every((rec) => Object.keys(rec).join() === 'square_avg'),
+  ).toBe(true);
   a.dispose();
   b.dispose();
   c.dispose();

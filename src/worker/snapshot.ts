@@ -56,7 +56,10 @@ export function assignWeights(params: Record<string, tf.Variable>, weights: Weig
     const w = weights.get(name);
     if (!w) throw new TrainerError('ShapeMismatchError', `the checkpoint has no parameter "${name}"`);
     if (w.shape.join('x') !== variable.shape.join('x')) {
-      throw new TrainerError('ShapeMismatchError', `"${name}" is [${w.shape}] in the checkpoint but [${variable.shape}] in the model`);
+      throw new TrainerError(
+        'ShapeMismatchError',
+        `"${name}" is [${w.shape}] in the checkpoint but [${variable.shape}] in the model`,
+      );
     }
   }
   tf.tidy(() => {
@@ -78,7 +81,10 @@ export async function restoreOptimizer(session: TrainingSession, part: OptimPart
   if (reset === 'all') return;
   const kind = session.run.optimizer;
   if (part.kind !== kind) {
-    throw new TrainerError('TopologyMismatchError', `the checkpoint's optimizer is ${part.kind} but the run uses ${kind}: choose reset_optim=all to start a new one`);
+    throw new TrainerError(
+      'TopologyMismatchError',
+      `the checkpoint's optimizer is ${part.kind} but the run uses ${kind}: choose reset_optim=all to start a new one`,
+    );
   }
   const opt = session.optimizer;
   const names = Object.keys(session.params);
@@ -93,12 +99,23 @@ export async function restoreOptimizer(session: TrainingSession, part: OptimPart
       const rec = {} as Record<SlotName, tf.Tensor>;
       for (const slot of opt.slotNames) {
         const w = part.slots.get(name)![slot];
-        if (!w) throw new TrainerError('CheckpointFormatError', `the optimizer state of "${name}" has no ${slot}, which ${kind} with these settings keeps`);
+        if (!w)
+          throw new TrainerError(
+            'CheckpointFormatError',
+            `the optimizer state of "${name}" has no ${slot}, which ${kind} with these settings keeps`,
+          );
         if (w.shape.join('x') !== p.shape.join('x')) {
-          throw new TrainerError('ShapeMismatchError', `optimizer ${slot} of "${name}" is [${w.shape}], the parameter is [${p.shape}]`);
+          throw new TrainerError(
+            'ShapeMismatchError',
+            `optimizer ${slot} of "${name}" is [${w.shape}], the parameter is [${p.shape}]`,
+          );
         }
         // A non-finite moment would only surface later as a NaN loss, blamed on the learning rate.
-        if (!w.data.every(Number.isFinite)) throw new TrainerError('CheckpointFormatError', `the optimizer ${slot} of "${name}" holds NaN or infinite values`);
+        if (!w.data.every(Number.isFinite))
+          throw new TrainerError(
+            'CheckpointFormatError',
+            `the optimizer ${slot} of "${name}" holds NaN or infinite values`,
+          );
         rec[slot] = tf.tensor(w.data, w.shape, 'float32');
       }
       slots.set(name, rec);

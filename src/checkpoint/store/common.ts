@@ -17,7 +17,8 @@ export function givenParts(parts: CheckpointParts): [CheckpointPart, readonly Ui
 
 function checkCounters(c: Counters): Counters {
   for (const k of ['epoch', 'update', 'sample'] as const) {
-    if (!Number.isSafeInteger(c?.[k]) || c[k] < 0) throw new TypeError(`Checkpoint counter ${k} must be a non-negative integer, got ${c?.[k]}.`);
+    if (!Number.isSafeInteger(c?.[k]) || c[k] < 0)
+      throw new TypeError(`Checkpoint counter ${k} must be a non-negative integer, got ${c?.[k]}.`);
   }
   return { epoch: c.epoch, update: c.update, sample: c.sample };
 }
@@ -79,7 +80,10 @@ export class SerialQueue {
 }
 
 /** Lets tests stop a save at a step as a crash would: the save ends without cleaning up. */
-export type CrashAt = (step: 'part-written' | 'manifest-written' | 'part-promoted' | 'chunks-put', index: number) => boolean;
+export type CrashAt = (
+  step: 'part-written' | 'manifest-written' | 'part-promoted' | 'chunks-put',
+  index: number,
+) => boolean;
 
 export class SimulatedCrash extends Error {
   constructor(step: string) {

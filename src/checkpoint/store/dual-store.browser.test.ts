@@ -8,7 +8,12 @@ import { bytes, counters, id, scratchIdb, scratchOpfs } from './test-helpers';
 async function scratchDual() {
   const a = await scratchOpfs();
   const b = await scratchIdb({ chunkSize: 64 });
-  return { store: createDualStore([a.store, b.store]), opfs: a, idb: b, cleanup: () => Promise.all([a.cleanup(), b.cleanup()]) };
+  return {
+    store: createDualStore([a.store, b.store]),
+    opfs: a,
+    idb: b,
+    cleanup: () => Promise.all([a.cleanup(), b.cleanup()]),
+  };
 }
 
 async function flipInOpfs(root: FileSystemDirectoryHandle, name: string): Promise<void> {
@@ -51,7 +56,9 @@ describe('dual store', () => {
       const got = await store.readWithSource(r.key, 'model');
       expect(got.bytes).toEqual(bytes(200, 1));
       expect(got.servedBy).toBe('idb');
-      expect(got.failures).toEqual([{ store: 'opfs', error: expect.objectContaining({ name: 'ChecksumMismatchError' }) }]);
+      expect(got.failures).toEqual([
+        { store: 'opfs', error: expect.objectContaining({ name: 'ChecksumMismatchError' }) },
+      ]);
       expect((await store.readWithSource(r.key, 'optim')).servedBy).toBe('opfs');
 
       const db = await openCheckpointDb(idb.dbName);
@@ -64,7 +71,10 @@ describe('dual store', () => {
 
       // Both copies damaged: nothing is served.
       await flipInOpfs(opfs.root, checkpointFileName(id(), 'optim'));
-      await expect(store.read(r.key, 'optim')).rejects.toMatchObject({ name: 'ChecksumMismatchError', message: /opfs: .*idb: / });
+      await expect(store.read(r.key, 'optim')).rejects.toMatchObject({
+        name: 'ChecksumMismatchError',
+        message: /opfs: .*idb: /,
+      });
     } finally {
       await cleanup();
     }
@@ -91,14 +101,21 @@ describe('dual store', () => {
     try {
       await store.save(id(), { model: [bytes(50, 1)], optim: [bytes(50, 2)] }, { counters: counters(1) });
       // Only OPFS gets the next latest (as if IndexedDB's save had failed).
-      await opfs.store.save(id(), { model: [bytes(50, 3)], optim: [bytes(50, 4)] }, { counters: counters(2), createdAt: Date.now() + 1000 });
+      await opfs.store.save(
+        id(),
+        { model: [bytes(50, 3)], optim: [bytes(50, 4)] },
+        { counters: counters(2), createdAt: Date.now() + 1000 },
+      );
       const [m] = await store.list();
       expect(m.counters).toEqual(counters(2));
       expect(m.stores).toEqual(['opfs']);
       await flipInOpfs(opfs.root, checkpointFileName(id(), 'optim'));
       expect(await store.read(m.key, 'model')).toEqual(bytes(50, 3));
       // IndexedDB's optim is from the older save: it must not stand in for the damaged new one.
-      await expect(store.read(m.key, 'optim')).rejects.toMatchObject({ name: 'ChecksumMismatchError', message: /older copy/ });
+      await expect(store.read(m.key, 'optim')).rejects.toMatchObject({
+        name: 'ChecksumMismatchError',
+        message: /older copy/,
+      });
     } finally {
       await cleanup();
     }
@@ -111,7 +128,9 @@ describe('dual store', () => {
       expect(await store.repair(r.key)).toEqual([]); // nothing wrong: nothing written
       await flipInOpfs(opfs.root, checkpointFileName(id(), 'optim'));
       const fixed = await store.repair(r.key);
-      expect(fixed).toEqual([{ key: r.key, store: 'opfs', error: expect.objectContaining({ name: 'ChecksumMismatchError' }) }]);
+      expect(fixed).toEqual([
+        { key: r.key, store: 'opfs', error: expect.objectContaining({ name: 'ChecksumMismatchError' }) },
+      ]);
       expect(await opfs.store.read(r.key, 'optim')).toEqual(bytes(300, 2));
       const [o] = await opfs.store.list();
       const [i] = await idb.store.list();
@@ -135,20 +154,38 @@ describe('dual store', () => {
     const { store, opfs, idb, cleanup } = await scratchDual();
     try {
       const saved = [];
-      for (const [u, tag] of [[10, tags.periodic(1, 10, 40)], [20, tags.periodic(2, 20, 80)], [20, tags.latest()]] as const) {
-        saved.push(await store.save(id(tag), { model: [bytes(100, u)], trainer: [bytes(20, u + 1)] }, { counters: counters(u) }));
+      for (const [u, tag] of [
+        [10, tags.periodic(1, 10, 40)],
+        [20, tags.periodic(2, 20, 80)],
+        [20, tags.latest()],
+      ] as const) {
+        saved.push(
+          await store.save(id(tag), { model: [bytes(100, u)], trainer: [bytes(20, u + 1)] }, { counters: counters(u) }),
+        );
       }
       // OPFS loses everything.
       await opfs.store.deleteRun('run1');
       const back = await store.mirrorMissing({ runId: 'run1' });
-      expect(back.map((b) => [b.key, b.store, b.error.name]).sort()).toEqual(saved.map((m) => [m.key, 'opfs', 'CheckpointNotFoundError']).sort());
+      expect(back.map((b) => [b.key, b.store, b.error.name]).sort()).toEqual(
+        saved.map((m) => [m.key, 'opfs', 'CheckpointNotFoundError']).sort(),
+      );
       for (const m of saved) {
         expect((await store.stat(m.key))!.stores, m.key).toEqual(['opfs', 'idb']);
         expect(await opfs.store.read(m.key, 'model')).toEqual(await idb.store.read(m.key, 'model'));
       }
       // A newer `latest` reached OPFS only (a crash between the two writes): IndexedDB's older copy is replaced.
-      const newer = await opfs.store.save(id(tags.latest()), { model: [bytes(100, 30)], trainer: [bytes(20, 31)] }, { counters: counters(30), createdAt: Date.now() + 1000 });
-      expect(await store.mirrorMissing({ runId: 'run1' })).toEqual([{ key: newer.key, store: 'idb', error: expect.objectContaining({ message: expect.stringContaining('older copy') }) }]);
+      const newer = await opfs.store.save(
+        id(tags.latest()),
+        { model: [bytes(100, 30)], trainer: [bytes(20, 31)] },
+        { counters: counters(30), createdAt: Date.now() + 1000 },
+      );
+      expect(await store.mirrorMissing({ runId: 'run1' })).toEqual([
+        {
+          key: newer.key,
+          store: 'idb',
+          error: expect.objectContaining({ message: expect.stringContaining('older copy') }),
+        },
+      ]);
       expect(await idb.store.read(newer.key, 'model')).toEqual(bytes(100, 30));
       expect((await idb.store.stat(newer.key))!.generation).toBe(newer.generation);
       expect(await store.mirrorMissing({ runId: 'run1' })).toEqual([]);

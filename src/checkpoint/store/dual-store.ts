@@ -78,7 +78,9 @@ function storeName(s: CheckpointStore): StoreName {
 }
 
 function newest(metas: CheckpointMeta[]): CheckpointMeta {
-  return metas.reduce((a, b) => (b.createdAt > a.createdAt || (b.createdAt === a.createdAt && b.generation > a.generation) ? b : a));
+  return metas.reduce((a, b) =>
+    b.createdAt > a.createdAt || (b.createdAt === a.createdAt && b.generation > a.generation) ? b : a,
+  );
 }
 
 /** Two copies hold the same bytes when every part's size and SHA-256 agree. */
@@ -112,7 +114,11 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
 
   async function save(id: CheckpointId, parts: CheckpointParts, info: SaveInfo): Promise<DualSaveResult> {
     // One generation and timestamp for every copy, so the copies are recognisably one save.
-    const shared: SaveInfo = { ...info, generation: info.generation ?? newGeneration(), createdAt: info.createdAt ?? Date.now() };
+    const shared: SaveInfo = {
+      ...info,
+      generation: info.generation ?? newGeneration(),
+      createdAt: info.createdAt ?? Date.now(),
+    };
     const results = await Promise.allSettled(stores.map((s) => s.save(id, parts, shared)));
     const failures: StoreFailure[] = [];
     let meta: CheckpointMeta | undefined;
@@ -136,7 +142,7 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
   async function list(filter?: ListFilter): Promise<DualCheckpointMeta[]> {
     const byKey = new Map<string, [StoreName, CheckpointMeta][]>();
     const listed = await Promise.allSettled(stores.map((s) => s.list(filter)));
-    if (listed.every((r) => r.status === 'rejected')) throw (listed[0]).reason;
+    if (listed.every((r) => r.status === 'rejected')) throw listed[0].reason;
     listed.forEach((r, i) => {
       if (r.status !== 'fulfilled') return; // a store that cannot list holds nothing we can read
       for (const m of r.value) {
@@ -165,7 +171,8 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
 
   async function readWithSource(key: string, part: CheckpointPart): Promise<DualReadResult> {
     const copies = await copiesOf(key);
-    if (copies.length === 0) throw new TrainerError('CheckpointNotFoundError', `No complete checkpoint ${key} in any store.`);
+    if (copies.length === 0)
+      throw new TrainerError('CheckpointNotFoundError', `No complete checkpoint ${key} in any store.`);
     const top = newest(copies.map(([, m]) => m));
     const want = top.parts.find((p) => p.part === part);
     if (!want) throw new TrainerError('CheckpointNotFoundError', `Checkpoint ${key} has no ${part} part.`);
@@ -174,7 +181,10 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
       const kind = storeName(s);
       const mine = m.parts.find((p) => p.part === part);
       if (!mine || mine.sha256 !== want.sha256) {
-        failures.push({ store: kind, error: { name: 'CheckpointNotFoundError', message: `${kind} holds an older copy of ${key}.` } });
+        failures.push({
+          store: kind,
+          error: { name: 'CheckpointNotFoundError', message: `${kind} holds an older copy of ${key}.` },
+        });
         continue;
       }
       try {
@@ -184,7 +194,9 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
       }
     }
     const detail = failures.map((f) => `${f.store}: ${f.error.message}`).join(' ');
-    const damaged = failures.some((f) => f.error.name === 'ChecksumMismatchError' || f.error.name === 'CheckpointCorruptError');
+    const damaged = failures.some(
+      (f) => f.error.name === 'ChecksumMismatchError' || f.error.name === 'CheckpointCorruptError',
+    );
     throw new TrainerError(
       damaged ? 'ChecksumMismatchError' : 'CheckpointNotFoundError',
       `No intact copy of the ${part} part of checkpoint ${key}. ${detail}`,
@@ -193,13 +205,15 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
 
   async function repair(key: string): Promise<RepairedCopy[]> {
     const copies = await copiesOf(key);
-    if (copies.length === 0) throw new TrainerError('CheckpointNotFoundError', `No complete checkpoint ${key} in any store.`);
+    if (copies.length === 0)
+      throw new TrainerError('CheckpointNotFoundError', `No complete checkpoint ${key} in any store.`);
     const top = newest(copies.map(([, m]) => m));
     const bad = new Map<CheckpointStore, WireError>();
     for (const s of stores) {
       const mine = copies.find(([c]) => c === s)?.[1];
       if (!mine) bad.set(s, { name: 'CheckpointNotFoundError', message: `${storeName(s)} has no copy of ${key}` });
-      else if (!sameContent(mine, top)) bad.set(s, { name: 'CheckpointNotFoundError', message: `${storeName(s)} holds an older copy of ${key}` });
+      else if (!sameContent(mine, top))
+        bad.set(s, { name: 'CheckpointNotFoundError', message: `${storeName(s)} holds an older copy of ${key}` });
     }
     const parts: CheckpointParts = {};
     for (const p of top.parts) {
@@ -212,11 +226,20 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
           bad.set(s, toWireError(e));
         }
       }
-      if (!parts[p.part]) throw new TrainerError('ChecksumMismatchError', `No intact copy of the ${p.part} part of checkpoint ${key} to repair from.`);
+      if (!parts[p.part])
+        throw new TrainerError(
+          'ChecksumMismatchError',
+          `No intact copy of the ${p.part} part of checkpoint ${key} to repair from.`,
+        );
     }
     const repaired: RepairedCopy[] = [];
     for (const [s, error] of bad) {
-      await s.save(top.id, parts, { counters: top.counters, metrics: top.metrics, generation: top.generation, createdAt: top.createdAt });
+      await s.save(top.id, parts, {
+        counters: top.counters,
+        metrics: top.metrics,
+        generation: top.generation,
+        createdAt: top.createdAt,
+      });
       repaired.push({ key, store: storeName(s), error });
     }
     return repaired;
@@ -231,7 +254,12 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
         out.push(...(await repair(m.key)));
       } catch (e) {
         // No intact copy: nothing to mirror from; a resume that needs it says so itself.
-        if (!isNamed(e, 'ChecksumMismatchError') && !isNamed(e, 'CheckpointCorruptError') && !isNamed(e, 'CheckpointNotFoundError')) throw e;
+        if (
+          !isNamed(e, 'ChecksumMismatchError') &&
+          !isNamed(e, 'CheckpointCorruptError') &&
+          !isNamed(e, 'CheckpointNotFoundError')
+        )
+          throw e;
       }
     }
     return out;

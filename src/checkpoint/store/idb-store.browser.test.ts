@@ -29,7 +29,11 @@ describe('IndexedDB store', () => {
     try {
       for (const size of [0, 1, 6, 7, 8, 14, 15, 100]) {
         const b = bytes(size, size);
-        const meta = await store.save(id(), { model: [b.subarray(0, size >> 1), b.subarray(size >> 1)], trainer: [] }, { counters: counters(size) });
+        const meta = await store.save(
+          id(),
+          { model: [b.subarray(0, size >> 1), b.subarray(size >> 1)], trainer: [] },
+          { counters: counters(size) },
+        );
         expect(await store.read(meta.key, 'model')).toEqual(b);
         expect(await store.read(meta.key, 'trainer')).toEqual(new Uint8Array(0));
       }
@@ -46,9 +50,15 @@ describe('IndexedDB store', () => {
       const rec = (await db.get('chunks', [meta.key, 'model', 1]))!;
       rec[3] ^= 1;
       await db.put('chunks', rec, [meta.key, 'model', 1]);
-      await expect(store.read(meta.key, 'model')).rejects.toMatchObject({ name: 'ChecksumMismatchError', message: /SHA-256/ });
+      await expect(store.read(meta.key, 'model')).rejects.toMatchObject({
+        name: 'ChecksumMismatchError',
+        message: /SHA-256/,
+      });
       await db.delete('chunks', [meta.key, 'model', 2]);
-      await expect(store.read(meta.key, 'model')).rejects.toMatchObject({ name: 'ChecksumMismatchError', message: /size/ });
+      await expect(store.read(meta.key, 'model')).rejects.toMatchObject({
+        name: 'ChecksumMismatchError',
+        message: /size/,
+      });
       await db.delete('chunks', [meta.key, 'model', 0]);
       await db.delete('chunks', [meta.key, 'model', 1]);
       await expect(store.read(meta.key, 'model')).rejects.toMatchObject({ name: 'CheckpointCorruptError' });
@@ -60,11 +70,16 @@ describe('IndexedDB store', () => {
 
   it('an interrupted save changes nothing; sweep removes orphan records', async () => {
     let crash = false;
-    const { store, dbName, cleanup } = await scratchIdb({ chunkSize: 8, crashAt: (step, i) => crash && step === 'chunks-put' && i === 2 });
+    const { store, dbName, cleanup } = await scratchIdb({
+      chunkSize: 8,
+      crashAt: (step, i) => crash && step === 'chunks-put' && i === 2,
+    });
     try {
       const old = await store.save(id(), { model: [bytes(30, 1)], optim: [bytes(30, 2)] }, { counters: counters(1) });
       crash = true;
-      await expect(store.save(id(), { model: [bytes(30, 3)], optim: [bytes(30, 4)] }, { counters: counters(2) })).rejects.toThrow(/simulated crash/);
+      await expect(
+        store.save(id(), { model: [bytes(30, 3)], optim: [bytes(30, 4)] }, { counters: counters(2) }),
+      ).rejects.toThrow(/simulated crash/);
       const listed = await store.list();
       expect(listed.map((m) => m.generation)).toEqual([old.generation]);
       expect(await store.read(old.key, 'model')).toEqual(bytes(30, 1));

@@ -6,7 +6,13 @@
  */
 import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
 import { TrainerError } from '../../shared/errors';
-import { type CheckpointPart, parseCheckpointKey, validateOutputDir, validateRunId, validateStageName } from '../naming';
+import {
+  type CheckpointPart,
+  parseCheckpointKey,
+  validateOutputDir,
+  validateRunId,
+  validateStageName,
+} from '../naming';
 import { checksumMismatch, type CrashAt, describeSave, notFound, SerialQueue, SimulatedCrash } from './common';
 import { toStorageError } from './quota';
 import { sha256Hex } from './sha256';
@@ -86,7 +92,11 @@ export function createIdbStore(options: IdbStoreOptions = {}): CheckpointStore {
   // Reopened on next use after the browser or another connection closed it.
   const db = () => (dbp ??= openCheckpointDb(options.dbName, () => (dbp = undefined)));
 
-  async function save(id: Parameters<CheckpointStore['save']>[0], parts: CheckpointParts, info: SaveInfo): Promise<CheckpointMeta> {
+  async function save(
+    id: Parameters<CheckpointStore['save']>[0],
+    parts: CheckpointParts,
+    info: SaveInfo,
+  ): Promise<CheckpointMeta> {
     // Hashing awaits outside IndexedDB, so it happens before the transaction (which would auto-commit).
     const meta = await describeSave(id, parts, info);
     return queue.run(async () => {
@@ -109,7 +119,7 @@ export function createIdbStore(options: IdbStoreOptions = {}): CheckpointStore {
             if (crashAt('chunks-put', puts++)) throw new SimulatedCrash('chunks-put');
           };
           for (const c of parts[p.part]!) {
-            for (let at = 0; at < c.byteLength; ) {
+            for (let at = 0; at < c.byteLength;) {
               const n = Math.min(scratch.length - fill, c.byteLength - at);
               scratch.set(c.subarray(at, at + n), fill);
               fill += n;
@@ -137,7 +147,8 @@ export function createIdbStore(options: IdbStoreOptions = {}): CheckpointStore {
 
   async function list(filter: ListFilter = {}): Promise<CheckpointMeta[]> {
     const d = await db();
-    const all = filter.runId !== undefined ? await d.getAllFromIndex('meta', 'byRun', filter.runId) : await d.getAll('meta');
+    const all =
+      filter.runId !== undefined ? await d.getAllFromIndex('meta', 'byRun', filter.runId) : await d.getAll('meta');
     return all.filter((m) => matches(m, filter)).sort((a, b) => a.createdAt - b.createdAt || (a.key < b.key ? -1 : 1));
   }
 
@@ -171,7 +182,10 @@ export function createIdbStore(options: IdbStoreOptions = {}): CheckpointStore {
     }
     await tx.done;
     if (records === 0) {
-      throw new TrainerError('CheckpointCorruptError', `The ${part} part of checkpoint ${key} in IndexedDB is missing; it will not be loaded.`);
+      throw new TrainerError(
+        'CheckpointCorruptError',
+        `The ${part} part of checkpoint ${key} in IndexedDB is missing; it will not be loaded.`,
+      );
     }
     if (tooLong || at !== want.size) throw checksumMismatch('IndexedDB', key, part, `size differs from ${want.size}`);
     if ((await sha256Hex([out])) !== want.sha256) throw checksumMismatch('IndexedDB', key, part, 'SHA-256 differs');
@@ -186,7 +200,8 @@ export function createIdbStore(options: IdbStoreOptions = {}): CheckpointStore {
       const metaStore = tx.objectStore('meta');
       const metas = runId !== undefined ? await metaStore.index('byRun').getAll(runId) : await metaStore.getAll();
       const ops: Promise<unknown>[] = [];
-      for (const m of metas.filter(pick)) ops.push(metaStore.delete(m.key), tx.objectStore('chunks').delete(chunkRange(m.key)));
+      for (const m of metas.filter(pick))
+        ops.push(metaStore.delete(m.key), tx.objectStore('chunks').delete(chunkRange(m.key)));
       await Promise.all([...ops, tx.done]);
     });
   }
@@ -196,7 +211,11 @@ export function createIdbStore(options: IdbStoreOptions = {}): CheckpointStore {
     await queue.run(async () => {
       const d = await db();
       const tx = d.transaction(['meta', 'chunks'], 'readwrite');
-      await Promise.all([tx.objectStore('meta').delete(key), tx.objectStore('chunks').delete(chunkRange(key)), tx.done]);
+      await Promise.all([
+        tx.objectStore('meta').delete(key),
+        tx.objectStore('chunks').delete(chunkRange(key)),
+        tx.done,
+      ]);
     });
   }
 
@@ -204,7 +223,10 @@ export function createIdbStore(options: IdbStoreOptions = {}): CheckpointStore {
     validateRunId(runId);
     if (stageName !== undefined) validateStageName(stageName);
     if (outputDir !== undefined) validateOutputDir(outputDir);
-    await deleteWhere(runId, (m) => m.id.stageName === stageName && (outputDir === undefined || m.id.outputDir === outputDir));
+    await deleteWhere(
+      runId,
+      (m) => m.id.stageName === stageName && (outputDir === undefined || m.id.outputDir === outputDir),
+    );
   }
 
   async function deleteRun(runId: string, outputDir?: string): Promise<void> {

@@ -34,7 +34,8 @@ async function whichGeneration(s: CheckpointStore): Promise<'old' | 'new'> {
   const listed = await s.list();
   expect(listed).toHaveLength(1);
   const got = await Promise.all((['model', 'optim', 'trainer'] as const).map((p) => s.read(listed[0].key, p)));
-  const is = (set: typeof old) => got.every((g, i) => g.length === set[(['model', 'optim', 'trainer'] as const)[i]][0].length);
+  const is = (set: typeof old) =>
+    got.every((g, i) => g.length === set[(['model', 'optim', 'trainer'] as const)[i]][0].length);
   if (is(old)) {
     expect(got).toEqual([old.model[0], old.optim[0], old.trainer[0]]);
     return 'old';
@@ -69,11 +70,17 @@ describe('OPFS store', () => {
       const damaged = bytes(100, 1);
       damaged[42] ^= 0x10;
       await put(dir, name, damaged);
-      await expect(store.read(meta.key, 'model')).rejects.toMatchObject({ name: 'ChecksumMismatchError', message: /SHA-256/ });
+      await expect(store.read(meta.key, 'model')).rejects.toMatchObject({
+        name: 'ChecksumMismatchError',
+        message: /SHA-256/,
+      });
       expect(await store.list()).toHaveLength(1); // list reads no bytes; read() is where contents are checked
       await put(dir, name, bytes(99, 1));
       expect(await store.list()).toEqual([]);
-      await expect(store.read(meta.key, 'model')).rejects.toMatchObject({ name: 'ChecksumMismatchError', message: /size/ });
+      await expect(store.read(meta.key, 'model')).rejects.toMatchObject({
+        name: 'ChecksumMismatchError',
+        message: /size/,
+      });
       await dir.removeEntry(name);
       await expect(store.read(meta.key, 'model')).rejects.toMatchObject({ name: 'CheckpointCorruptError' });
     } finally {
@@ -117,7 +124,11 @@ describe('OPFS store', () => {
   it('sweeps leftovers: parts without a manifest, stray staged files, swap files, a manifest without parts', async () => {
     const { store, root, cleanup } = await scratchOpfs();
     try {
-      const good = await store.save(id(tags.periodic(1, 10, 40)), { model: [bytes(30, 1)] }, { counters: counters(10) });
+      const good = await store.save(
+        id(tags.periodic(1, 10, 40)),
+        { model: [bytes(30, 1)] },
+        { counters: counters(10) },
+      );
       const dir = await folder(root, CP);
       const orphanId = id(tags.periodic(2, 20, 80));
       await put(dir, checkpointFileName(orphanId, 'model'), bytes(5, 1)); // a part whose manifest never came
@@ -130,7 +141,10 @@ describe('OPFS store', () => {
       expect((await store.list()).map((m) => m.key)).toEqual([good.key]); // nothing torn is listed
       expect(await store.stat(ghost.key)).toBeUndefined();
       expect(await store.sweep()).toBe(6);
-      expect(await names(dir)).toEqual([manifestFileName('net_cp=E1_U10_S40'), checkpointFileName(id(tags.periodic(1, 10, 40)), 'model')]);
+      expect(await names(dir)).toEqual([
+        manifestFileName('net_cp=E1_U10_S40'),
+        checkpointFileName(id(tags.periodic(1, 10, 40)), 'model'),
+      ]);
       expect(await store.read(good.key, 'model')).toEqual(bytes(30, 1));
     } finally {
       await cleanup();

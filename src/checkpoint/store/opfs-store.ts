@@ -62,7 +62,11 @@ function isNotFound(e: unknown): boolean {
   return n === 'NotFoundError' || n === 'TypeMismatchError';
 }
 
-async function subdir(dir: FileSystemDirectoryHandle, name: string, create = false): Promise<FileSystemDirectoryHandle | undefined> {
+async function subdir(
+  dir: FileSystemDirectoryHandle,
+  name: string,
+  create = false,
+): Promise<FileSystemDirectoryHandle | undefined> {
   try {
     return await dir.getDirectoryHandle(name, { create });
   } catch (e) {
@@ -91,7 +95,11 @@ async function remove(dir: FileSystemDirectoryHandle, name: string, recursive = 
 }
 
 /** Writes one file atomically: Chromium writes to a swap file and replaces the target on close(). */
-async function writeFile(dir: FileSystemDirectoryHandle, name: string, chunks: readonly (Uint8Array | Blob | string)[]): Promise<void> {
+async function writeFile(
+  dir: FileSystemDirectoryHandle,
+  name: string,
+  chunks: readonly (Uint8Array | Blob | string)[],
+): Promise<void> {
   const handle = await dir.getFileHandle(name, { create: true });
   const w = await handle.createWritable({ keepExistingData: false });
   try {
@@ -159,11 +167,16 @@ function roleOf(name: string): FileRole {
 }
 
 /** A checkpoint's manifest plus which file currently holds each part. */
-async function locateParts(dir: FileSystemDirectoryHandle, m: Manifest): Promise<Map<CheckpointPart, File[]> | undefined> {
+async function locateParts(
+  dir: FileSystemDirectoryHandle,
+  m: Manifest,
+): Promise<Map<CheckpointPart, File[]> | undefined> {
   const found = new Map<CheckpointPart, File[]>();
   for (const p of m.parts) {
     const final = p.path.slice(p.path.lastIndexOf('/') + 1);
-    const files = [await fileIn(dir, final), await fileIn(dir, stagedFileName(final, m.generation))].filter((f): f is File => !!f);
+    const files = [await fileIn(dir, final), await fileIn(dir, stagedFileName(final, m.generation))].filter(
+      (f): f is File => !!f,
+    );
     if (files.length === 0) return undefined;
     found.set(p.part, files);
   }
@@ -220,7 +233,12 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
   }
 
   /** Removes a stem's files that the committed manifest does not use; returns how many. */
-  async function tidyStem(dir: FileSystemDirectoryHandle, stem: string, m: Manifest | undefined, names: string[]): Promise<number> {
+  async function tidyStem(
+    dir: FileSystemDirectoryHandle,
+    stem: string,
+    m: Manifest | undefined,
+    names: string[],
+  ): Promise<number> {
     let removed = 0;
     const parts = new Set(m?.parts.map((p) => p.part));
     for (const name of names) {
@@ -234,7 +252,11 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
   }
 
   /** Moves committed staged parts to their final names; a crash mid-way leaves the staged copy to read. */
-  async function promote(dir: FileSystemDirectoryHandle, m: Manifest, onPromoted?: (i: number) => void): Promise<number> {
+  async function promote(
+    dir: FileSystemDirectoryHandle,
+    m: Manifest,
+    onPromoted?: (i: number) => void,
+  ): Promise<number> {
     let done = 0;
     for (const [i, p] of m.parts.entries()) {
       const final = p.path.slice(p.path.lastIndexOf('/') + 1);
@@ -291,7 +313,12 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
         await promote(dir, manifest, (i) => {
           if (crashAt('part-promoted', i)) throw new SimulatedCrash('part-promoted');
         });
-        await tidyStem(dir, stem, manifest, (await entries(dir)).map(([n]) => n));
+        await tidyStem(
+          dir,
+          stem,
+          manifest,
+          (await entries(dir)).map(([n]) => n),
+        );
       } catch (e) {
         // The checkpoint is committed and readable from its staged files; sweep() finishes the move.
         if (e instanceof SimulatedCrash) throw e;
@@ -334,7 +361,10 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
     if (!want) throw notFound('OPFS', key, part);
     const files = (await locateParts(at.dir, { ...m, parts: [want] }))?.get(part);
     if (!files) {
-      throw new TrainerError('CheckpointCorruptError', `The ${part} part of checkpoint ${key} in OPFS is missing; it will not be loaded.`);
+      throw new TrainerError(
+        'CheckpointCorruptError',
+        `The ${part} part of checkpoint ${key} in OPFS is missing; it will not be loaded.`,
+      );
     }
     // The final file first; after a crash during promotion the staged copy holds the committed bytes.
     let why = '';
@@ -356,7 +386,12 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
       if (!at) return;
       // The manifest goes first, so an interrupted delete leaves orphans for sweep(), never a torn checkpoint.
       await remove(at.dir, manifestFileName(at.stem));
-      await tidyStem(at.dir, at.stem, undefined, (await entries(at.dir)).map(([n]) => n));
+      await tidyStem(
+        at.dir,
+        at.stem,
+        undefined,
+        (await entries(at.dir)).map(([n]) => n),
+      );
     });
   }
 
@@ -376,7 +411,10 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
   async function outputDirs(outputDir?: string): Promise<FileSystemDirectoryHandle[]> {
     if (outputDir !== undefined) validateOutputDir(outputDir);
     const root = await rootDir();
-    const names = outputDir !== undefined ? [outputDir] : (await entries(root)).filter(([, h]) => h.kind === 'directory').map(([n]) => n);
+    const names =
+      outputDir !== undefined
+        ? [outputDir]
+        : (await entries(root)).filter(([, h]) => h.kind === 'directory').map(([n]) => n);
     const out: FileSystemDirectoryHandle[] = [];
     for (const n of names) {
       const d = await subdir(root, n);
@@ -447,7 +485,12 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
             count++; // unreadable manifest
           }
           if (m) count += await promote(dir, m);
-          count += await tidyStem(dir, stem, m, (await entries(dir)).map(([n]) => n));
+          count += await tidyStem(
+            dir,
+            stem,
+            m,
+            (await entries(dir)).map(([n]) => n),
+          );
         }
       }
       return count;

@@ -33,8 +33,16 @@ describe('a full disk', () => {
   it('OPFS: QuotaExceededError with the way out; earlier checkpoints stay, nothing half-written shows', async () => {
     const { store, cleanup } = await smallBucket();
     try {
-      const old = await store.save(id(), { model: [bytes(1000, 1)], optim: [bytes(1000, 2)] }, { counters: counters(1) });
-      const periodic = await store.save(id({ kind: 'periodic', epoch: 0, update: 1, sample: 4 }), { model: [bytes(1000, 3)] }, { counters: counters(1) });
+      const old = await store.save(
+        id(),
+        { model: [bytes(1000, 1)], optim: [bytes(1000, 2)] },
+        { counters: counters(1) },
+      );
+      const periodic = await store.save(
+        id({ kind: 'periodic', epoch: 0, update: 1, sample: 4 }),
+        { model: [bytes(1000, 3)] },
+        { counters: counters(1) },
+      );
       await expect(store.save(id(), bigParts(), { counters: counters(2) })).rejects.toMatchObject({
         name: 'QuotaExceededError',
         message: expect.stringMatching(/Delete old checkpoints.*free disk space/),

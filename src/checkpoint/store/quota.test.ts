@@ -8,7 +8,12 @@ describe('quota mapping', () => {
   it.each<[string, unknown, { usage?: number; quota?: number } | undefined, boolean]>([
     ['QuotaExceededError', err('QuotaExceededError'), undefined, true],
     ['AbortError saying quota', err('AbortError', 'Quota exceeded.'), undefined, true],
-    ['UnknownError near the quota', err('UnknownError', 'An unknown error occurred'), { usage: 990, quota: 1000 }, true],
+    [
+      'UnknownError near the quota',
+      err('UnknownError', 'An unknown error occurred'),
+      { usage: 990, quota: 1000 },
+      true,
+    ],
     ['UnknownError far from the quota', err('UnknownError', 'io'), { usage: 0, quota: 10 * 2 ** 30 }, false],
     ['AbortError without an estimate', err('AbortError', 'aborted'), undefined, false],
     ['NotFoundError', err('NotFoundError', 'quota'), undefined, false],

@@ -46,7 +46,8 @@ export async function toStorageError(e: unknown, what: string): Promise<unknown>
   if (e instanceof TrainerError) return e;
   const name = (e as { name?: unknown } | null)?.name;
   let estimate: StorageEstimateLike | undefined;
-  if (name === 'AbortError' || name === 'UnknownError') estimate = await navigator.storage?.estimate().catch(() => undefined);
+  if (name === 'AbortError' || name === 'UnknownError')
+    estimate = await navigator.storage?.estimate().catch(() => undefined);
   return isQuotaFailure(e, estimate) ? quotaError(what, e) : e;
 }
 

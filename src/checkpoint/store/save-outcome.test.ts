@@ -9,12 +9,25 @@ const crash = { name: 'SimulatedCrash', message: 'simulated crash at chunks-put'
 
 function result(stores: DualSaveResult['stores'], failures: DualSaveResult['failures']): DualSaveResult {
   const i = id(tags.latest());
-  return { id: i, key: 'runs/run1/train/checkpoints/net_cp=latest', counters: counters(1), metrics: {}, parts: [], createdAt: 1, generation: 'g1', stores, failures };
+  return {
+    id: i,
+    key: 'runs/run1/train/checkpoints/net_cp=latest',
+    counters: counters(1),
+    metrics: {},
+    parts: [],
+    createdAt: 1,
+    generation: 'g1',
+    stores,
+    failures,
+  };
 }
 
 describe('saveOutcome', () => {
   it('reports both stores and no failure when every checkpoint reached both', () => {
-    expect(saveOutcome([result(['opfs', 'idb'], []), result(['opfs', 'idb'], [])])).toEqual({ stores: ['opfs', 'idb'], failures: [] });
+    expect(saveOutcome([result(['opfs', 'idb'], []), result(['opfs', 'idb'], [])])).toEqual({
+      stores: ['opfs', 'idb'],
+      failures: [],
+    });
   });
 
   it('names the store that refused, once, with its first error, and leaves it out of the stores', () => {
@@ -31,7 +44,16 @@ describe('saveOutcome', () => {
   });
 
   it('each checkpoint in a different store: no one store holds the save, both are named', () => {
-    const out = saveOutcome([result(['opfs'], [{ store: 'idb', error: quota }]), result(['idb'], [{ store: 'opfs', error: crash }])]);
-    expect(out).toEqual({ stores: [], failures: [{ store: 'idb', error: quota }, { store: 'opfs', error: crash }] });
+    const out = saveOutcome([
+      result(['opfs'], [{ store: 'idb', error: quota }]),
+      result(['idb'], [{ store: 'opfs', error: crash }]),
+    ]);
+    expect(out).toEqual({
+      stores: [],
+      failures: [
+        { store: 'idb', error: quota },
+        { store: 'opfs', error: crash },
+      ],
+    });
   });
 });

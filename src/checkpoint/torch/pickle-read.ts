@@ -1,6 +1,16 @@
 import { TrainerError } from '../../shared/errors';
 import { OP, opcodeName } from './pickle-opcodes';
-import { type DType, type PyKey, type PyValue, type Tensor, PyDict, PyFloat, PyTuple, STORAGE_DTYPE, isTensor } from './values';
+import {
+  type DType,
+  type PyKey,
+  type PyValue,
+  type Tensor,
+  PyDict,
+  PyFloat,
+  PyTuple,
+  STORAGE_DTYPE,
+  isTensor,
+} from './values';
 
 /*
  * A restricted unpickler: it understands the opcodes PyTorch's `torch.save` emits for state
@@ -96,7 +106,9 @@ function kindOf(v: Item | undefined): string {
 }
 
 function isPyKey(v: Item): v is PyKey {
-  return v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean';
+  return (
+    v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean'
+  );
 }
 
 function intValue(v: bigint): number | bigint {
@@ -117,7 +129,12 @@ function decodeLong(bytes: Uint8Array): number | bigint {
  * returns internal objects (a bare global or storage) and never a cyclic or too deeply nested
  * structure. Refuses (CheckpointFormatError) before running more than `maxOpcodes` opcodes.
  */
-export function unpickle(data: Uint8Array, hooks: UnpickleHooks, maxOpcodes = MAX_OPCODES, work: UnpickleWork = { opcodes: 0 }): PyValue {
+export function unpickle(
+  data: Uint8Array,
+  hooks: UnpickleHooks,
+  maxOpcodes = MAX_OPCODES,
+  work: UnpickleWork = { opcodes: 0 },
+): PyValue {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const end = data.length;
   let pos = 0;
@@ -178,7 +195,8 @@ export function unpickle(data: Uint8Array, hooks: UnpickleHooks, maxOpcodes = MA
     return items;
   };
   const value = (v: Item, where: string): PyValue => {
-    if (v instanceof GlobalRef || v instanceof StorageItem) throw formatError(`${kindOf(v)} cannot be used as ${where}`);
+    if (v instanceof GlobalRef || v instanceof StorageItem)
+      throw formatError(`${kindOf(v)} cannot be used as ${where}`);
     return v;
   };
   const setItems = (target: Item, items: Item[]): void => {
@@ -427,7 +445,8 @@ function intList(v: Item, what: string): number[] {
   if (!(v instanceof PyTuple)) throw formatError(`${what} is a ${kindOf(v)}, not a tuple`);
   const out: number[] = [];
   for (const x of v.items) {
-    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) throw formatError(`${what} holds ${typeof x === 'number' || typeof x === 'bigint' ? x : typeof x}`);
+    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0)
+      throw formatError(`${what} holds ${typeof x === 'number' || typeof x === 'bigint' ? x : typeof x}`);
     out.push(x);
   }
   return out;
@@ -436,7 +455,8 @@ function intList(v: Item, what: string): number[] {
 function reduce(fn: Item, args: Item, hooks: UnpickleHooks): Item {
   if (!(fn instanceof GlobalRef)) throw new TrainerError('UnsafePickleError', `REDUCE on a ${kindOf(fn)}`);
   const full = `${fn.module} ${fn.name}`;
-  if (!ALLOWED_CALLABLES.has(full)) throw new TrainerError('UnsafePickleError', `calling ${fn.toString()} is not allowed`);
+  if (!ALLOWED_CALLABLES.has(full))
+    throw new TrainerError('UnsafePickleError', `calling ${fn.toString()} is not allowed`);
   if (!(args instanceof PyTuple)) throw formatError(`REDUCE arguments are a ${kindOf(args)}`);
   const a = args.items as Item[];
   if (full === ORDERED_DICT) {
@@ -447,7 +467,8 @@ function reduce(fn: Item, args: Item, hooks: UnpickleHooks): Item {
     if (a.length < 6 || a.length > 7) throw formatError(`_rebuild_tensor_v2 with ${a.length} arguments`);
     const [storage, offset, size, stride, requiresGrad, hooksDict] = a;
     if (!(storage instanceof StorageItem)) throw formatError(`_rebuild_tensor_v2 on a ${kindOf(storage)}`);
-    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw formatError('bad storage offset');
+    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0)
+      throw formatError('bad storage offset');
     const shape = intList(size, 'tensor size');
     const strides = intList(stride, 'tensor stride');
     if (shape.length !== strides.length) throw formatError('tensor size and stride differ in length');

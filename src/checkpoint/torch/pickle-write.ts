@@ -1,7 +1,17 @@
 import { TrainerError } from '../../shared/errors';
 import { OP } from './pickle-opcodes';
 import { MAX_NESTING } from './pickle-read';
-import { DTYPE_INFO, type PyValue, type Tensor, PyDict, PyFloat, PyTuple, checkTensor, isTensor, shapeSize } from './values';
+import {
+  DTYPE_INFO,
+  type PyValue,
+  type Tensor,
+  PyDict,
+  PyFloat,
+  PyTuple,
+  checkTensor,
+  isTensor,
+  shapeSize,
+} from './values';
 
 /*
  * Pickles the value model the way Python's pickler (protocol 2) does for a `torch.save`, and
@@ -273,7 +283,9 @@ export function pickleTorch(value: PyValue): { pickle: Uint8Array; storages: Sto
         throw writeError('only an OrderedDict can carry attributes');
       }
     } else {
-      throw writeError(`unsupported value (${Object.prototype.toString.call(v)}); use PyDict, PyTuple, arrays, tensors`);
+      throw writeError(
+        `unsupported value (${Object.prototype.toString.call(v)}); use PyDict, PyTuple, arrays, tensors`,
+      );
     }
     active.delete(v);
   };

@@ -88,7 +88,9 @@ group('readTorchFile on files PyTorch wrote', () => {
     // and writes it back, metadata included
     const again = roundTrip(sd) as PyDict;
     expect(diff(describe(again), describe(sd))).toBeNull();
-    expect(diff(toPlain(again.attributes?.get('_metadata') as PyValue), toPlain(sd.attributes?.get('_metadata') as PyValue))).toBeNull();
+    expect(
+      diff(toPlain(again.attributes?.get('_metadata') as PyValue), toPlain(sd.attributes?.get('_metadata') as PyValue)),
+    ).toBeNull();
   });
 
   it('materializes views: tied, transposed, offset, strided', () => {
@@ -160,7 +162,13 @@ group('writeTorchFile → readTorchFile round trip', () => {
         ['0', 'string zero'],
         [7n ** 30n, 'big key'],
       ]),
-      ordered: new PyDict([['b', 1], ['a', 2]], true),
+      ordered: new PyDict(
+        [
+          ['b', 1],
+          ['a', 2],
+        ],
+        true,
+      ),
       longList: Array.from({ length: 2500 }, (_, i) => i),
     });
     const back = roundTrip(value) as PyDict;
@@ -215,7 +223,10 @@ group('writeTorchFile → readTorchFile round trip', () => {
 
   it('lays the archive out as PyTorch does: entries, order, 64-byte alignment', () => {
     const chunks = writeTorchFile(
-      PyDict.fromObject({ w: tensor('float32', [3], Float32Array.from([1, 2, 3])), b: tensor('int64', [1], BigInt64Array.from([1n])) }),
+      PyDict.fromObject({
+        w: tensor('float32', [3], Float32Array.from([1, 2, 3])),
+        b: tensor('int64', [1], BigInt64Array.from([1n])),
+      }),
       'mlp_model',
     );
     const bytes = concatChunks(chunks);

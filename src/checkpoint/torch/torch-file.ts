@@ -116,7 +116,8 @@ function unpickleArchive(zip: ZipArchive, limits: TorchReadLimits, stats: TorchR
     loadStorage(dtype: DType, key: string, numel: number): StorageRef {
       const known = storages.get(key);
       if (known) {
-        if (known.dtype !== dtype || known.numel !== numel) throw formatError(`storage ${key} used with two types or sizes`);
+        if (known.dtype !== dtype || known.numel !== numel)
+          throw formatError(`storage ${key} used with two types or sizes`);
         return known;
       }
       const recordName = `${folder}/data/${key}`;
@@ -170,7 +171,13 @@ function storageArray(s: StorageRef, budget: CopyBudget): TensorData {
  * elements than its storage (this also refuses broadcast views with stride 0 that would
  * inflate a small storage into a huge array).
  */
-function materialize(storage: StorageRef, offset: number, shape: number[], stride: number[], budget: CopyBudget): Tensor {
+function materialize(
+  storage: StorageRef,
+  offset: number,
+  shape: number[],
+  stride: number[],
+  budget: CopyBudget,
+): Tensor {
   const info = DTYPE_INFO[storage.dtype];
   let numel = 1;
   if (shape.includes(0)) numel = 0;
@@ -178,7 +185,9 @@ function materialize(storage: StorageRef, offset: number, shape: number[], strid
     for (const d of shape) {
       numel *= d;
       if (numel > storage.numel) {
-        throw formatError(`tensor of shape [${shape.join(', ')}] is larger than its storage (${storage.numel} elements)`);
+        throw formatError(
+          `tensor of shape [${shape.join(', ')}] is larger than its storage (${storage.numel} elements)`,
+        );
       }
     }
   }

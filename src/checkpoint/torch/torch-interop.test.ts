@@ -101,7 +101,11 @@ const files: Record<string, PyValue> = {
         PyDict.fromObject({
           step: tensor('float32', [], Float32Array.from([3])),
           exp_avg: tensor('float32', w.shape, seq(w.data.length, 0.1, i)),
-          exp_avg_sq: tensor('float32', w.shape, seq(w.data.length, 0.2, i).map((x) => x * x)),
+          exp_avg_sq: tensor(
+            'float32',
+            w.shape,
+            seq(w.data.length, 0.2, i).map((x) => x * x),
+          ),
         }),
       ]),
     ),

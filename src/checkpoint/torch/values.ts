@@ -28,17 +28,7 @@ import { TrainerError } from '../../shared/errors';
  * as stored, normally 0 or 1). A tensor read from a file may be a view into the file's bytes:
  * copy it before mutating the file buffer.
  */
-export type PyValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | PyFloat
-  | PyTuple
-  | PyValue[]
-  | PyDict
-  | Tensor;
+export type PyValue = null | boolean | number | bigint | string | PyFloat | PyTuple | PyValue[] | PyDict | Tensor;
 
 /** Dict keys that survive the trip: str, int and bigint (Python ints beyond 2^53), bool, None. */
 export type PyKey = string | number | bigint | boolean | null;
@@ -307,14 +297,16 @@ export function num(v: PyValue | undefined): number {
 
 /** `dict[key]` with a clear error when the value is not a dict or the key is missing. */
 export function getItem(v: PyValue | undefined, key: PyKey): PyValue {
-  if (!(v instanceof PyDict)) throw new TrainerError('CheckpointFormatError', `expected a dict, got ${describeKind(v)}`);
+  if (!(v instanceof PyDict))
+    throw new TrainerError('CheckpointFormatError', `expected a dict, got ${describeKind(v)}`);
   if (!v.has(key)) throw new TrainerError('CheckpointFormatError', `missing key ${JSON.stringify(String(key))}`);
   return v.get(key) as PyValue;
 }
 
 /** A dict value, or a CheckpointFormatError. */
 export function asDict(v: PyValue | undefined): PyDict {
-  if (!(v instanceof PyDict)) throw new TrainerError('CheckpointFormatError', `expected a dict, got ${describeKind(v)}`);
+  if (!(v instanceof PyDict))
+    throw new TrainerError('CheckpointFormatError', `expected a dict, got ${describeKind(v)}`);
   return v;
 }
 
@@ -328,7 +320,8 @@ export function asTensor(v: PyValue | undefined): Tensor {
 export function asStateDict(v: PyValue | undefined): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
   for (const [k, t] of asDict(v)) {
-    if (typeof k !== 'string') throw new TrainerError('CheckpointFormatError', `state dict key ${String(k)} is not a string`);
+    if (typeof k !== 'string')
+      throw new TrainerError('CheckpointFormatError', `state dict key ${String(k)} is not a string`);
     out.set(k, asTensor(t));
   }
   return out;

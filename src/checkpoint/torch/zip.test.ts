@@ -82,7 +82,15 @@ describe('zip writer and reader', () => {
 
   it('aligns data with an FB extra field when asked', () => {
     const zip = readZip(
-      concatChunks(writeZip([{ name: 'a/data.pkl', data: enc.encode('x') }, { name: 'a/data/0', data: enc.encode('yy') }], { align: 64 })),
+      concatChunks(
+        writeZip(
+          [
+            { name: 'a/data.pkl', data: enc.encode('x') },
+            { name: 'a/data/0', data: enc.encode('yy') },
+          ],
+          { align: 64 },
+        ),
+      ),
     );
     for (const e of zip.entries.values()) expect(e.dataOffset % 64).toBe(0);
   });
@@ -99,7 +107,12 @@ describe('zip writer and reader', () => {
   });
 
   it('detects a flipped byte (CRC) only in the entry that is read', () => {
-    const bytes = concatChunks(writeZip([{ name: 'a', data: enc.encode('hello') }, { name: 'b', data: enc.encode('world') }]));
+    const bytes = concatChunks(
+      writeZip([
+        { name: 'a', data: enc.encode('hello') },
+        { name: 'b', data: enc.encode('world') },
+      ]),
+    );
     const zip0 = readZip(bytes);
     const at = zip0.entries.get('a')!.dataOffset;
     bytes[at] ^= 1;
@@ -118,7 +131,12 @@ describe('zip writer and reader', () => {
   });
 
   it('refuses overlapping entries (zip bomb shape) and out-of-bounds sizes', () => {
-    const bytes = concatChunks(writeZip([{ name: 'a', data: enc.encode('hello') }, { name: 'b', data: enc.encode('world') }]));
+    const bytes = concatChunks(
+      writeZip([
+        { name: 'a', data: enc.encode('hello') },
+        { name: 'b', data: enc.encode('world') },
+      ]),
+    );
     const view = new DataView(bytes.buffer);
     const eocd = bytes.length - 22;
     const cd = view.getUint32(eocd + 16, true);

@@ -54,7 +54,7 @@ export function crc32(data: Uint8Array, crc = 0): number {
     }
     i += pairs * 8;
   }
-  const end8 = i + ((n - i) - ((n - i) % 8));
+  const end8 = i + (n - i - ((n - i) % 8));
   while (i < end8) {
     const a = (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24)) ^ c;
     c =
@@ -378,7 +378,8 @@ function parseCentralDirectory(bytes: Uint8Array): Map<string, ZipEntryInfo> {
       throw formatError('zip entry name is not UTF-8');
     }
     if (flags & 0x41) throw formatError(`encrypted zip entry ${name}`);
-    if (method !== 0) throw formatError(`compressed zip entry ${name} (method ${method}); only stored entries are supported`);
+    if (method !== 0)
+      throw formatError(`compressed zip entry ${name} (method ${method}); only stored entries are supported`);
     if (csize === MAX_U32 || usize === MAX_U32 || localOffset === MAX_U32) {
       throw formatError('zip64 archives are not supported');
     }
@@ -395,7 +396,10 @@ function parseCentralDirectory(bytes: Uint8Array): Map<string, ZipEntryInfo> {
     const localExtraLen = view.getUint16(localOffset + 28, true);
     const dataOffset = localOffset + 30 + localNameLen + localExtraLen;
     if (dataOffset + csize > cdOffset) throw formatError(`zip entry ${name} out of bounds (declares ${csize} bytes)`);
-    if (localNameLen !== nameLen || !sameBytes(bytes.subarray(localOffset + 30, localOffset + 30 + nameLen), nameBytes)) {
+    if (
+      localNameLen !== nameLen ||
+      !sameBytes(bytes.subarray(localOffset + 30, localOffset + 30 + nameLen), nameBytes)
+    ) {
       throw formatError(`zip local header name differs from the central directory for ${name}`);
     }
     entries.set(name, { name, dataOffset, size: csize, crc32: crc });

@@ -95,7 +95,10 @@ export const gpt: ModelDefinition<GptConfig> = {
       const qkv = linear(a, p[`${b}.attn.qkv.weight`], p[`${b}.attn.qkv.bias`]);
       const [q, k, v] = tf.split(qkv, 3, -1);
       const att = attention(q, k, v, c.n_head, mask, c.dropout, opts, site);
-      h = tf.add(h, dropout(linear(att, p[`${b}.attn.proj.weight`], p[`${b}.attn.proj.bias`]), c.dropout, opts, site + 1));
+      h = tf.add(
+        h,
+        dropout(linear(att, p[`${b}.attn.proj.weight`], p[`${b}.attn.proj.bias`]), c.dropout, opts, site + 1),
+      );
       const m = layerNorm(h, p[`${b}.ln2.weight`], p[`${b}.ln2.bias`]);
       const f = geluTanh(linear(m, p[`${b}.mlp.fc.weight`], p[`${b}.mlp.fc.bias`]));
       h = tf.add(h, dropout(linear(f, p[`${b}.mlp.proj.weight`], p[`${b}.mlp.proj.bias`]), c.dropout, opts, site + 2));

@@ -47,7 +47,8 @@ type Opts = { training: boolean; seed: number };
 
 const zeros = { kind: 'const', value: 0 } as const;
 const ones = { kind: 'const', value: 1 } as const;
-const xavier = (fanIn: number, fanOut: number) => ({ kind: 'uniform', bound: Math.sqrt(6 / (fanIn + fanOut)) }) as const;
+const xavier = (fanIn: number, fanOut: number) =>
+  ({ kind: 'uniform', bound: Math.sqrt(6 / (fanIn + fanOut)) }) as const;
 
 function normSpecs(name: string, d: number): ParamSpec[] {
   return [
@@ -72,7 +73,16 @@ function ffSpecs(name: string, d: number, ff: number): ParamSpec[] {
 }
 
 /** torch.nn.MultiheadAttention: one [3d, d] input projection sliced into q, k and v. */
-function mha(p: Params, name: string, query: tf.Tensor, memory: tf.Tensor, bias: tf.Tensor | null, c: Seq2SeqConfig, opts: Opts, site: number): tf.Tensor {
+function mha(
+  p: Params,
+  name: string,
+  query: tf.Tensor,
+  memory: tf.Tensor,
+  bias: tf.Tensor | null,
+  c: Seq2SeqConfig,
+  opts: Opts,
+  site: number,
+): tf.Tensor {
   const d = c.d_model;
   const w = p[`${name}.in_proj_weight`];
   const b = p[`${name}.in_proj_bias`];
@@ -116,7 +126,14 @@ export function encode(p: Params, src: tf.Tensor, c: Seq2SeqConfig, opts: Opts):
 }
 
 /** Logits [B, T, vocab_size] for decoder inputs [B, T] given the encoder's output. */
-export function decode(p: Params, memory: tf.Tensor, src: tf.Tensor, tgtIn: tf.Tensor, c: Seq2SeqConfig, opts: Opts): tf.Tensor {
+export function decode(
+  p: Params,
+  memory: tf.Tensor,
+  src: tf.Tensor,
+  tgtIn: tf.Tensor,
+  c: Seq2SeqConfig,
+  opts: Opts,
+): tf.Tensor {
   const srcBias = paddingBias(src);
   const causal = causalBias(tgtIn.shape[1]!);
   let x = embedScaled(p['tgt_emb.weight'], tgtIn, c, opts, 2);
@@ -126,7 +143,10 @@ export function decode(p: Params, memory: tf.Tensor, src: tf.Tensor, tgtIn: tf.T
     let h = norm(p, `${l}.norm1`, x);
     x = tf.add(x, dropout(mha(p, `${l}.self_attn`, h, h, causal, c, opts, site), c.dropout, opts, site + 1));
     h = norm(p, `${l}.norm2`, x);
-    x = tf.add(x, dropout(mha(p, `${l}.multihead_attn`, h, memory, srcBias, c, opts, site + 2), c.dropout, opts, site + 3));
+    x = tf.add(
+      x,
+      dropout(mha(p, `${l}.multihead_attn`, h, memory, srcBias, c, opts, site + 2), c.dropout, opts, site + 3),
+    );
     x = tf.add(x, dropout(feedForward(p, l, norm(p, `${l}.norm3`, x), c, opts, site + 4), c.dropout, opts, site + 5));
   }
   return linear(norm(p, 'decoder.norm', x), p['generator.weight'], p['generator.bias']);
@@ -145,7 +165,12 @@ export const seq2seq: ModelDefinition<Seq2SeqConfig> = {
     ];
     for (let i = 0; i < c.enc_layers; i++) {
       const l = `encoder.layers.${i}`;
-      specs.push(...mhaSpecs(`${l}.self_attn`, d), ...ffSpecs(l, d, c.d_ff), ...normSpecs(`${l}.norm1`, d), ...normSpecs(`${l}.norm2`, d));
+      specs.push(
+        ...mhaSpecs(`${l}.self_attn`, d),
+        ...ffSpecs(l, d, c.d_ff),
+        ...normSpecs(`${l}.norm1`, d),
+        ...normSpecs(`${l}.norm2`, d),
+      );
     }
     specs.push(...normSpecs('encoder.norm', d));
     for (let i = 0; i < c.dec_layers; i++) {
