@@ -1,35 +1,87 @@
 /**
- * Checkpoint benchmarks, each beside its raw baseline measured in the same run:
+ * Checkpoint benchmarks, each beside its raw baseline measured in the same run: the fastest way
+ * the platform offers to move the same bytes, without our code in the path.
  * - bytes per checkpoint, and the time to save it to OPFS and to IndexedDB through our stores,
- *   beside writing the same bytes raw through the same API (one createWritable; one put);
+ *   beside the same bytes written raw (OPFS: a sync access handle write + flush; IndexedDB: the
+ *   fastest of a few one-transaction shapes), and the old baselines (createWritable; 32 MiB
+ *   array records) kept beside them for one run;
+ * - SHA-256 throughput of crypto.subtle and of hash-wasm's streaming hasher;
  * - how long the loop is held per checkpoint, beside reading the weights off the device plus one step;
- * - the time from a resume request to the first resumed step, beside reading the same bytes raw
- *   and uploading them as tensors.
+ * - the time from a resume request to the first resumed step, stage by stage, beside a sync-handle
+ *   read of the same bytes and their upload as tensors;
+ * - the same model saved and loaded by tfjs itself (`model.save('indexeddb://…')`, optimizer included);
+ * - the peak JS heap and tfjs's tensor bytes during a save and a resume.
  */
 import * as tf from '@tensorflow/tfjs';
 import { deleteDB, openDB } from 'idb';
 import { createCheckpointStore, type DualCheckpointStore } from '../checkpoint/store/dual-store';
-import { DEFAULT_CHUNK_SIZE } from '../checkpoint/store/idb-store';
+import { nativeSha256Hex, streamingSha256Hex } from '../checkpoint/store/sha256';
 import { paramCount } from '../models/types';
 import { DEFAULT_CONFIG, type RunConfig } from '../shared/config';
 import type { SavedEvent } from '../shared/progress';
+import { wasmThreads } from './backend';
 import { Checkpointer } from './checkpointer';
 import { startPosition, TrainingLoop } from './loop';
 import { prepareRun } from './prepare';
 import { TrainingSession } from './session';
 import { readWeights } from './snapshot';
 
+interface Versus {
+  storeMs: number;
+  rawMs: number;
+  ratio: number;
+  /** Store throughput, MB/s (10^6 bytes). */
+  mbPerS: number;
+  /** The baseline this bench used before issue 12, for one run. */
+  rawOld: { rawMs: number; ratio: number; how: string };
+}
+
+export interface MemoryPeak {
+  /** Highest JS heap seen (bytes) above the heap before the operation; null where no source exists. */
+  peakHeapDeltaBytes: number | null;
+  /** Highest tfjs tensor bytes seen (tf.memory().numBytes) above the count before. */
+  peakTensorDeltaBytes: number;
+  /** peakHeapDeltaBytes over the bytes of state saved: at most about 1 means one CPU copy. */
+  heapCopiesOfState: number | null;
+}
+
 export interface CheckpointBench {
   params: number;
   backend: string;
+  wasmThreads?: number;
   bytesPerCheckpoint: number;
   /** Device read + encode + hash + write of one checkpoint, as the app does it. */
-  endToEndMs: { opfs: number; idb: number };
+  endToEndMs: { opfs: number; idb: number; both: number };
   /** Writing the encoded parts through our store (hashing included) against the same bytes raw. */
-  opfs: { storeMs: number; rawMs: number; ratio: number };
-  idb: { storeMs: number; rawMs: number; ratio: number };
+  opfs: Versus & { rawHow: string };
+  idb: Versus & { rawHow: string; rawShapesMs: Record<string, number> };
+  /** SHA-256 MB/s over the largest part: native (one buffer) and hash-wasm streaming (its chunks). */
+  hash: { bytes: number; nativeMbPerS: number; hashWasmMbPerS: number };
   loopHeld: { heldMs: number; deviceReadMs: number; stepMs: number; ratio: number };
-  resume: { toFirstStepMs: number; rawReadAndUploadMs: number; ratio: number };
+  resume: {
+    toFirstStepMs: number;
+    rawReadAndUploadMs: number;
+    ratio: number;
+    rawHow: string;
+    rawOld: { rawMs: number; ratio: number; how: string };
+    /** Summed time per stage (parallel stages overlap, so the sum may exceed the total). */
+    stagesMs: Record<string, number>;
+  };
+  /** tfjs's own save and load of the same model, optimizer included; our time over theirs. */
+  vsTfjs: {
+    tfjsSaveMs: number;
+    tfjsLoadMs: number;
+    tfjsFirstPredictionMs: number;
+    tfjsBytes: number;
+    tfjsIncludesOptimizer: boolean;
+    /** Why the save fell back to weights only, when it did. */
+    fallback?: string;
+    ourSaveMs: number;
+    ourResumeMs: number;
+    saveRatio: number;
+    loadRatio: number;
+  };
+  memory: { source: string; stateBytes: number; save: MemoryPeak; resume: MemoryPeak };
 }
 
 /** char-mlp sizes of about 1M and 20M parameters (27 characters), and a small one for quick checks. */
@@ -39,11 +91,17 @@ export const BENCH_SIZES: Record<string, Partial<RunConfig>> = {
   '20M': { context: 16, embed: 256, hidden: 4800 },
 };
 
+/** The small size is the smoke run's: every figure once, one repeat. */
+const repeatsFor = (size: string) => (size === '40K' ? 1 : 3);
+
 /** Where the raw baselines write: an OPFS folder and an IndexedDB database of their own. */
 export const RAW_OPFS_DIR = 'bench-raw';
 export const RAW_IDB_NAME = 'bench-raw';
+/** tfjs's own save, under its IndexedDB scheme. */
+const TFJS_URL = 'indexeddb://bench-tfjs';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const mbPerS = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
 
 async function time(fn: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now();
@@ -58,34 +116,224 @@ async function medianTime(n: number, fn: () => Promise<unknown>): Promise<number
   return median(xs);
 }
 
-async function rawOpfsWrite(name: string, chunks: readonly Uint8Array[]): Promise<void> {
-  const root = await navigator.storage.getDirectory();
-  const dir = await root.getDirectoryHandle(RAW_OPFS_DIR, { create: true });
-  const handle = await dir.getFileHandle(name, { create: true });
-  const w = await handle.createWritable({ keepExistingData: false });
-  for (const c of chunks) await w.write(c as Uint8Array<ArrayBuffer>);
-  await w.close();
+// The sync access handle is typed in the WebWorker lib only; this module also compiles in page tests.
+interface SyncHandle {
+  write(d: Uint8Array, o: { at: number }): number;
+  read(d: Uint8Array, o: { at: number }): number;
+  truncate(n: number): void;
+  flush(): void;
+  close(): void;
+  getSize(): number;
+}
+type SyncCapable = FileSystemFileHandle & { createSyncAccessHandle?: () => Promise<SyncHandle> };
+
+async function rawDir(): Promise<FileSystemDirectoryHandle> {
+  return (await navigator.storage.getDirectory()).getDirectoryHandle(RAW_OPFS_DIR, { create: true });
 }
 
-/** The same bytes in one transaction, in records of the store's chunk size (Chromium refuses one value of 127 MiB or more). */
-async function rawIdbWrite(chunks: readonly Uint8Array[]): Promise<void> {
-  const db = await openDB(RAW_IDB_NAME, 1, { upgrade: (d) => d.createObjectStore('blobs') });
-  const tx = db.transaction('blobs', 'readwrite');
-  const store = tx.objectStore('blobs');
-  const puts: Promise<unknown>[] = [];
-  chunks.forEach((c, i) => {
-    for (let at = 0, j = 0; at < c.byteLength || j === 0; at += DEFAULT_CHUNK_SIZE, j++) {
-      puts.push(store.put(c.slice(at, at + DEFAULT_CHUNK_SIZE), [i, j]));
+/** The floor: each part written through a sync access handle and flushed (workers only). */
+async function rawOpfsSyncWrite(parts: readonly Uint8Array[]): Promise<void> {
+  const dir = await rawDir();
+  for (const [j, b] of parts.entries()) {
+    const handle = (await dir.getFileHandle(`bench-raw-${j}`, { create: true })) as SyncCapable;
+    if (!handle.createSyncAccessHandle) throw new Error('no sync access handles here (not a worker)');
+    const h = await handle.createSyncAccessHandle();
+    try {
+      h.truncate(0);
+      h.write(b, { at: 0 });
+      h.flush();
+    } finally {
+      h.close();
     }
+  }
+}
+
+/** The baseline before issue 12: one createWritable per part. */
+async function rawOpfsWritable(parts: readonly Uint8Array[]): Promise<void> {
+  const dir = await rawDir();
+  for (const [j, b] of parts.entries()) {
+    const w = await (await dir.getFileHandle(`bench-old-${j}`, { create: true })).createWritable();
+    await w.write(b as Uint8Array<ArrayBuffer>);
+    await w.close();
+  }
+}
+
+/** Raw resume: each part read through a sync access handle, then uploaded as one tensor. */
+async function rawSyncReadAndUpload(count: number): Promise<void> {
+  const dir = await rawDir();
+  const tensors: tf.Tensor[] = [];
+  try {
+    for (let j = 0; j < count; j++) {
+      const handle = (await dir.getFileHandle(`bench-raw-${j}`)) as SyncCapable;
+      const h = await handle.createSyncAccessHandle!();
+      let bytes: Uint8Array;
+      try {
+        bytes = new Uint8Array(h.getSize());
+        h.read(bytes, { at: 0 });
+      } finally {
+        h.close();
+      }
+      tensors.push(tf.tensor(new Float32Array(bytes.buffer, 0, bytes.byteLength >> 2)));
+    }
+    await uploaded(tensors);
+  } finally {
+    tf.dispose(tensors);
+  }
+}
+
+/** WASM and CPU copy a tensor's values in when it is made; other backends upload on first use. */
+async function uploaded(tensors: tf.Tensor[]): Promise<void> {
+  const b = tf.getBackend();
+  if (b === 'wasm' || b === 'cpu') return;
+  await Promise.all(tensors.map((t) => tf.tidy(() => t.sum()).data()));
+}
+
+/** IndexedDB shapes, one transaction each: whichever is fastest on this machine is the floor. */
+const IDB_SHAPES: Record<string, (parts: readonly Uint8Array[]) => unknown[]> = {
+  // Before issue 12 the baseline: records of 32 MiB (Chromium refuses one cloned value of 127 MiB or more).
+  'arrays-32MiB': (parts) =>
+    parts.flatMap((c) => {
+      const out: Uint8Array[] = [];
+      for (let at = 0; at < c.byteLength || out.length === 0; at += 32 << 20) out.push(c.slice(at, at + (32 << 20)));
+      return out;
+    }),
+  'blob-per-part': (parts) => parts.map((c) => new Blob([c as Uint8Array<ArrayBuffer>])),
+  'one-blob': (parts) => [new Blob(parts as Uint8Array<ArrayBuffer>[])],
+};
+
+async function rawIdbWrite(shape: string, parts: readonly Uint8Array[]): Promise<void> {
+  const db = await openDB(RAW_IDB_NAME, 1, { upgrade: (d) => d.createObjectStore('blobs') });
+  try {
+    const tx = db.transaction('blobs', 'readwrite');
+    const store = tx.objectStore('blobs');
+    await Promise.all([...IDB_SHAPES[shape](parts).map((v, i) => store.put(v, i)), tx.done]);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Samples the JS heap and tfjs's tensor bytes while `fn` runs (every 5 ms, and around it):
+ * synchronous stretches are not sampled inside, so a peak is a lower bound.
+ */
+async function peakDuring<T>(stateBytes: number, fn: () => Promise<T>): Promise<[T, MemoryPeak]> {
+  const heap = () => (performance as Performance & { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize;
+  const heap0 = heap();
+  const tensors0 = tf.memory().numBytes;
+  let peakHeap = heap0 ?? 0;
+  let peakTensors = tensors0;
+  const sample = () => {
+    const h = heap();
+    if (h !== undefined) peakHeap = Math.max(peakHeap, h);
+    peakTensors = Math.max(peakTensors, tf.memory().numBytes);
+  };
+  const timer = setInterval(sample, 5);
+  try {
+    const out = await fn();
+    sample();
+    const delta = heap0 === undefined ? null : peakHeap - heap0;
+    return [
+      out,
+      {
+        peakHeapDeltaBytes: delta,
+        peakTensorDeltaBytes: peakTensors - tensors0,
+        heapCopiesOfState: delta === null ? null : delta / stateBytes,
+      },
+    ];
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function memorySource(): string {
+  if ((performance as Performance & { memory?: unknown }).memory)
+    return 'performance.memory.usedJSHeapSize (Chromium; sampled every 5 ms)';
+  return 'none: performance.memory is not exposed here and measureUserAgentSpecificMemory is not available in a dedicated worker';
+}
+
+/** Stage durations recorded since `since` by the app's code (User Timing measures), summed by name. */
+function stagesSince(since: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of performance.getEntriesByType('measure')) {
+    if (m.startTime < since) continue;
+    out[m.name] = (out[m.name] ?? 0) + m.duration;
+  }
+  return out;
+}
+
+/** The same char-mlp as a tfjs LayersModel, compiled with Adam and trained one batch so its moments exist. */
+async function tfjsTwin(run: RunConfig, vocab: number): Promise<tf.LayersModel> {
+  const model = tf.sequential({
+    layers: [
+      tf.layers.embedding({ inputDim: vocab, outputDim: run.embed, inputLength: run.context }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: run.hidden, activation: 'tanh' }),
+      tf.layers.dense({ units: vocab }),
+    ],
   });
-  await Promise.all([...puts, tx.done]);
-  db.close();
+  model.compile({ optimizer: tf.train.adam(run.lr), loss: 'sparseCategoricalCrossentropy' });
+  const x = tf.zeros([run.batch_size, run.context], 'int32');
+  const y = tf.zeros([run.batch_size, 1], 'int32');
+  await model.trainOnBatch(x, y);
+  tf.dispose([x, y]);
+  return model;
+}
+
+async function tfjsSaveAndLoad(
+  run: RunConfig,
+  vocab: number,
+): Promise<Omit<CheckpointBench['vsTfjs'], 'ourSaveMs' | 'ourResumeMs' | 'saveRatio' | 'loadRatio'>> {
+  const model = await tfjsTwin(run, vocab);
+  let saveMs = 0;
+  let includes = true;
+  let fallback: string | undefined;
+  let bytes = 0;
+  try {
+    try {
+      saveMs = await time(async () => {
+        const r = await model.save(TFJS_URL, { includeOptimizer: true });
+        bytes = r.modelArtifactsInfo.weightDataBytes ?? 0;
+      });
+    } catch (e) {
+      // tfjs's save has failed here at 20M with its optimizer (one value too large for IndexedDB):
+      // the weights alone are still a comparison, marked as such.
+      fallback = `save with includeOptimizer failed (${(e as Error).name}: ${(e as Error).message.slice(0, 200)}); timed the weights-only save instead`;
+      includes = false;
+      await tf.io.removeModel(TFJS_URL).catch(() => undefined);
+      saveMs = await time(async () => {
+        const r = await model.save(TFJS_URL, { includeOptimizer: false });
+        bytes = r.modelArtifactsInfo.weightDataBytes ?? 0;
+      });
+    }
+  } finally {
+    model.dispose();
+  }
+  let loaded: tf.LayersModel | undefined;
+  try {
+    const loadMs = await time(async () => (loaded = await tf.loadLayersModel(TFJS_URL)));
+    const firstMs = await time(async () => {
+      const x = tf.zeros([1, run.context], 'int32');
+      const y = loaded!.predict(x) as tf.Tensor;
+      await y.data();
+      tf.dispose([x, y]);
+    });
+    return {
+      tfjsSaveMs: saveMs,
+      tfjsLoadMs: loadMs,
+      tfjsFirstPredictionMs: firstMs,
+      tfjsBytes: bytes,
+      tfjsIncludesOptimizer: includes,
+      ...(fallback ? { fallback } : {}),
+    };
+  } finally {
+    loaded?.dispose();
+    await tf.io.removeModel(TFJS_URL).catch(() => undefined);
+  }
 }
 
 /** Removes everything a checkpoint benchmark writes: its run in both stores and the raw baselines. */
-async function removeBenchData(runId: string, opfs: DualCheckpointStore, idb: DualCheckpointStore): Promise<void> {
-  await opfs.deleteRun(runId);
-  await idb.deleteRun(runId);
+async function removeBenchData(runId: string, store: DualCheckpointStore): Promise<void> {
+  await store.deleteRun(runId);
   const root = await navigator.storage.getDirectory();
   try {
     await root.removeEntry(RAW_OPFS_DIR, { recursive: true });
@@ -93,10 +341,11 @@ async function removeBenchData(runId: string, opfs: DualCheckpointStore, idb: Du
     if ((e as Error).name !== 'NotFoundError') throw e;
   }
   await deleteDB(RAW_IDB_NAME);
+  await tf.io.removeModel(TFJS_URL).catch(() => undefined);
 }
 
 /** Times checkpoints of a model of `size` (a BENCH_SIZES key); removes all it wrote, even when it fails. */
-export async function benchmarkCheckpoint(size: string, repeats = 3): Promise<CheckpointBench> {
+export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(size)): Promise<CheckpointBench> {
   if (!(size in BENCH_SIZES))
     throw new RangeError(`no benchmark size ${size}: use one of ${Object.keys(BENCH_SIZES).join(', ')}`);
   const run: RunConfig = {
@@ -113,8 +362,9 @@ export async function benchmarkCheckpoint(size: string, repeats = 3): Promise<Ch
   };
   const opfs = createCheckpointStore({ use: 'opfs' });
   const idb = createCheckpointStore({ use: 'idb' });
+  const both = createCheckpointStore({ use: 'both' });
   // Leftovers of an interrupted earlier run would be timed as part of this one.
-  await removeBenchData(run.run_id, opfs, idb);
+  await removeBenchData(run.run_id, both);
   const prepared = await prepareRun(run, opfs);
   const session = new TrainingSession(prepared.run, prepared.task);
   try {
@@ -124,8 +374,8 @@ export async function benchmarkCheckpoint(size: string, repeats = 3): Promise<Ch
     const deviceReadMs = await medianTime(3, () => readWeights(session.params));
 
     const saves: SavedEvent[] = [];
-    const measure = async (store: typeof opfs) => {
-      const cp = new Checkpointer(
+    const checkpointer = (store: DualCheckpointStore) =>
+      new Checkpointer(
         prepared.run,
         prepared.names,
         session,
@@ -133,27 +383,40 @@ export async function benchmarkCheckpoint(size: string, repeats = 3): Promise<Ch
         undefined,
         store,
       );
-      // `last` is one checkpoint (model + optim + trainer), written once.
-      return medianTime(repeats, () => cp.saveFinal(loop.position(), loop.totalUpdates, true));
-    };
-    const endOpfs = await measure(opfs);
-    const endIdb = await measure(idb);
+    // `last` is one checkpoint (model + optim + trainer), written once.
+    const saveOnce = (store: DualCheckpointStore) =>
+      checkpointer(store).saveFinal(loop.position(), loop.totalUpdates, true);
+    const stateBytes = 3 * 4 * paramCount(session.specs); // weights and Adam's two moments, float32
+    const [, saveMemory] = await peakDuring(stateBytes, () => saveOnce(opfs));
+    const endOpfs = await medianTime(repeats, () => saveOnce(opfs));
+    const endIdb = await medianTime(repeats, () => saveOnce(idb));
+    const endBoth = await medianTime(repeats, () => saveOnce(both));
     const bytes = saves[0].bytes;
     const heldMs = median(saves.map((s) => s.heldMs));
 
-    // The store's write of the encoded parts, against the same bytes written raw through the same APIs.
+    // The store's write of the encoded parts, against the same bytes written raw.
     const meta = (await opfs.list({ runId: run.run_id })).find((m) => m.id.tag.kind === 'last')!;
     const partBytes = await Promise.all(meta.parts.map((p) => opfs.read(meta.key, p.part)));
     const parts = Object.fromEntries(meta.parts.map((p, i) => [p.part, [partBytes[i]]]));
     const opfsMs = await medianTime(repeats, () => opfs.save(meta.id, parts, { counters: meta.counters }));
     const idbMs = await medianTime(repeats, () => idb.save(meta.id, parts, { counters: meta.counters }));
-    const ro = await medianTime(repeats, async () => {
-      for (const [j, b] of partBytes.entries()) await rawOpfsWrite(`bench-raw-${j}`, [b]);
-    });
-    const ri = await medianTime(repeats, () => rawIdbWrite(partBytes));
+    const rawOpfs = await medianTime(repeats, () => rawOpfsSyncWrite(partBytes));
+    const rawOpfsOld = await medianTime(repeats, () => rawOpfsWritable(partBytes));
+    const rawShapesMs: Record<string, number> = {};
+    for (const shape of Object.keys(IDB_SHAPES))
+      rawShapesMs[shape] = await medianTime(repeats, () => rawIdbWrite(shape, partBytes));
+    const [fastestShape, rawIdb] = Object.entries(rawShapesMs).sort((a, b) => a[1] - b[1])[0];
 
-    // Resume: from request to the first resumed step, against raw read + upload of the same bytes.
-    const toFirstStep = await time(async () => {
+    // Hash throughput over the largest part, as one buffer (native) and as 8 MiB chunks (hash-wasm).
+    const largest = partBytes.reduce((a, b) => (b.byteLength > a.byteLength ? b : a));
+    const pieces: Uint8Array[] = [];
+    for (let at = 0; at < largest.byteLength; at += 8 << 20) pieces.push(largest.subarray(at, at + (8 << 20)));
+    const nativeMs = await medianTime(repeats, () => nativeSha256Hex(largest));
+    const wasmMs = await medianTime(repeats, () => streamingSha256Hex(pieces));
+
+    // Resume: from request to the first resumed step, stage by stage.
+    const since = performance.now();
+    const resumeOnce = async () => {
       const resumed = await prepareRun(
         { ...prepared.run, resume_run_id: run.run_id, resume_checkpoint: 'last', epochs: 200 },
         opfs,
@@ -162,12 +425,18 @@ export async function benchmarkCheckpoint(size: string, repeats = 3): Promise<Ch
       try {
         const { position } = await resumed.restore(s2);
         const l2 = new TrainingLoop(s2, resumed.run, position, () => {});
-        await l2.runToEnd(1);
+        const firstStep = await time(() => l2.runToEnd(1));
+        performance.measure('resume:first step', { start: performance.now() - firstStep, end: performance.now() });
       } finally {
         s2.dispose();
       }
-    });
-    const rawResume = await time(async () => {
+    };
+    const [toFirstStep, resumeMemory] = await peakDuring(stateBytes, () => time(resumeOnce));
+    const stages = stagesSince(since);
+    // What the first step costs beyond a steady one: kernel set-up (shader compiles on WebGPU).
+    stages['resume:first step, beyond a steady step'] = Math.max(0, (stages['resume:first step'] ?? 0) - stepMs);
+    const rawResume = await medianTime(repeats, () => rawSyncReadAndUpload(partBytes.length));
+    const rawResumeOld = await time(async () => {
       const bufs = await Promise.all(meta.parts.map((p) => opfs.read(meta.key, p.part)));
       const tensors = bufs.map((b) =>
         tf.tensor(new Float32Array(b.buffer, b.byteOffset, Math.floor(b.byteLength / 4))),
@@ -176,18 +445,55 @@ export async function benchmarkCheckpoint(size: string, repeats = 3): Promise<Ch
       tf.dispose(tensors);
     });
 
+    const tfjs = await tfjsSaveAndLoad(prepared.run, session.params["embedding.weight"].shape[0]);
+    const tfjsLoad = tfjs.tfjsLoadMs + tfjs.tfjsFirstPredictionMs;
+    const versus = (storeMs: number, rawMs: number, old: number, how: string): Versus => ({
+      storeMs,
+      rawMs,
+      ratio: storeMs / rawMs,
+      mbPerS: mbPerS(bytes, storeMs),
+      rawOld: { rawMs: old, ratio: storeMs / old, how },
+    });
     return {
       params: paramCount(session.specs),
       backend: tf.getBackend(),
+      wasmThreads: (await wasmThreads())?.threads,
       bytesPerCheckpoint: bytes,
-      endToEndMs: { opfs: endOpfs, idb: endIdb },
-      opfs: { storeMs: opfsMs, rawMs: ro, ratio: opfsMs / ro },
-      idb: { storeMs: idbMs, rawMs: ri, ratio: idbMs / ri },
+      endToEndMs: { opfs: endOpfs, idb: endIdb, both: endBoth },
+      opfs: {
+        ...versus(opfsMs, rawOpfs, rawOpfsOld, 'createWritable + close per part'),
+        rawHow: 'sync access handle write + flush per part, in the worker',
+      },
+      idb: {
+        ...versus(idbMs, rawIdb, rawShapesMs['arrays-32MiB'], 'records of 32 MiB arrays, one transaction'),
+        rawHow: `${fastestShape}, one readwrite transaction (fastest of ${Object.keys(IDB_SHAPES).join(', ')})`,
+        rawShapesMs,
+      },
+      hash: {
+        bytes: largest.byteLength,
+        nativeMbPerS: mbPerS(largest.byteLength, nativeMs),
+        hashWasmMbPerS: mbPerS(largest.byteLength, wasmMs),
+      },
       loopHeld: { heldMs, deviceReadMs, stepMs, ratio: heldMs / (deviceReadMs + stepMs) },
-      resume: { toFirstStepMs: toFirstStep, rawReadAndUploadMs: rawResume, ratio: toFirstStep / rawResume },
+      resume: {
+        toFirstStepMs: toFirstStep,
+        rawReadAndUploadMs: rawResume,
+        ratio: toFirstStep / rawResume,
+        rawHow: 'sync access handle read per part, then one tensor per part',
+        rawOld: { rawMs: rawResumeOld, ratio: toFirstStep / rawResumeOld, how: "the store's own read, then tensors read back" },
+        stagesMs: stages,
+      },
+      vsTfjs: {
+        ...tfjs,
+        ourSaveMs: endBoth,
+        ourResumeMs: toFirstStep,
+        saveRatio: endBoth / tfjs.tfjsSaveMs,
+        loadRatio: toFirstStep / tfjsLoad,
+      },
+      memory: { source: memorySource(), stateBytes, save: saveMemory, resume: resumeMemory },
     };
   } finally {
     session.dispose();
-    await removeBenchData(run.run_id, opfs, idb);
+    await removeBenchData(run.run_id, both);
   }
 }

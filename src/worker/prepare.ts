@@ -5,6 +5,7 @@
 import { DEFAULT_OUTPUT_DIR, formatTag, type CheckpointId } from '../checkpoint/naming';
 import { emaInfo } from './checkpointer';
 import type { DualCheckpointStore } from '../checkpoint/store/dual-store';
+import { stage } from '../checkpoint/store/common';
 import { PYTORCH_BACKEND, type JsonValue } from '../checkpoint/contents';
 import { DEFAULT_CONFIG, checkRunConfig, type RunConfig } from '../shared/config';
 import { TrainerError, isNamed } from '../shared/errors';
@@ -111,7 +112,7 @@ async function prepareResume(
   run.model_name = loaded.meta.id.modelName;
   const why = checkRunConfig(run);
   if (why) throw new TrainerError('InvalidConfigError', why);
-  const task = await createTask(run, userData);
+  const task = await stage('resume:dataset', () => createTask(run, userData));
   const names = namesFor(run, task);
   const event: Omit<RunEvent, 'type'> = {
     ...names,
@@ -131,11 +132,13 @@ async function prepareResume(
     restore: async (session) => {
       const saved = loaded.model.meta?.modelConfig ?? {};
       checkTopology(saved, { ...session.modelConfig, vocabulary: task.vocabulary });
-      assignWeights(session.params, loaded.model.stateDict);
-      await restoreEma(session, store, loaded.meta.id, run.ema);
-      await restoreOptimizer(session, optim, run.reset_optim);
+      await stage('resume:upload', async () => {
+        assignWeights(session.params, loaded.model.stateDict);
+        await restoreEma(session, store, loaded.meta.id, run.ema);
+        await restoreOptimizer(session, optim, run.reset_optim);
+      });
       // Here, not before: restore runs under the run's lock, and repairing writes.
-      Object.assign(event.resumedFrom!, await repairCopies(store, loaded.meta));
+      Object.assign(event.resumedFrom!, await stage('resume:repair', () => repairCopies(store, loaded.meta)));
       return {
         position: { counters: trainer.counters, rng: trainer.rng },
         callbacks: trainer.callbacks,

@@ -12,7 +12,14 @@ import {
   type TrainerPart,
   type Weights,
 } from '../checkpoint/contents';
-import { formatTag, parseCheckpointKey, parseSelector, selectCheckpoint } from '../checkpoint/naming';
+import {
+  type CheckpointPart,
+  formatTag,
+  parseCheckpointKey,
+  parseSelector,
+  selectCheckpoint,
+} from '../checkpoint/naming';
+import { stage } from '../checkpoint/store/common';
 import type { DualCheckpointMeta, DualCheckpointStore, RepairedCopy } from '../checkpoint/store/dual-store';
 import { readTorchFile } from '../checkpoint/torch/index';
 import { CONFIG_KEYS, DEFAULT_CONFIG, parseRenames, validateConfig, type RunConfig } from '../shared/config';
@@ -35,16 +42,24 @@ async function readCheckpoint(
   full: boolean,
 ): Promise<Omit<LoadedCheckpoint, 'skipped'>> {
   const has = (part: string) => meta.parts.some((p) => p.part === part);
-  const model = decodeModelPart(readTorchFile(await store.read(meta.key, 'model')));
-  if (!full) return { meta, model };
-  if (!has('optim') || !has('trainer')) {
+  if (full && (!has('optim') || !has('trainer'))) {
     throw new TrainerError(
       'CheckpointNotFoundError',
       `${formatTag(meta.id.tag)} holds weights only; a resume needs its optim and trainer parts`,
     );
   }
-  const optim = decodeOptimPart(readTorchFile(await store.read(meta.key, 'optim')));
-  const trainer = decodeTrainerPart(readTorchFile(await store.read(meta.key, 'trainer')));
+  // The parts are read together: one part's hashing (off the thread, in crypto.subtle) and
+  // decoding overlap the others' reads.
+  const decoded = async <T>(part: CheckpointPart, decode: (f: ReturnType<typeof readTorchFile>) => T) => {
+    const bytes = await store.read(meta.key, part);
+    return stage('resume:parse', () => Promise.resolve(decode(readTorchFile(bytes))));
+  };
+  const [model, optim, trainer] = await Promise.all([
+    decoded('model', decodeModelPart),
+    full ? decoded('optim', decodeOptimPart) : undefined,
+    full ? decoded('trainer', decodeTrainerPart) : undefined,
+  ]);
+  if (!full) return { meta, model };
   return { meta, model, optim, trainer };
 }
 

@@ -29,6 +29,13 @@ export function newGeneration(): string {
   return `g${Date.now().toString(36)}${r[0].toString(36)}${r[1].toString(36)}`;
 }
 
+/** Every given part's SHA-256, computed once (and handed to each store's save). */
+export async function hashParts(parts: CheckpointParts): Promise<Partial<Record<CheckpointPart, string>>> {
+  const out: Partial<Record<CheckpointPart, string>> = {};
+  for (const [part, chunks] of givenParts(parts)) out[part] = await sha256Hex(chunks);
+  return out;
+}
+
 /** Hashes every part once and builds the metadata the commit record will hold. */
 export async function describeSave(id: CheckpointId, parts: CheckpointParts, info: SaveInfo): Promise<CheckpointMeta> {
   const key = checkpointKey(id); // validates the id first: nothing is written under a bad name
@@ -37,7 +44,7 @@ export async function describeSave(id: CheckpointId, parts: CheckpointParts, inf
   const infos: PartInfo[] = [];
   for (const [part, chunks] of given) {
     const size = chunks.reduce((n, c) => n + c.byteLength, 0);
-    infos.push({ part, path: checkpointPath(id, part), size, sha256: await sha256Hex(chunks) });
+    infos.push({ part, path: checkpointPath(id, part), size, sha256: info.sha256?.[part] ?? (await sha256Hex(chunks)) });
   }
   return {
     key,
@@ -89,5 +96,19 @@ export class SimulatedCrash extends Error {
   constructor(step: string) {
     super(`simulated crash at ${step}`);
     this.name = 'SimulatedCrash';
+  }
+}
+
+/**
+ * Runs one stage of a save or a load and records its duration as a User Timing measure under
+ * `name` (`checkpoint:read`, `resume:parse`, …), which the benchmark sums per stage. Costs one
+ * performance entry per call; nothing reads them in production.
+ */
+export async function stage<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const start = performance.now();
+  try {
+    return await fn();
+  } finally {
+    performance.measure(name, { start, end: performance.now() });
   }
 }

@@ -7,7 +7,7 @@ import type { StoreName } from '../../shared/config';
 import { TrainerError, type WireError, isNamed, toWireError } from '../../shared/errors';
 import type { StoreFailure } from '../../shared/progress';
 import { type CheckpointId, type CheckpointPart, parseCheckpointKey } from '../naming';
-import { newGeneration } from './common';
+import { hashParts, newGeneration } from './common';
 import { createIdbStore, type IdbStoreOptions } from './idb-store';
 import { createOpfsStore, type OpfsStoreOptions } from './opfs-store';
 import type { CheckpointMeta, CheckpointParts, CheckpointStore, ListFilter, SaveInfo } from './types';
@@ -119,6 +119,10 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
       generation: info.generation ?? newGeneration(),
       createdAt: info.createdAt ?? Date.now(),
     };
+    // Hashed once here rather than once per store. A malformed save (no parts) is left for each
+    // store to refuse in its own words.
+    if (stores.length > 1 && !info.sha256 && Object.values(parts).some((c) => c !== undefined))
+      shared.sha256 = await hashParts(parts);
     const results = await Promise.allSettled(stores.map((s) => s.save(id, parts, shared)));
     const failures: StoreFailure[] = [];
     let meta: CheckpointMeta | undefined;
@@ -215,6 +219,9 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
       else if (!sameContent(mine, top))
         bad.set(s, { name: 'CheckpointNotFoundError', message: `${storeName(s)} holds an older copy of ${key}` });
     }
+    // One store and its copy current: there is no other copy to rewrite or to repair from, so
+    // reading (and hashing) it all again would change nothing.
+    if (stores.length === 1 && bad.size === 0) return [];
     const parts: CheckpointParts = {};
     for (const p of top.parts) {
       for (const s of stores) {

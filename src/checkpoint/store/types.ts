@@ -36,6 +36,11 @@ export interface SaveInfo {
   /** Set by the dual store so that both copies of one save share it; otherwise generated. */
   generation?: string;
   createdAt?: number;
+  /**
+   * The parts' SHA-256 when the caller has already computed them (the dual store hashes once for
+   * both copies); a store hashes any part missing here itself.
+   */
+  sha256?: Partial<Record<CheckpointPart, string>>;
 }
 
 export interface ListFilter {
