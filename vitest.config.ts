@@ -25,6 +25,7 @@ export default defineConfig({
             '@tensorflow/tfjs-backend-wasm',
             'idb',
             'comlink',
+            'hash-wasm',
           ],
         },
         test: {

@@ -1,7 +1,24 @@
-// npm run bench: runs the benchmarks in headless Chromium against the built app and prints JSON.
+// npm run bench: runs the benchmarks in headless Chromium against the built app; prints one JSON
+// document on stdout and a table on stderr.
+//   --smoke               small sizes, one repeat, few steps; fails unless every figure was measured
+//   --compare prev.json   also prints this run's figures over an earlier run's
+//   --url http://host:port  use an app server already serving a test build (no build, no server)
+//   BENCH_GPU=1           a real GPU: no SwiftShader flags; WebGPU, WebGL and WASM for every model
 import { chromium } from 'playwright';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { compareRuns, missingFigures, table } from './report.mjs';
+
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(name);
+const option = (name) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const smoke = flag('--smoke');
+const comparePath = option('--compare');
+const givenUrl = option('--url');
+const gpu = !!process.env.BENCH_GPU;
 
 const executablePath = [process.env.CHROME_PATH, '/usr/bin/chromium'].find((p) => p && existsSync(p));
 if (!executablePath) {
@@ -19,31 +36,33 @@ const args = [
   '--disable-sync',
 ];
 // On a machine with a real GPU, BENCH_GPU=1 drops the SwiftShader flags so Chromium uses it.
-const launchArgs = process.env.BENCH_GPU
-  ? ['--enable-unsafe-webgpu', '--no-sandbox', '--enable-features=Vulkan']
-  : args;
+const launchArgs = gpu ? ['--enable-unsafe-webgpu', '--no-sandbox', '--enable-features=Vulkan'] : args;
 const port = Number(process.env.BENCH_PORT) || 4176;
-// The benchmarks live in a test build (VITE_TEST_HOOKS=1), served the one way the app is served.
-// Build output goes to stderr so that stdout stays one JSON document.
-execFileSync('npx', ['vite', 'build'], { stdio: ['ignore', 2, 2], env: { ...process.env, VITE_TEST_HOOKS: '1' } });
-const server = spawn(process.execPath, ['scripts/serve.mjs'], {
-  env: { ...process.env, PORT: String(port) },
-  stdio: 'ignore',
-  detached: true,
-});
-const stopServer = () => {
-  try {
-    process.kill(-server.pid);
-  } catch {
-    // already gone
-  }
-};
-process.on('exit', stopServer);
+const baseUrl = givenUrl ?? `http://127.0.0.1:${port}`;
+let stopServer = () => {};
+if (!givenUrl) {
+  // The benchmarks live in a test build (VITE_TEST_HOOKS=1), served the one way the app is served.
+  // Build output goes to stderr so that stdout stays one JSON document.
+  execFileSync('npx', ['vite', 'build'], { stdio: ['ignore', 2, 2], env: { ...process.env, VITE_TEST_HOOKS: '1' } });
+  const server = spawn(process.execPath, ['scripts/serve.mjs'], {
+    env: { ...process.env, PORT: String(port) },
+    stdio: 'ignore',
+    detached: true,
+  });
+  stopServer = () => {
+    try {
+      process.kill(-server.pid);
+    } catch {
+      // already gone
+    }
+  };
+  process.on('exit', stopServer);
+}
 
 async function waitForServer() {
   for (let i = 0; i < 100; i++) {
     try {
-      const r = await fetch(`http://127.0.0.1:${port}/`);
+      const r = await fetch(`${baseUrl}/`);
       if (r.ok) return;
     } catch {
       // not listening yet
@@ -53,15 +72,24 @@ async function waitForServer() {
   throw new Error('the app server did not start');
 }
 
-const backends = (process.env.BENCH_BACKENDS || 'webgpu,wasm').split(',');
-const steps = Number(process.env.BENCH_STEPS) || 30;
+// On a real GPU every backend is compared; SwiftShader's WebGL adds nothing here.
+const backends = (process.env.BENCH_BACKENDS || (gpu ? 'webgpu,webgl,wasm' : smoke ? 'wasm' : 'webgpu,wasm')).split(
+  ',',
+);
+const steps = Number(process.env.BENCH_STEPS) || (smoke ? 3 : 30);
 try {
   await waitForServer();
   const browser = await chromium.launch({ executablePath, args: launchArgs });
   const page = await browser.newPage();
-  await page.goto(`http://127.0.0.1:${port}/`);
-  const sections = (process.env.BENCH_SECTIONS || 'loop,models,checkpoints').split(',');
-  const results = { trainingLoop: [] };
+  await page.goto(`${baseUrl}/`);
+  const sections = (process.env.BENCH_SECTIONS || (smoke ? 'loop,checkpoints' : 'loop,models,checkpoints')).split(',');
+  const results = {
+    startedAt: new Date().toISOString(),
+    mode: smoke ? 'smoke' : 'full',
+    gpu,
+    wasmThreads: null,
+    trainingLoop: [],
+  };
   // One failing measurement is reported in the JSON, not allowed to lose the others.
   const attempt = async (what, fn) => {
     try {
@@ -80,7 +108,7 @@ try {
   // Each model at its default size (the form's defaults; the GPT with a 16-character context,
   // since the char-MLP's 3 would not be a transformer's use) on each backend: samples/s of the
   // bare loop and the app's loop, and their ratio. Few steps: SwiftShader and tfjs's CPU are slow.
-  const modelBackends = (process.env.BENCH_MODEL_BACKENDS || 'webgpu,cpu').split(',');
+  const modelBackends = (process.env.BENCH_MODEL_BACKENDS || (gpu ? 'webgpu,webgl,wasm' : 'webgpu,cpu')).split(',');
   // A transformer step at the default size takes 5 s (gpt) to 15 s (seq2seq) on SwiftShader
   // (hundreds of tiny kernel dispatches), and benchmarkLoops runs 5 warm-up steps plus 6 × steps:
   // one step per round there, ten elsewhere.
@@ -120,7 +148,7 @@ try {
   const cpBackend = process.env.BENCH_CHECKPOINT_BACKEND || 'wasm';
   results.checkpoints = [];
   for (const size of sections.includes('checkpoints')
-    ? (process.env.BENCH_CHECKPOINT_SIZES || '1M,20M').split(',')
+    ? (process.env.BENCH_CHECKPOINT_SIZES || (smoke ? '40K' : '1M,20M')).split(',')
     : []) {
     const r = await attempt(`checkpoint ${size}`, () =>
       page.evaluate(([size, backend]) => window.trainerDebug.benchmarkCheckpoint(size, backend), [size, cpBackend]),
@@ -136,8 +164,10 @@ try {
         'opfs and idb within 1.25 of raw': r.opfs.ratio <= 1.25 && r.idb.ratio <= 1.25,
         'loop held no more than device read + one step': r.loopHeld.ratio <= 1,
         'resume within 2x of raw read + upload': r.resume.ratio <= 2,
+        'save and resume at least 3x faster than tfjs': r.vsTfjs.saveRatio <= 1 / 3 && r.vsTfjs.loadRatio <= 1 / 3,
       },
     });
+    results.wasmThreads ??= r.wasmThreads ?? null;
     console.error(`checkpoint ${size}: ${JSON.stringify(r)}`);
   }
   // Whatever a benchmark writes, it removes: a `bench*` folder, run or database left behind is a bug.
@@ -163,7 +193,20 @@ try {
     console.error(`benchmarks left data behind: ${results.leftovers.join(', ')}`);
     process.exitCode = 1;
   }
+  if (comparePath)
+    results.comparedWith = {
+      file: comparePath,
+      ratios: compareRuns(results, JSON.parse(readFileSync(comparePath, 'utf8'))),
+    };
+  if (smoke) {
+    results.missing = missingFigures(results);
+    if (results.missing.length > 0) {
+      console.error(`smoke: not measured: ${results.missing.join(', ')}`);
+      process.exitCode = 1;
+    }
+  }
   console.log(JSON.stringify(results, null, 2));
+  console.error(table(results));
   await browser.close();
 } finally {
   stopServer();

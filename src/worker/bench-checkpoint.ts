@@ -284,7 +284,7 @@ async function tfjsSaveAndLoad(
   vocab: number,
 ): Promise<Omit<CheckpointBench['vsTfjs'], 'ourSaveMs' | 'ourResumeMs' | 'saveRatio' | 'loadRatio'>> {
   const model = await tfjsTwin(run, vocab);
-  let saveMs = 0;
+  let saveMs: number;
   let includes = true;
   let fallback: string | undefined;
   let bytes = 0;
@@ -445,7 +445,7 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
       tf.dispose(tensors);
     });
 
-    const tfjs = await tfjsSaveAndLoad(prepared.run, session.params["embedding.weight"].shape[0]);
+    const tfjs = await tfjsSaveAndLoad(prepared.run, session.params['embedding.weight'].shape[0]);
     const tfjsLoad = tfjs.tfjsLoadMs + tfjs.tfjsFirstPredictionMs;
     const versus = (storeMs: number, rawMs: number, old: number, how: string): Versus => ({
       storeMs,
@@ -480,7 +480,11 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
         rawReadAndUploadMs: rawResume,
         ratio: toFirstStep / rawResume,
         rawHow: 'sync access handle read per part, then one tensor per part',
-        rawOld: { rawMs: rawResumeOld, ratio: toFirstStep / rawResumeOld, how: "the store's own read, then tensors read back" },
+        rawOld: {
+          rawMs: rawResumeOld,
+          ratio: toFirstStep / rawResumeOld,
+          how: "the store's own read, then tensors read back",
+        },
         stagesMs: stages,
       },
       vsTfjs: {

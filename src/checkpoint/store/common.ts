@@ -44,7 +44,12 @@ export async function describeSave(id: CheckpointId, parts: CheckpointParts, inf
   const infos: PartInfo[] = [];
   for (const [part, chunks] of given) {
     const size = chunks.reduce((n, c) => n + c.byteLength, 0);
-    infos.push({ part, path: checkpointPath(id, part), size, sha256: info.sha256?.[part] ?? (await sha256Hex(chunks)) });
+    infos.push({
+      part,
+      path: checkpointPath(id, part),
+      size,
+      sha256: info.sha256?.[part] ?? (await sha256Hex(chunks)),
+    });
   }
   return {
     key,

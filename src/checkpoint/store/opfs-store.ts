@@ -14,15 +14,7 @@ import {
   validateRunId,
   validateStageName,
 } from '../naming';
-import {
-  checksumMismatch,
-  type CrashAt,
-  describeSave,
-  notFound,
-  SerialQueue,
-  SimulatedCrash,
-  stage,
-} from './common';
+import { checksumMismatch, type CrashAt, describeSave, notFound, SerialQueue, SimulatedCrash, stage } from './common';
 import { toStorageError } from './quota';
 import { sha256Hex } from './sha256';
 import type { CheckpointMeta, CheckpointParts, CheckpointStore, ListFilter, SaveInfo } from './types';
