@@ -124,7 +124,7 @@ try {
     { task: 'g2p', model: 'seq2seq', batch_size: 16 },
     { task: 'spam', model: 'text-mlp' },
   ];
-  results.models = [];
+  if (sections.includes('models')) results.models = [];
   for (const overrides of sections.includes('models') ? models : []) {
     if (only && !only.includes(overrides.model)) continue;
     for (const backend of modelBackends) {

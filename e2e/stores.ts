@@ -102,7 +102,11 @@ async function readStoresInPage(opts: { bytesOf: string | null; maxBytes: number
         const get = (k: [string, string, number]) =>
           new Promise<Uint8Array>((resolve, reject) => {
             const r = db.transaction('chunks').objectStore('chunks').get(k);
-            r.onsuccess = () => resolve(r.result as Uint8Array);
+            // Records are Blobs (older saves: Uint8Arrays).
+            r.onsuccess = () =>
+              r.result instanceof Blob
+                ? r.result.arrayBuffer().then((b) => resolve(new Uint8Array(b)), reject)
+                : resolve(r.result as Uint8Array);
             r.onerror = () => reject(r.error ?? new Error('IndexedDB request failed'));
           });
         for (const [path, partKeys] of byPart) {

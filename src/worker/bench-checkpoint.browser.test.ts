@@ -26,6 +26,18 @@ it('removes everything it wrote', async () => {
   expect(r.bytesPerCheckpoint).toBeGreaterThan(3 * 4 * r.params); // weights and Adam's two moments, float32
   expect(r.opfs.rawMs).toBeGreaterThan(0);
   expect(r.idb.rawMs).toBeGreaterThan(0);
+  // The old baselines beside the new, the IndexedDB floor the fastest of the shapes tried.
+  expect(r.opfs.rawOld.rawMs).toBeGreaterThan(0);
+  expect(r.idb.rawMs).toBe(Math.min(...Object.values(r.idb.rawShapesMs)));
+  expect(Object.keys(r.idb.rawShapesMs).length).toBeGreaterThanOrEqual(2);
+  // The resume was broken into the app's own stages.
+  for (const stage of ['checkpoint:read', 'checkpoint:verify', 'resume:parse', 'resume:dataset', 'resume:upload'])
+    expect(r.resume.stagesMs[stage], stage).toBeGreaterThanOrEqual(0);
+  // tfjs saved the same model (its optimizer too, at this size) and loaded it back.
+  expect(r.vsTfjs.tfjsIncludesOptimizer).toBe(true);
+  expect(r.vsTfjs.tfjsBytes).toBeGreaterThan(3 * 4 * 0.9 * r.params);
+  expect(r.vsTfjs.saveRatio).toBeGreaterThan(0);
+  expect(Object.keys(await tf.io.listModels())).not.toContain('indexeddb://bench-tfjs');
 
   expect(await opfsHas([RAW_OPFS_DIR])).toBe(false);
   expect(await opfsHas(['runs', 'bench-40K'])).toBe(false);

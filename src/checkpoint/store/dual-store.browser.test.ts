@@ -3,7 +3,7 @@ import { checkpointFileName, tags } from '../naming';
 import { createCheckpointStore, createDualStore } from './dual-store';
 import { openCheckpointDb } from './idb-store';
 import { storeContract } from './store-contract';
-import { bytes, counters, id, scratchIdb, scratchOpfs } from './test-helpers';
+import { bytes, counters, flipIdbRecord, id, scratchIdb, scratchOpfs } from './test-helpers';
 
 async function scratchDual() {
   const a = await scratchOpfs();
@@ -62,9 +62,7 @@ describe('dual store', () => {
       expect((await store.readWithSource(r.key, 'optim')).servedBy).toBe('opfs');
 
       const db = await openCheckpointDb(idb.dbName);
-      const rec = (await db.get('chunks', [r.key, 'optim', 1]))!;
-      rec[0] ^= 1;
-      await db.put('chunks', rec, [r.key, 'optim', 1]);
+      await flipIdbRecord(db, [r.key, 'optim', 1]);
       db.close();
       await expect(idb.store.read(r.key, 'optim')).rejects.toMatchObject({ name: 'ChecksumMismatchError' });
       expect((await store.readWithSource(r.key, 'optim')).servedBy).toBe('opfs');
@@ -139,9 +137,7 @@ describe('dual store', () => {
       // Both copies of one part damaged: nothing to repair from, and nothing is written.
       await flipInOpfs(opfs.root, checkpointFileName(id(), 'model'));
       const db = await openCheckpointDb(idb.dbName);
-      const rec = (await db.get('chunks', [r.key, 'model', 0]))!;
-      rec[0] ^= 1;
-      await db.put('chunks', rec, [r.key, 'model', 0]);
+      await flipIdbRecord(db, [r.key, 'model', 0]);
       db.close();
       await expect(store.repair(r.key)).rejects.toMatchObject({ name: 'ChecksumMismatchError' });
       await expect(opfs.store.read(r.key, 'model')).rejects.toMatchObject({ name: 'ChecksumMismatchError' });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { openCheckpointDb } from './idb-store';
 import { storeContract } from './store-contract';
-import { bytes, counters, id, sameBytes, scratchIdb } from './test-helpers';
+import { bytes, counters, flipIdbRecord, id, sameBytes, scratchIdb } from './test-helpers';
 
 describe('IndexedDB store', () => {
   storeContract(scratchIdb);
@@ -62,10 +62,7 @@ describe('IndexedDB store', () => {
     try {
       const meta = await store.save(id(), { model: [bytes(40, 1)] }, { counters: counters(1) });
       const db = await openCheckpointDb(dbName);
-      const rec = (await db.get('chunks', [meta.key, 'model', 1]))!;
-      const damaged = new Uint8Array(await new Blob([rec]).arrayBuffer());
-      damaged[3] ^= 1;
-      await db.put('chunks', new Blob([damaged]), [meta.key, 'model', 1]);
+      await flipIdbRecord(db, [meta.key, 'model', 1], 3);
       await expect(store.read(meta.key, 'model')).rejects.toMatchObject({
         name: 'ChecksumMismatchError',
         message: /SHA-256/,

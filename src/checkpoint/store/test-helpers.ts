@@ -1,8 +1,8 @@
 /** Scratch stores for the browser tests: each test gets its own OPFS folder and database. */
-import { deleteDB } from 'idb';
-import { type CheckpointId, tags } from '../naming';
+import { deleteDB, type IDBPDatabase } from 'idb';
+import { type CheckpointId, type CheckpointPart, tags } from '../naming';
 import type { CrashAt } from './common';
-import { createIdbStore } from './idb-store';
+import { type CheckpointDB, createIdbStore } from './idb-store';
 import { createOpfsStore } from './opfs-store';
 
 let n = 0;
@@ -44,4 +44,16 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false;
   for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** Flips one bit of an IndexedDB chunk record in place, whether it is a Blob (saves now) or an array (older saves). */
+export async function flipIdbRecord(
+  db: IDBPDatabase<CheckpointDB>,
+  key: [string, CheckpointPart, number],
+  at = 0,
+): Promise<void> {
+  const rec = (await db.get('chunks', key))!;
+  const bytes = rec instanceof Blob ? new Uint8Array(await rec.arrayBuffer()) : rec;
+  bytes[at] ^= 1;
+  await db.put('chunks', rec instanceof Blob ? new Blob([bytes]) : bytes, key);
 }
