@@ -55,5 +55,6 @@ export async function flipIdbRecord(
   const rec = (await db.get('chunks', key))!;
   const bytes = rec instanceof Blob ? new Uint8Array(await rec.arrayBuffer()) : rec;
   bytes[at] ^= 1;
-  await db.put('chunks', rec instanceof Blob ? new Blob([bytes]) : bytes, key);
+  // Records come from this origin's own ArrayBuffers; the cast only narrows ArrayBufferLike.
+  await db.put('chunks', rec instanceof Blob ? new Blob([bytes as Uint8Array<ArrayBuffer>]) : bytes, key);
 }
