@@ -272,11 +272,15 @@ function stagesSince(since: number): Record<string, number> {
   return out;
 }
 
-/** The same char-mlp as a tfjs LayersModel, compiled with Adam and trained one batch so its moments exist. */
+/**
+ * The same char-mlp as a tfjs LayersModel (the same parameters: the embedding is a bias-free dense
+ * layer over one-hot characters, since tfjs's Embedding has no gradient on WASM), compiled with
+ * Adam and trained one batch so its moments exist.
+ */
 async function tfjsTwin(run: RunConfig, vocab: number): Promise<tf.LayersModel> {
   const model = tf.sequential({
     layers: [
-      tf.layers.embedding({ inputDim: vocab, outputDim: run.embed, inputLength: run.context }),
+      tf.layers.dense({ inputShape: [run.context, vocab], units: run.embed, useBias: false }),
       tf.layers.flatten(),
       tf.layers.dense({ units: run.hidden, activation: 'tanh' }),
       tf.layers.dense({ units: vocab }),
@@ -284,7 +288,7 @@ async function tfjsTwin(run: RunConfig, vocab: number): Promise<tf.LayersModel> 
   });
   model.compile({ optimizer: tf.train.adam(run.lr), loss: 'sparseCategoricalCrossentropy' });
   // Float labels: tfjs's sparse cross-entropy floors them, which it refuses for int32.
-  const x = tf.zeros([run.batch_size, run.context]);
+  const x = tf.zeros([run.batch_size, run.context, vocab]);
   const y = tf.zeros([run.batch_size, 1]);
   await model.trainOnBatch(x, y);
   tf.dispose([x, y]);
@@ -324,7 +328,7 @@ async function tfjsSaveAndLoad(
   try {
     const loadMs = await time(async () => (loaded = await tf.loadLayersModel(TFJS_URL)));
     const firstMs = await time(async () => {
-      const x = tf.zeros([1, run.context]);
+      const x = tf.zeros([1, run.context, vocab]);
       const y = loaded!.predict(x) as tf.Tensor;
       await y.data();
       tf.dispose([x, y]);

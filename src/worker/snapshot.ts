@@ -50,6 +50,14 @@ export async function readOptimizer(session: TrainingSession, lr: number): Promi
   };
 }
 
+/** True when no value is NaN or infinite; a plain loop (every() with a callback is several times slower at 20M values). */
+function allFinite(data: Float32Array): boolean {
+  let acc = 0;
+  // x - x is 0 for every finite x and NaN for NaN and ±Infinity, and NaN sticks.
+  for (let i = 0; i < data.length; i++) acc += data[i] - data[i];
+  return acc === 0;
+}
+
 /** Assigns saved weights to the session's parameters; every name and shape must match. */
 export function assignWeights(params: Record<string, tf.Variable>, weights: Weights): void {
   for (const [name, variable] of Object.entries(params)) {
@@ -111,7 +119,7 @@ export async function restoreOptimizer(session: TrainingSession, part: OptimPart
           );
         }
         // A non-finite moment would only surface later as a NaN loss, blamed on the learning rate.
-        if (!w.data.every(Number.isFinite))
+        if (!allFinite(w.data))
           throw new TrainerError(
             'CheckpointFormatError',
             `the optimizer ${slot} of "${name}" holds NaN or infinite values`,
