@@ -124,9 +124,8 @@ export function table(results) {
             `${fmt(r.vsTfjs.ourResumeMs)} / ${fmt(r.vsTfjs.tfjsLoadMs + r.vsTfjs.tfjsFirstPredictionMs)} = ${fmt(r.vsTfjs.loadRatio, 2)}x`,
         ),
         line(
-          'peak heap MB save / resume',
-          (r) =>
-            `${fmt(r.memory.save.peakHeapDeltaBytes / 1e6, 1)} / ${fmt(r.memory.resume.peakHeapDeltaBytes / 1e6, 1)}`,
+          'peak worker heap over state, save / resume',
+          (r) => `${fmt(r.memory.save.heap?.copiesOfState, 2)}x / ${fmt(r.memory.resume.heap?.copiesOfState, 2)}x`,
         ),
         line(
           'peak tensor MB save / resume',

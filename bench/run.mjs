@@ -7,6 +7,7 @@
 import { chromium } from 'playwright';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { HEAP_SOURCE, peakOver, sampleWorkerHeap } from './heap.mjs';
 import { compareRuns, missingFigures, table } from './report.mjs';
 
 const argv = process.argv.slice(2);
@@ -150,9 +151,22 @@ try {
   for (const size of sections.includes('checkpoints')
     ? (process.env.BENCH_CHECKPOINT_SIZES || (smoke ? '40K' : '1M,20M')).split(',')
     : []) {
+    const heap = await attempt('worker heap sampling', () => sampleWorkerHeap(browser));
     const r = await attempt(`checkpoint ${size}`, () =>
       page.evaluate(([size, backend]) => window.trainerDebug.benchmarkCheckpoint(size, backend), [size, cpBackend]),
     );
+    const samples = heap.error ? [] : await heap.stop();
+    if (!r.error) {
+      // The JS heap + ArrayBuffers of the worker, at its peak in each window, over the state's bytes:
+      // about 1 means the operation held one CPU copy of the state at a time.
+      const peak = (w) => {
+        const p = peakOver(samples, w);
+        return p && { ...p, copiesOfState: Number((p.peakOverBaselineBytes / r.memory.stateBytes).toFixed(2)) };
+      };
+      r.memory.heapSource = heap.error ? heap.error : HEAP_SOURCE;
+      r.memory.save.heap = peak(r.memory.save.window);
+      r.memory.resume.heap = peak(r.memory.resume.window);
+    }
     if (r.error) {
       results.checkpoints.push({ size, ...r });
       continue;

@@ -10,7 +10,8 @@
  * - the time from a resume request to the first resumed step, stage by stage, beside a sync-handle
  *   read of the same bytes and their upload as tensors;
  * - the same model saved and loaded by tfjs itself (`model.save('indexeddb://…')`, optimizer included);
- * - the peak JS heap and tfjs's tensor bytes during a save and a resume.
+ * - tfjs's tensor bytes during a save and a resume, and their time windows for the bench's
+ *   samples of the worker's heap.
  */
 import * as tf from '@tensorflow/tfjs';
 import { deleteDB, openDB } from 'idb';
@@ -37,12 +38,10 @@ interface Versus {
 }
 
 export interface MemoryPeak {
-  /** Highest JS heap seen (bytes) above the heap before the operation; null where no source exists. */
-  peakHeapDeltaBytes: number | null;
-  /** Highest tfjs tensor bytes seen (tf.memory().numBytes) above the count before. */
+  /** When the operation ran, epoch ms (performance.timeOrigin based): the bench reads the worker's heap samples of that window. */
+  window: [number, number];
+  /** Highest tfjs tensor bytes seen (tf.memory().numBytes, sampled every 5 ms) above the count before. */
   peakTensorDeltaBytes: number;
-  /** peakHeapDeltaBytes over the bytes of state saved: at most about 1 means one CPU copy. */
-  heapCopiesOfState: number | null;
 }
 
 export interface CheckpointBench {
@@ -81,7 +80,7 @@ export interface CheckpointBench {
     saveRatio: number;
     loadRatio: number;
   };
-  memory: { source: string; stateBytes: number; save: MemoryPeak; resume: MemoryPeak };
+  memory: { stateBytes: number; save: MemoryPeak; resume: MemoryPeak };
 }
 
 /** char-mlp sizes of about 1M and 20M parameters (27 characters), and a small one for quick checks. */
@@ -224,42 +223,24 @@ async function rawIdbWrite(shape: string, parts: readonly Uint8Array[]): Promise
 }
 
 /**
- * Samples the JS heap and tfjs's tensor bytes while `fn` runs (every 5 ms, and around it):
- * synchronous stretches are not sampled inside, so a peak is a lower bound.
+ * Runs `fn`, sampling tfjs's tensor bytes every 5 ms (synchronous stretches are not sampled
+ * inside, so the peak is a lower bound) and noting its time window, for the JS heap samples the
+ * bench takes from outside (performance.memory is not exposed in a dedicated worker).
  */
-async function peakDuring<T>(stateBytes: number, fn: () => Promise<T>): Promise<[T, MemoryPeak]> {
-  const heap = () => (performance as Performance & { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize;
-  const heap0 = heap();
+async function peakDuring<T>(fn: () => Promise<T>): Promise<[T, MemoryPeak]> {
+  const now = () => performance.timeOrigin + performance.now();
   const tensors0 = tf.memory().numBytes;
-  let peakHeap = heap0 ?? 0;
   let peakTensors = tensors0;
-  const sample = () => {
-    const h = heap();
-    if (h !== undefined) peakHeap = Math.max(peakHeap, h);
-    peakTensors = Math.max(peakTensors, tf.memory().numBytes);
-  };
+  const sample = () => (peakTensors = Math.max(peakTensors, tf.memory().numBytes));
   const timer = setInterval(sample, 5);
+  const start = now();
   try {
     const out = await fn();
     sample();
-    const delta = heap0 === undefined ? null : peakHeap - heap0;
-    return [
-      out,
-      {
-        peakHeapDeltaBytes: delta,
-        peakTensorDeltaBytes: peakTensors - tensors0,
-        heapCopiesOfState: delta === null ? null : delta / stateBytes,
-      },
-    ];
+    return [out, { window: [start, now()], peakTensorDeltaBytes: peakTensors - tensors0 }];
   } finally {
     clearInterval(timer);
   }
-}
-
-function memorySource(): string {
-  if ((performance as Performance & { memory?: unknown }).memory)
-    return 'performance.memory.usedJSHeapSize (Chromium; sampled every 5 ms)';
-  return 'none: performance.memory is not exposed here and measureUserAgentSpecificMemory is not available in a dedicated worker';
 }
 
 /** Stage durations recorded since `since` by the app's code (User Timing measures), summed by name. */
@@ -403,7 +384,7 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
     const saveOnce = (store: DualCheckpointStore) =>
       checkpointer(store).saveFinal(loop.position(), loop.totalUpdates, true);
     const stateBytes = 3 * 4 * paramCount(session.specs); // weights and Adam's two moments, float32
-    const [, saveMemory] = await peakDuring(stateBytes, () => saveOnce(opfs));
+    const [, saveMemory] = await peakDuring(() => saveOnce(opfs));
     const endOpfs = await medianTime(repeats, () => saveOnce(opfs));
     const endIdb = await medianTime(repeats, () => saveOnce(idb));
     const endBoth = await medianTime(repeats, () => saveOnce(both));
@@ -447,7 +428,7 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
         s2.dispose();
       }
     };
-    const [toFirstStep, resumeMemory] = await peakDuring(stateBytes, () => time(resumeOnce));
+    const [toFirstStep, resumeMemory] = await peakDuring(() => time(resumeOnce));
     const stages = stagesSince(since);
     // What the first step costs beyond a steady one: kernel set-up (shader compiles on WebGPU).
     stages['resume:first step, beyond a steady step'] = Math.max(0, (stages['resume:first step'] ?? 0) - stepMs);
@@ -515,7 +496,7 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
         saveRatio: endBoth / tfjs.tfjsSaveMs,
         loadRatio: toFirstStep / tfjsLoad,
       },
-      memory: { source: memorySource(), stateBytes, save: saveMemory, resume: resumeMemory },
+      memory: { stateBytes, save: saveMemory, resume: resumeMemory },
     };
   } finally {
     session.dispose();

@@ -36,30 +36,35 @@ export async function hashParts(parts: CheckpointParts): Promise<Partial<Record<
   return out;
 }
 
-/** Hashes every part once and builds the metadata the commit record will hold. */
-export async function describeSave(id: CheckpointId, parts: CheckpointParts, info: SaveInfo): Promise<CheckpointMeta> {
+/**
+ * Checks a save's input and builds the metadata its commit record will hold, hashing every part
+ * once (or taking the caller's hashes). Bad input throws synchronously, before anything is written;
+ * the hashing is what the returned promise waits for, so a store can write while it runs.
+ */
+export function describeSave(id: CheckpointId, parts: CheckpointParts, info: SaveInfo): Promise<CheckpointMeta> {
   const key = checkpointKey(id); // validates the id first: nothing is written under a bad name
   const given = givenParts(parts);
   const counters = checkCounters(info.counters);
-  const infos: PartInfo[] = [];
-  for (const [part, chunks] of given) {
-    const size = chunks.reduce((n, c) => n + c.byteLength, 0);
-    infos.push({
-      part,
-      path: checkpointPath(id, part),
-      size,
-      sha256: info.sha256?.[part] ?? (await sha256Hex(chunks)),
-    });
-  }
-  return {
-    key,
-    id: structuredClone(id),
-    parts: infos,
-    counters,
-    metrics: { ...(info.metrics ?? {}) },
-    createdAt: info.createdAt ?? Date.now(),
-    generation: info.generation ?? newGeneration(),
+  const createdAt = info.createdAt ?? Date.now();
+  const generation = info.generation ?? newGeneration();
+  const described = async (): Promise<CheckpointMeta> => {
+    const known = await info.sha256;
+    const infos: PartInfo[] = [];
+    for (const [part, chunks] of given) {
+      const size = chunks.reduce((n, c) => n + c.byteLength, 0);
+      infos.push({ part, path: checkpointPath(id, part), size, sha256: known?.[part] ?? (await sha256Hex(chunks)) });
+    }
+    return {
+      key,
+      id: structuredClone(id),
+      parts: infos,
+      counters,
+      metrics: { ...(info.metrics ?? {}) },
+      createdAt,
+      generation,
+    };
   };
+  return described();
 }
 
 /** ChecksumMismatchError for one part of one copy. */

@@ -119,10 +119,13 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
       generation: info.generation ?? newGeneration(),
       createdAt: info.createdAt ?? Date.now(),
     };
-    // Hashed once here rather than once per store. A malformed save (no parts) is left for each
-    // store to refuse in its own words.
-    if (stores.length > 1 && !info.sha256 && Object.values(parts).some((c) => c !== undefined))
-      shared.sha256 = await hashParts(parts);
+    // Hashed once here rather than once per store, while the stores write (they wait for it only
+    // to commit). A malformed save (no parts) is left for each store to refuse in its own words.
+    if (stores.length > 1 && !info.sha256 && Object.values(parts).some((c) => c !== undefined)) {
+      const hashing = hashParts(parts);
+      hashing.catch(() => undefined); // each store's save reports it
+      shared.sha256 = hashing;
+    }
     const results = await Promise.allSettled(stores.map((s) => s.save(id, parts, shared)));
     const failures: StoreFailure[] = [];
     let meta: CheckpointMeta | undefined;

@@ -13,7 +13,16 @@ import {
   validateRunId,
   validateStageName,
 } from '../naming';
-import { checksumMismatch, type CrashAt, describeSave, notFound, SerialQueue, SimulatedCrash, stage } from './common';
+import {
+  checksumMismatch,
+  type CrashAt,
+  describeSave,
+  givenParts,
+  notFound,
+  SerialQueue,
+  SimulatedCrash,
+  stage,
+} from './common';
 import { toStorageError } from './quota';
 import { sha256Hex } from './sha256';
 import type { CheckpointMeta, CheckpointParts, CheckpointStore, ListFilter, SaveInfo } from './types';
@@ -105,23 +114,29 @@ export function createIdbStore(options: IdbStoreOptions = {}): CheckpointStore {
     parts: CheckpointParts,
     info: SaveInfo,
   ): Promise<CheckpointMeta> {
-    // Hashing awaits outside IndexedDB, so it happens before the transaction (which would auto-commit).
-    const meta = await describeSave(id, parts, info);
+    const describing = describeSave(id, parts, info);
+    describing.catch(() => undefined); // awaited below
+    const given = givenParts(parts);
     return queue.run(async () => {
+      // Blob records: Chromium stores a Blob's bytes as a file beside the database instead of
+      // cloning them through LevelDB, several times faster for large parts. Each part's Blob is
+      // built from its chunks (no join in JS) while the hashing runs off the thread.
+      const blobs = given.map(
+        ([part, chunks]) => [part, new Blob([...(chunks as Uint8Array<ArrayBuffer>[])])] as const,
+      );
+      // Awaited before the transaction opens: an await on anything but IndexedDB inside it would let it commit.
+      const meta = await describing;
       const d = await db();
       const tx = d.transaction(['meta', 'chunks'], 'readwrite');
       const chunks = tx.objectStore('chunks');
       const pending: Promise<unknown>[] = [chunks.delete(chunkRange(meta.key))];
       try {
         let puts = 0;
-        for (const p of meta.parts) {
-          // Blob records: Chromium stores a Blob's bytes as a file beside the database instead of
-          // cloning them through LevelDB, several times faster for large parts. One Blob is built
-          // from the part's chunks (no join in JS) and put in slices of at most chunkSize bytes.
-          const blob = new Blob([...(parts[p.part] as readonly Uint8Array<ArrayBuffer>[])]);
+        for (const [part, blob] of blobs) {
+          // In slices of at most chunkSize bytes (slices share the Blob's bytes).
           let index = 0;
           for (let at = 0; at < blob.size || index === 0; at += chunkSize) {
-            pending.push(chunks.put(blob.slice(at, at + chunkSize), [meta.key, p.part, index++]));
+            pending.push(chunks.put(blob.slice(at, at + chunkSize), [meta.key, part, index++]));
             if (crashAt('chunks-put', puts++)) throw new SimulatedCrash('chunks-put');
           }
         }

@@ -7,6 +7,7 @@ import { TrainerError } from '../../shared/errors';
 import {
   CHECKPOINTS_DIR,
   type CheckpointId,
+  checkpointKey,
   type CheckpointPart,
   checkpointFileName,
   parseCheckpointKey,
@@ -14,7 +15,17 @@ import {
   validateRunId,
   validateStageName,
 } from '../naming';
-import { checksumMismatch, type CrashAt, describeSave, notFound, SerialQueue, SimulatedCrash, stage } from './common';
+import {
+  checksumMismatch,
+  type CrashAt,
+  describeSave,
+  givenParts,
+  newGeneration,
+  notFound,
+  SerialQueue,
+  SimulatedCrash,
+  stage,
+} from './common';
 import { toStorageError } from './quota';
 import { sha256Hex } from './sha256';
 import type { CheckpointMeta, CheckpointParts, CheckpointStore, ListFilter, SaveInfo } from './types';
@@ -343,39 +354,46 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
   }
 
   async function save(id: CheckpointId, parts: CheckpointParts, info: SaveInfo): Promise<CheckpointMeta> {
-    const meta = await describeSave(id, parts, info);
+    const generation = info.generation ?? newGeneration();
+    // Hashing (crypto.subtle works off the thread) goes on while the parts are written.
+    const describing = describeSave(id, parts, { ...info, generation });
+    describing.catch(() => undefined); // awaited below
+    const given = givenParts(parts);
     return queue.run(async () => {
-      const stem = stemOf(meta.key);
-      const manifest: Manifest = { format: MANIFEST_FORMAT, ...meta };
       let dir: FileSystemDirectoryHandle | undefined;
       let committed = false;
+      let meta: CheckpointMeta | undefined;
       try {
         dir = (await folder(dirSegments(id), true))!;
-        for (const [i, p] of meta.parts.entries()) {
-          await writeStaged(dir, stagedFileName(checkpointFileName(id, p.part), meta.generation), parts[p.part]!);
+        for (const [i, [part, chunks]] of given.entries()) {
+          await writeStaged(dir, stagedFileName(checkpointFileName(id, part), generation), chunks);
           if (crashAt('part-written', i)) throw new SimulatedCrash('part-written');
         }
+        meta = await describing;
         // The commit: once this file is replaced, the new checkpoint is the one under the key.
-        await writeFile(dir, manifestFileName(stem), [JSON.stringify(manifest)]);
+        await writeFile(dir, manifestFileName(stemOf(meta.key)), [
+          JSON.stringify({ format: MANIFEST_FORMAT, ...meta } satisfies Manifest),
+        ]);
         committed = true;
         if (crashAt('manifest-written', 0)) throw new SimulatedCrash('manifest-written');
       } catch (e) {
         if (e instanceof SimulatedCrash) throw e;
         if (!committed && dir) {
           // Only this save's staged files go; the previous checkpoint was never touched.
-          for (const p of meta.parts) {
-            await remove(dir, stagedFileName(checkpointFileName(id, p.part), meta.generation)).catch(() => false);
+          for (const [part] of given) {
+            await remove(dir, stagedFileName(checkpointFileName(id, part), generation)).catch(() => false);
           }
         }
-        throw await toStorageError(e, `save checkpoint ${meta.key}`);
+        throw await toStorageError(e, `save checkpoint ${checkpointKey(id)}`);
       }
+      const manifest: Manifest = { format: MANIFEST_FORMAT, ...meta };
       try {
         await promote(dir, manifest, (i) => {
           if (crashAt('part-promoted', i)) throw new SimulatedCrash('part-promoted');
         });
         await tidyStem(
           dir,
-          stem,
+          stemOf(meta.key),
           manifest,
           (await entries(dir)).map(([n]) => n),
         );

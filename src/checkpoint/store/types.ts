@@ -37,10 +37,10 @@ export interface SaveInfo {
   generation?: string;
   createdAt?: number;
   /**
-   * The parts' SHA-256 when the caller has already computed them (the dual store hashes once for
-   * both copies); a store hashes any part missing here itself.
+   * The parts' SHA-256 when the caller computes them (the dual store hashes once for both copies,
+   * while the stores write); a store hashes any part missing here itself.
    */
-  sha256?: Partial<Record<CheckpointPart, string>>;
+  sha256?: Partial<Record<CheckpointPart, string>> | Promise<Partial<Record<CheckpointPart, string>>>;
 }
 
 export interface ListFilter {

@@ -1,0 +1,59 @@
+// The trainer worker's heap, sampled from outside: performance.memory is not exposed in a
+// dedicated worker, so the bench asks Chromium's DevTools protocol (Runtime.getHeapUsage on the
+// worker's target): the JS heap plus ArrayBuffer backing stores, where checkpoint bytes live.
+
+export const HEAP_SOURCE =
+  'DevTools protocol Runtime.getHeapUsage on the trainer worker: usedSize (JS heap) + backingStorageSize (ArrayBuffers), sampled every 20 ms';
+
+/** Starts sampling the page's trainer worker; stop() returns the samples as [epoch ms, bytes]. */
+export async function sampleWorkerHeap(browser) {
+  const cdp = await browser.newBrowserCDPSession();
+  const { targetInfos } = await cdp.send('Target.getTargets');
+  // The trainer is a module worker served from the app; tfjs's WASM threads (if any) are blob: workers.
+  const target = targetInfos.find((t) => t.type === 'worker' && !t.url.startsWith('blob:'));
+  if (!target) throw new Error(`no trainer worker among ${targetInfos.map((t) => t.type).join(', ')}`);
+  const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: target.targetId, flatten: false });
+  let id = 0;
+  const waiting = new Map();
+  cdp.on('Target.receivedMessageFromTarget', (e) => {
+    const m = JSON.parse(e.message);
+    waiting.get(m.id)?.(m);
+    waiting.delete(m.id);
+  });
+  const call = (method) =>
+    new Promise((resolve) => {
+      const i = ++id;
+      waiting.set(i, resolve);
+      void cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: i, method }) });
+    });
+  const samples = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const m = await call('Runtime.getHeapUsage');
+      if (m.result) samples.push([Date.now(), m.result.usedSize + (m.result.backingStorageSize ?? 0)]);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await Promise.race([loop, new Promise((r) => setTimeout(r, 2000))]);
+      await cdp.detach().catch(() => {});
+      return samples;
+    },
+  };
+}
+
+/** The highest sample within [start, end] over the last sample before start, in bytes. */
+export function peakOver(samples, [start, end]) {
+  const before = samples.filter(([t]) => t <= start).at(-1) ?? samples.find(([t]) => t >= start);
+  const inside = samples.filter(([t]) => t >= start && t <= end).map(([, b]) => b);
+  if (!before || inside.length === 0) return null;
+  return {
+    baselineBytes: before[1],
+    peakBytes: Math.max(...inside),
+    peakOverBaselineBytes: Math.max(...inside) - before[1],
+    samples: inside.length,
+  };
+}
