@@ -5,14 +5,12 @@
 export const HEAP_SOURCE =
   'DevTools protocol Runtime.getHeapUsage on the trainer worker: usedSize (JS heap) + backingStorageSize (ArrayBuffers), sampled every 20 ms';
 
-/** Starts sampling the page's trainer worker; stop() returns the samples as [epoch ms, bytes]. */
+/**
+ * Starts sampling the page's trainer worker (waiting for it to appear: the page starts it on its
+ * first call); stop() returns the samples as [epoch ms, bytes].
+ */
 export async function sampleWorkerHeap(browser) {
   const cdp = await browser.newBrowserCDPSession();
-  const { targetInfos } = await cdp.send('Target.getTargets');
-  // The trainer is a module worker served from the app; tfjs's WASM threads (if any) are blob: workers.
-  const target = targetInfos.find((t) => t.type === 'worker' && !t.url.startsWith('blob:'));
-  if (!target) throw new Error(`no trainer worker among ${targetInfos.map((t) => t.type).join(', ')}`);
-  const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: target.targetId, flatten: false });
   let id = 0;
   const waiting = new Map();
   cdp.on('Target.receivedMessageFromTarget', (e) => {
@@ -20,26 +18,38 @@ export async function sampleWorkerHeap(browser) {
     waiting.get(m.id)?.(m);
     waiting.delete(m.id);
   });
-  const call = (method) =>
-    new Promise((resolve) => {
-      const i = ++id;
-      waiting.set(i, resolve);
-      void cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: i, method }) });
-    });
   const samples = [];
   let running = true;
+  let failure;
   const loop = (async () => {
+    let sessionId;
     while (running) {
-      const m = await call('Runtime.getHeapUsage');
-      if (m.result) samples.push([Date.now(), m.result.usedSize + (m.result.backingStorageSize ?? 0)]);
+      if (!sessionId) {
+        const { targetInfos } = await cdp.send('Target.getTargets');
+        // The trainer is a module worker served by the app; tfjs's WASM threads (if any) are blob: workers.
+        const target = targetInfos.find((t) => t.type === 'worker' && !t.url.startsWith('blob:'));
+        if (target)
+          ({ sessionId } = await cdp.send('Target.attachToTarget', { targetId: target.targetId, flatten: false }));
+      } else {
+        const m = await new Promise((resolve) => {
+          const i = ++id;
+          waiting.set(i, resolve);
+          const message = JSON.stringify({ id: i, method: 'Runtime.getHeapUsage' });
+          cdp.send('Target.sendMessageToTarget', { sessionId, message }).catch((e) => resolve({ error: e }));
+        });
+        if (m.result) samples.push([Date.now(), m.result.usedSize + (m.result.backingStorageSize ?? 0)]);
+        else failure = m.error;
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
-  })();
+  })().catch((e) => (failure = e));
   return {
     async stop() {
       running = false;
       await Promise.race([loop, new Promise((r) => setTimeout(r, 2000))]);
       await cdp.detach().catch(() => {});
+      if (samples.length === 0)
+        throw new Error(`no heap samples of the trainer worker (${failure ?? 'no worker found'})`);
       return samples;
     },
   };

@@ -155,7 +155,8 @@ try {
     const r = await attempt(`checkpoint ${size}`, () =>
       page.evaluate(([size, backend]) => window.trainerDebug.benchmarkCheckpoint(size, backend), [size, cpBackend]),
     );
-    const samples = heap.error ? [] : await heap.stop();
+    const stopped = heap.error ? heap : await attempt('worker heap sampling', () => heap.stop());
+    const samples = stopped.error ? [] : stopped;
     if (!r.error) {
       // The JS heap + ArrayBuffers of the worker, at its peak in each window, over the state's bytes:
       // about 1 means the operation held one CPU copy of the state at a time.
@@ -163,7 +164,7 @@ try {
         const p = peakOver(samples, w);
         return p && { ...p, copiesOfState: Number((p.peakOverBaselineBytes / r.memory.stateBytes).toFixed(2)) };
       };
-      r.memory.heapSource = heap.error ? heap.error : HEAP_SOURCE;
+      r.memory.heapSource = stopped.error ? stopped.error : HEAP_SOURCE;
       r.memory.save.heap = peak(r.memory.save.window);
       r.memory.resume.heap = peak(r.memory.resume.window);
     }

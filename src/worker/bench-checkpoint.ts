@@ -418,7 +418,9 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
         { ...prepared.run, resume_run_id: run.run_id, resume_checkpoint: 'last', epochs: 200 },
         opfs,
       );
-      const s2 = new TrainingSession(resumed.run, resumed.task, 'resumed/');
+      const sessionStart = performance.now();
+      const s2 = new TrainingSession(resumed.run, resumed.task, 'resumed/', resumed.restoresWeights ? 'zeros' : 'init');
+      performance.measure('resume:session', { start: sessionStart, end: performance.now() });
       try {
         const { position } = await resumed.restore(s2);
         const l2 = new TrainingLoop(s2, resumed.run, position, () => {});

@@ -25,6 +25,8 @@ export interface PreparedRun {
    * Applied once a backend is chosen and the session exists. `validateFirst`: the weights came from
    * another engine (PyTorch), so the app's own validation of them comes before the first update.
    */
+  /** True when restore() replaces every weight (a resume), so the session need not draw initial values. */
+  restoresWeights: boolean;
   restore(
     session: TrainingSession,
   ): Promise<{ position: LoopPosition; callbacks?: { [key: string]: JsonValue }; validateFirst?: boolean }>;
@@ -56,6 +58,7 @@ export async function prepareRun(
       task,
       names,
       event: { ...names, config: run },
+      restoresWeights: false,
       restore: async () => ({ position: startPosition(run) }),
     };
   }
@@ -75,6 +78,7 @@ export async function prepareRun(
     task,
     names,
     event,
+    restoresWeights: false, // a warm start may leave unmatched parameters at their initial values
     restore: async (session) => {
       const shapes = Object.fromEntries(Object.entries(session.params).map(([n, v]) => [n, v.shape]));
       const { matched, report } = matchWeights(loaded.model.stateDict, shapes, {
@@ -129,6 +133,7 @@ async function prepareResume(
     task,
     names,
     event,
+    restoresWeights: true,
     restore: async (session) => {
       const saved = loaded.model.meta?.modelConfig ?? {};
       checkTopology(saved, { ...session.modelConfig, vocabulary: task.vocabulary });

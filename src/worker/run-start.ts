@@ -122,7 +122,7 @@ export class RunStart {
         });
         signal.throwIfAborted();
         onEvent({ type: 'backend', report });
-        const session = new TrainingSession(run, task);
+        const session = new TrainingSession(run, task, '', prepared.restoresWeights ? 'zeros' : 'init');
         this.session = session;
         const { position, callbacks, validateFirst } = await prepared.restore(session);
         // The last moment a cancel ends the start: from the `run` event on, Stop means save and end.

@@ -27,6 +27,8 @@ export class TrainingSession {
     readonly task: Task,
     /** Prefix for tfjs variable names, which must be unique while they live (trial runs use one). */
     readonly variablePrefix = '',
+    /** 'zeros' when a checkpoint's weights replace them at once (a resume): skips drawing millions of random values. */
+    weights: 'init' | 'zeros' = 'init',
   ) {
     this.modelConfig = task.modelConfig(run);
     this.def = modelDefinition(this.modelConfig.kind);
@@ -34,7 +36,8 @@ export class TrainingSession {
     const rng = Rng.fromSeed(run.seed, 0x1417);
     this.params = {};
     for (const spec of this.specs) {
-      const values = tf.tensor(initialValues(spec, rng), spec.shape, 'float32');
+      const values =
+        weights === 'zeros' ? tf.zeros(spec.shape) : tf.tensor(initialValues(spec, rng), spec.shape, 'float32');
       this.params[spec.name] = tf.variable(values, true, variablePrefix + spec.name);
       values.dispose();
     }
