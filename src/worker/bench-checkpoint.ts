@@ -99,6 +99,9 @@ export const RAW_IDB_NAME = 'bench-raw';
 /** tfjs's own save, under its IndexedDB scheme. */
 const TFJS_URL = 'indexeddb://bench-tfjs';
 
+/** Progress on the worker's console (the bench forwards it to stderr), so a stall shows where. */
+const progress = (size: string, what: string) => console.info(`bench ${size}: ${what}`);
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mbPerS = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
 
@@ -370,6 +373,7 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
     const stepMs = await medianTime(3, () => loop.runToEnd(1));
     const deviceReadMs = await medianTime(3, () => readWeights(session.params));
 
+    progress(size, 'steps timed');
     const saves: SavedEvent[] = [];
     const checkpointer = (store: DualCheckpointStore) =>
       new Checkpointer(
@@ -385,9 +389,13 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
       checkpointer(store).saveFinal(loop.position(), loop.totalUpdates, true);
     const stateBytes = 3 * 4 * paramCount(session.specs); // weights and Adam's two moments, float32
     const [, saveMemory] = await peakDuring(() => saveOnce(opfs));
+    progress(size, 'memory save done');
     const endOpfs = await medianTime(repeats, () => saveOnce(opfs));
+    progress(size, 'end-to-end OPFS done');
     const endIdb = await medianTime(repeats, () => saveOnce(idb));
+    progress(size, 'end-to-end IndexedDB done');
     const endBoth = await medianTime(repeats, () => saveOnce(both));
+    progress(size, 'end-to-end both done');
     const bytes = saves[0].bytes;
     const heldMs = median(saves.map((s) => s.heldMs));
 
@@ -397,13 +405,16 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
     const parts = Object.fromEntries(meta.parts.map((p, i) => [p.part, [partBytes[i]]]));
     const opfsMs = await medianTime(repeats, () => opfs.save(meta.id, parts, { counters: meta.counters }));
     const idbMs = await medianTime(repeats, () => idb.save(meta.id, parts, { counters: meta.counters }));
+    progress(size, 'store saves done');
     const rawOpfs = await medianTime(repeats, () => rawOpfsSyncWrite(partBytes));
     const rawOpfsOld = await medianTime(repeats, () => rawOpfsWritable(partBytes));
+    progress(size, 'raw OPFS done');
     const rawShapesMs: Record<string, number> = {};
     for (const shape of Object.keys(IDB_SHAPES))
       rawShapesMs[shape] = await medianTime(repeats, () => rawIdbWrite(shape, partBytes));
     const [fastestShape, rawIdb] = Object.entries(rawShapesMs).sort((a, b) => a[1] - b[1])[0];
 
+    progress(size, 'raw IndexedDB done');
     // Hash throughput over the largest part, as one buffer (native) and as 8 MiB chunks (hash-wasm).
     const largest = partBytes.reduce((a, b) => (b.byteLength > a.byteLength ? b : a));
     const pieces: Uint8Array[] = [];
@@ -411,6 +422,7 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
     const nativeMs = await medianTime(repeats, () => nativeSha256Hex(largest));
     const wasmMs = await medianTime(repeats, () => streamingSha256Hex(pieces));
 
+    progress(size, 'hashes done');
     // Resume: from request to the first resumed step, stage by stage.
     const since = performance.now();
     const resumeOnce = async () => {
@@ -431,6 +443,7 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
       }
     };
     const [toFirstStep, resumeMemory] = await peakDuring(() => time(resumeOnce));
+    progress(size, 'resume done');
     const stages = stagesSince(since);
     // What the first step costs beyond a steady one: kernel set-up (shader compiles on WebGPU).
     stages['resume:first step, beyond a steady step'] = Math.max(0, (stages['resume:first step'] ?? 0) - stepMs);
@@ -444,7 +457,9 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
       tf.dispose(tensors);
     });
 
+    progress(size, 'raw resume done');
     const tfjs = await tfjsSaveAndLoad(prepared.run, session.params['embedding.weight'].shape[0]);
+    progress(size, 'tfjs done');
     const tfjsLoad = tfjs.tfjsLoadMs + tfjs.tfjsFirstPredictionMs;
     const inWorker = typeof (self as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
     const versus = (storeMs: number, rawMs: number, old: number, how: string): Versus => ({
