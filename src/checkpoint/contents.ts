@@ -78,6 +78,12 @@ export interface TrainerPart {
   callbacks: { [key: string]: JsonValue };
   config: { [key: string]: JsonValue };
   backend: string;
+  /**
+   * The latest validation metrics when the checkpoint was taken (`val/loss`, `val/f1`...), and the
+   * update they were measured at; absent before the first validation (and in older files).
+   */
+  metrics?: Record<string, number>;
+  metricsUpdate?: number;
 }
 
 const FORMAT_VERSION = 1;
@@ -394,7 +400,28 @@ export function encodeTrainerPart(p: TrainerPart): PyValue {
     config: fromJson(p.config),
     backend: p.backend,
   });
+  if (p.metrics) {
+    d.set('metrics', PyDict.fromObject(Object.fromEntries(Object.entries(p.metrics).map(([k, v]) => [k, pyFloat(v)]))));
+    if (p.metricsUpdate !== undefined) d.set('metrics_update', p.metricsUpdate);
+  }
   return d;
+}
+
+/** The trainer part's metrics: finite numbers by name; anything else in it is left out. */
+function metricsFromPy(v: PyValue | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!(v instanceof PyDict)) return out;
+  for (const [k, x] of v) {
+    if (typeof k !== 'string' || isTensor(x)) continue;
+    let n = NaN;
+    try {
+      n = num(x);
+    } catch {
+      // not a number: left out
+    }
+    if (Number.isFinite(n)) out[k] = n;
+  }
+  return out;
 }
 
 export function decodeTrainerPart(v: PyValue): TrainerPart {
@@ -430,6 +457,8 @@ export function decodeTrainerPart(v: PyValue): TrainerPart {
     callbacks,
     config,
     backend: d.has('backend') ? strField(d, 'backend', 'the trainer file') : '',
+    ...(d.has('metrics') ? { metrics: metricsFromPy(d.get('metrics')) } : {}),
+    ...(d.has('metrics_update') ? { metricsUpdate: intField(d, 'metrics_update', 'the trainer file') } : {}),
   };
 }
 

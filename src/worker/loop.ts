@@ -11,6 +11,7 @@ import type { RunConfig } from '../shared/config';
 import type { Counters, LossPoint, TrainerEvent, TrainerState } from '../shared/progress';
 import { TrainerError, isNamed, toWireError } from '../shared/errors';
 import { learningRateAt } from './schedule';
+import { formatExample } from '../tasks/examples';
 import type { TrainingSession } from './session';
 
 const PROGRESS_INTERVAL_MS = 100;
@@ -208,8 +209,17 @@ export class TrainingLoop {
   private async evaluate(epochEnd: boolean): Promise<void> {
     const metrics = await this.session.evaluate();
     // Its own generator, seeded by the update: showing samples never moves the training RNG.
-    const samples = await this.session.showcase(Rng.fromSeed(this.run.seed, 0x5a, this.counters.update));
-    this.emit({ type: 'eval', counters: { ...this.counters }, metrics, samples, epochEnd });
+    const examples = await this.session.examples(Rng.fromSeed(this.run.seed, 0x5a, this.counters.update));
+    const confusion = this.session.task.lastConfusion;
+    this.emit({
+      type: 'eval',
+      counters: { ...this.counters },
+      metrics,
+      samples: examples.map(formatExample),
+      examples,
+      ...(confusion ? { confusion } : {}),
+      epochEnd,
+    });
     if (this.hooks.afterEval) {
       const position = this.position();
       await this.withDiskRetry(() => this.hooks.afterEval!(position, this.totalUpdates, metrics));
