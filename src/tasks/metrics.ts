@@ -10,7 +10,11 @@ export interface Confusion {
   matrix: number[][];
 }
 
-export function confusionMatrix(classes: readonly string[], truth: ArrayLike<number>, predicted: ArrayLike<number>): Confusion {
+export function confusionMatrix(
+  classes: readonly string[],
+  truth: ArrayLike<number>,
+  predicted: ArrayLike<number>,
+): Confusion {
   if (truth.length !== predicted.length) throw new Error('truth and predictions differ in length');
   const k = classes.length;
   const matrix = Array.from({ length: k }, () => new Array<number>(k).fill(0));

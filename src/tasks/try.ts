@@ -71,7 +71,12 @@ function listChars(cs: string[]): string {
 }
 
 /** The model's answer to one input. The input's kind must be the one its task answers. */
-export async function answerTry(m: TryModel, input: TryInput, origin: TryOrigin, dictionary?: Dictionary): Promise<TryResult> {
+export async function answerTry(
+  m: TryModel,
+  input: TryInput,
+  origin: TryOrigin,
+  dictionary?: Dictionary,
+): Promise<TryResult> {
   const kind = m.model.config.kind;
   if (input?.kind === 'generate' && (kind === 'char-mlp' || kind === 'gpt')) return generate(m, input, origin);
   if (input?.kind === 'translate' && kind === 'seq2seq') return translate(m, input, origin, dictionary);
@@ -129,7 +134,8 @@ async function generate(m: TryModel, input: GenerateInput, origin: TryOrigin): P
   if (c.kind === 'char-mlp') seq = [...new Array<number>(context).fill(0), ...ids];
   else if (words) seq = [0, ...ids];
   else seq = ids.length > 0 ? ids : [index.get('\n') ?? 0];
-  if (ids.length > context) notes.push(`only the last ${context} characters of the prompt are seen (the model's context)`);
+  if (ids.length > context)
+    notes.push(`only the last ${context} characters of the prompt are seen (the model's context)`);
 
   const rng = Rng.fromSeed(seed, 0x7e7);
   const v = c.vocab_size;
@@ -177,20 +183,32 @@ async function translate(
   const tokens = byWord ? text.split(/\s+/).filter(Boolean) : [...text];
   if (g2p && /\s/.test(text)) refuse('type one word (no spaces)');
   if (tokens.length > srcLen)
-    refuse(`the ${g2p ? 'word' : 'source'} has ${tokens.length} ${byWord ? 'words' : 'characters'}; the model takes at most ${srcLen}`);
+    refuse(
+      `the ${g2p ? 'word' : 'source'} has ${tokens.length} ${byWord ? 'words' : 'characters'}; the model takes at most ${srcLen}`,
+    );
   const known = new Set(source.filter((t) => !(SPECIALS as readonly string[]).includes(t)));
   const unknown = outside(tokens, known);
   if (unknown.length > 0)
-    refuse(`the ${g2p ? 'word' : 'source'} has ${byWord ? 'words' : 'characters'} the model never saw: ${listChars(unknown)}`);
+    refuse(
+      `the ${g2p ? 'word' : 'source'} has ${byWord ? 'words' : 'characters'} the model never saw: ${listChars(unknown)}`,
+    );
   const srcVocab = vocabFromTokens(source);
   const ids = new Int32Array(srcLen);
   tokens.forEach((t, i) => (ids[i] = srcVocab.index.get(t)!));
   // Long enough for any target the data had (g2p: at most 16 phonemes for 16 letters).
   const steps = Math.min(256, 2 * srcLen + 2);
   const [hyp] = await greedyDecode(m.model, ids, 1, srcLen, steps, vocabFromTokens(target));
-  const join = byWord || g2p || target.some((t) => !(SPECIALS as readonly string[]).includes(t) && [...t].length > 1) ? ' ' : '';
+  const join =
+    byWord || g2p || target.some((t) => !(SPECIALS as readonly string[]).includes(t) && [...t].length > 1) ? ' ' : '';
   const shown = byWord ? tokens.join(' ') : text;
-  const result: TranslateResult = { kind: 'translate', origin, input: shown, tokens: hyp, output: hyp.join(join), notes };
+  const result: TranslateResult = {
+    kind: 'translate',
+    origin,
+    input: shown,
+    tokens: hyp,
+    output: hyp.join(join),
+    notes,
+  };
   if (g2p && dictionary) {
     const known = await dictionary(text);
     if (known) {
@@ -207,9 +225,15 @@ async function classify(m: TryModel, input: ClassifyInput, origin: TryOrigin): P
   const c = m.model.config;
   const buckets = Number(c.vocab_size);
   const features = hashedNgrams(text, { min: Number(c.ngram_min), max: Number(c.ngram_max), buckets });
-  const notes = normaliseText(text) === text ? [] : ['lower-cased and its white space collapsed, as the training messages were'];
+  const notes =
+    normaliseText(text) === text ? [] : ['lower-cased and its white space collapsed, as the training messages were'];
   const p = tf.tidy(() =>
-    tf.softmax(m.model.def.logits(m.model.params, tf.tensor2d(densify([features], buckets), [1, buckets]), c, { training: false, seed: 0 })),
+    tf.softmax(
+      m.model.def.logits(m.model.params, tf.tensor2d(densify([features], buckets), [1, buckets]), c, {
+        training: false,
+        seed: 0,
+      }),
+    ),
   );
   const probabilities = Array.from(await p.data());
   p.dispose();
