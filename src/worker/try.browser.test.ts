@@ -10,6 +10,8 @@ import { DEFAULT_CONFIG, type RunConfig } from '../shared/config';
 import type { TrainerEvent } from '../shared/progress';
 import type { TryInput, TryResult } from '../shared/try';
 import { Trainer } from './run-start';
+import { decodeTrainerPart } from '../checkpoint/contents';
+import { readTorchFile } from '../checkpoint/torch/index';
 
 await tf.setBackend('cpu');
 const opfs = await scratchOpfs();
@@ -107,9 +109,9 @@ describe('tryModel', () => {
     // The same weights, input and seed: the checkpoint answers as the live model would have at its update.
     const again = await trainer.tryModel({ source: { runId: 'try-names', stageName: 'train', tag: 'latest' }, input });
     expect(again).toEqual(saved);
-    expect(await errorName(trainer.tryModel({ source: { runId: 'no-such-run', stageName: 'train', tag: 'latest' }, input }))).toBe(
-      'CheckpointNotFoundError',
-    );
+    expect(
+      await errorName(trainer.tryModel({ source: { runId: 'no-such-run', stageName: 'train', tag: 'latest' }, input })),
+    ).toBe('CheckpointNotFoundError');
   });
 
   it('spam: a probability in [0, 1]; a checkpoint tried while another run trains leaves that run undisturbed', async () => {
@@ -132,7 +134,10 @@ describe('tryModel', () => {
       events.push(e);
       if (e.type !== 'progress') return;
       if (!other && e.counters.update >= 1) {
-        other = trainer.tryModel({ source: { runId: 'try-names', stageName: 'train', tag: 'latest' }, input: namesInput });
+        other = trainer.tryModel({
+          source: { runId: 'try-names', stageName: 'train', tag: 'latest' },
+          input: namesInput,
+        });
         void other.finally(() => (otherDone = true)).catch(() => {});
       }
       if (otherDone) updatesAfterOther++;
@@ -152,7 +157,10 @@ describe('tryModel', () => {
     expect(saved).toMatchObject({ kind: 'classify', origin: { task: 'spam' } });
     expect(
       await errorName(
-        trainer.tryModel({ source: { runId: 'try-spam', stageName: 'train', tag: 'latest' }, input: { kind: 'classify', text: '' } }),
+        trainer.tryModel({
+          source: { runId: 'try-spam', stageName: 'train', tag: 'latest' },
+          input: { kind: 'classify', text: '' },
+        }),
       ),
     ).toBe('TryInputError');
   });
@@ -173,7 +181,10 @@ describe('tryModel', () => {
     expect(saved).toMatchObject({ kind: 'translate', origin: { task: 'g2p' }, input: 'zzyzx' });
     expect(
       await errorName(
-        trainer.tryModel({ source: { runId: 'try-g2p', stageName: 'train', tag: 'latest' }, input: { kind: 'translate', text: 'ça' } }),
+        trainer.tryModel({
+          source: { runId: 'try-g2p', stageName: 'train', tag: 'latest' },
+          input: { kind: 'translate', text: 'ça' },
+        }),
       ),
     ).toBe('TryInputError');
   });
@@ -198,10 +209,46 @@ describe('tryModel', () => {
     expect(t).toMatchObject({ kind: 'translate', input: 'ay3', origin: { task: 'text', modelKind: 'seq2seq' } });
     if (t.kind !== 'translate') throw new Error(t.kind);
     expect(t.dictionary).toBeUndefined();
-    const saved = await trainer.tryModel({ source: { runId: 'try-tsv', stageName: 'train', tag: 'latest', task: 'text' }, input: tr });
+    const saved = await trainer.tryModel({
+      source: { runId: 'try-tsv', stageName: 'train', tag: 'latest', task: 'text' },
+      input: tr,
+    });
     if (saved.kind !== 'translate') throw new Error(saved.kind);
     expect(saved.output).toBe(saved.tokens.join(''));
     expect(saved.tokens.every((tok) => /^[0-9XYZ]$/.test(tok))).toBe(true);
+  });
+
+  it('every checkpoint carries the latest validation metrics: in its trainer part and the store listing', async () => {
+    const run = {
+      ...base,
+      run_id: 'metrics-spam',
+      task: 'spam' as const,
+      model: 'text-mlp' as const,
+      hash_buckets: 512,
+      eval_every: 2,
+      save_every: 3,
+    };
+    const evals: Record<string, number>[] = [];
+    await trainer.start(run, (e) => {
+      if (e.type === 'eval') evals.push(e.metrics);
+      if (e.type === 'progress' && e.counters.update >= 7) trainer.stop();
+    });
+    const metas = (await store.list({ runId: 'metrics-spam' })).filter((m) => m.id.tag.kind === 'periodic');
+    expect(metas.length).toBeGreaterThanOrEqual(2);
+    for (const m of metas) {
+      const t = decodeTrainerPart(readTorchFile(await store.read(m.key, 'trainer')));
+      expect(t.metricsUpdate! % 2).toBe(0);
+      expect(t.metricsUpdate).toBeLessThanOrEqual(m.counters.update);
+      expect(Object.keys(t.metrics!).sort()).toEqual([
+        'val/accuracy',
+        'val/f1',
+        'val/loss',
+        'val/precision',
+        'val/recall',
+      ]);
+      expect(evals).toContainEqual(t.metrics);
+      expect(m.metrics).toEqual(t.metrics);
+    }
   });
 
   it('releases the tried model: no tensor is left behind', () => {

@@ -247,7 +247,7 @@ export function renderTryPanel(el: HTMLElement, props: TryPanelProps, actions: T
       <div
         id="try-answer"
         aria-live="polite"
-        data-state=${props.error ? 'error' : props.result ? 'answered' : props.busy ? 'busy' : 'empty'}
+        data-state=${props.busy ? 'busy' : props.error ? 'error' : props.result ? 'answered' : 'empty'}
       >
         ${
           props.error
