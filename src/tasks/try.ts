@@ -46,9 +46,9 @@ function refuse(message: string): never {
 }
 
 function strings(v: unknown, what: string): string[] {
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
+  if (!Array.isArray(v) || !v.every((x): x is string => typeof x === 'string'))
     throw new TrainerError('CheckpointFormatError', `the model's vocabulary has no ${what} list`);
-  return v as string[];
+  return v;
 }
 
 function checkText(text: unknown, what: string, allowEmpty: boolean): string {

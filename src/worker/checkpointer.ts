@@ -205,7 +205,8 @@ export class Checkpointer implements LoopHooks {
     const emaPart = ema ? { model: modelPart(ema) } : null;
     const results: DualSaveResult[] = [];
     for (const tag of tagList) {
-      if (emaPart) results.push(await this.store.save(this.id(tag, emaInfo(this.run.ema)), emaPart, { counters, metrics }));
+      if (emaPart)
+        results.push(await this.store.save(this.id(tag, emaInfo(this.run.ema)), emaPart, { counters, metrics }));
       results.push(await this.store.save(this.id(tag), parts, { counters, metrics }));
     }
     if (kind === 'periodic') await this.prune();

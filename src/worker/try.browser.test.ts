@@ -40,7 +40,7 @@ const base: RunConfig = {
 };
 
 const encoder = new TextEncoder();
-const file = (name: string, text: string) => ({ name, bytes: encoder.encode(text).buffer as ArrayBuffer });
+const file = (name: string, text: string) => ({ name, bytes: encoder.encode(text).buffer });
 
 async function errorName(p: Promise<unknown>): Promise<string> {
   try {
@@ -61,24 +61,25 @@ async function trainAndTry(
   input: TryInput,
   userData?: { name: string; bytes: ArrayBuffer },
 ): Promise<{ live: TryResult; askedAt: number; lastUpdate: number }> {
-  let asked: Promise<TryResult> | null = null;
+  // A holder, not a bare variable: TypeScript does not see the callback assign it.
+  const ask: { answer: Promise<TryResult> | null } = { answer: null };
   let askedAt = 0;
   let lastUpdate = 0;
   let answered = false;
   const onEvent = (e: TrainerEvent) => {
     if (e.type !== 'progress') return;
     lastUpdate = e.counters.update;
-    if (!asked && e.counters.update >= 2) {
+    if (!ask.answer && e.counters.update >= 2) {
       askedAt = e.counters.update;
-      asked = trainer.tryModel({ source: 'training', input });
+      ask.answer = trainer.tryModel({ source: 'training', input });
       // Training goes on after the answer: stop a few updates later.
-      void asked.then(() => (answered = true)).catch(() => trainer.stop());
+      void ask.answer.then(() => (answered = true)).catch(() => trainer.stop());
     }
     if (answered && e.counters.update >= askedAt + 3) trainer.stop();
   };
   await trainer.start(run, onEvent, userData);
-  if (!asked) throw new Error('the run ended before the try was asked');
-  return { live: await asked, askedAt, lastUpdate };
+  if (!ask.answer) throw new Error('the run ended before the try was asked');
+  return { live: await ask.answer, askedAt, lastUpdate };
 }
 
 describe('tryModel', () => {
