@@ -18,6 +18,7 @@ import { TrainerError } from '../shared/errors';
 import type { TryOrigin, TryRequest, TryResult, TrySource } from '../shared/try';
 import { answerTry, type Dictionary, type TryModel } from '../tasks/try';
 import { findCheckpoint } from './resume';
+import { parseSelector, selectCheckpoint } from '../checkpoint/naming';
 
 /** What the trainer's current run offers a try: its live model, and the gap between steps. */
 export interface LiveModel {
@@ -106,10 +107,22 @@ export class TryService {
   private async read(source: Exclude<TrySource, 'training'>): Promise<Loaded> {
     const store = await this.store();
     const where = { runId: source.runId, stageName: source.stageName || undefined, modelName: source.modelName };
-    // The metadata first: a checkpoint already loaded (same key, same save) is not read again.
+    // The listing first (metadata only): a checkpoint already loaded (same key, same save) is not read again.
+    if (this.loaded) {
+      const metas = (await store.list(where)).filter(
+        (m) =>
+          m.id.stageName === where.stageName &&
+          (!where.modelName || m.id.modelName === where.modelName) &&
+          m.id.modelInfo === undefined,
+      );
+      const chosen = selectCheckpoint(parseSelector(source.tag), metas);
+      // `latest` is served from the periodic checkpoint of the same update (see findCheckpoint):
+      // the one loaded still answers while it is stored unchanged and nothing newer is chosen.
+      const kept = metas.some((m) => `${m.key}#${m.generation}` === this.loaded!.id);
+      if (chosen && kept && chosen.counters.update === this.loaded.origin.update) return this.loaded;
+    }
     const found = await findCheckpoint(store, where, source.tag, false);
     const id = `${found.meta.key}#${found.meta.generation}`;
-    if (this.loaded?.id === id) return this.loaded;
     const cfg = found.model.meta?.modelConfig;
     if (!cfg)
       throw new TrainerError(
