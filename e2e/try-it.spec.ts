@@ -2,6 +2,7 @@
 // an input typed into the Try panel gets an answer of the task's form; after Stop, the checkpoint
 // the stop saved answers too. Answers are checked for their form, never timed. The results panel
 // shows the task's metrics (perplexity, PER/WER with marks, precision/recall/F1 and a matrix).
+import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
 import { waitForUpdate, waitForValidation } from './helpers';
 
@@ -43,6 +44,10 @@ test('names: a prefix is finished while training and by the checkpoint after Sto
   await expect(answer).toContainText('the model training now');
   await waitForValidation(page, 3, 60_000);
   await expect(page.locator('#results [data-metric="val/perplexity"]')).toBeVisible();
+
+  // The panel and the results, with an answer shown, pass an accessibility check.
+  const axe = await new AxeBuilder({ page }).include('#try').include('#results').analyze();
+  expect(axe.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
 
   await stopAndPickCheckpoint(page);
   answer = await ask(page, { 'Start of the name': 'Jo' }, 'Generate');
@@ -90,6 +95,8 @@ test('spam: a pasted message gets a probability; precision, recall, F1 and a con
   for (const m of ['val/precision', 'val/recall', 'val/f1'])
     await expect(page.locator(`#results [data-metric="${m}"]`)).toBeVisible();
   await expect(page.locator('#confusion-matrix td')).toHaveCount(4);
+  const axe = await new AxeBuilder({ page }).include('#try').include('#results').analyze();
+  expect(axe.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
 
   await stopAndPickCheckpoint(page);
   answer = await ask(page, { Message: 'Hi, are we still meeting for lunch tomorrow?' }, 'Classify');
