@@ -2,7 +2,8 @@
  * What each checkpoint part holds, as PyTorch values (see CHECKPOINTS.md):
  * - model: `{state_dict, checkpoint_tag, training_iteration, run_id, stage_name, model_name, model_config}`
  * - optim: `torch.optim.<Optimizer>.state_dict()` plus `param_idx_to_name`
- * - trainer: counters, schedule position, callbacks, RNG, data cursor, run config.
+ * - trainer: counters, schedule position, callbacks, RNG, data cursor, run config, and (when a
+ *   validation ran) `metrics` (the latest val metrics by name) with `metrics_update` (their update).
  * Plain data in, plain data out: no tfjs here, so the page can inspect files too.
  */
 import { type OptimizerName, OPTIMIZERS } from '../shared/config';
