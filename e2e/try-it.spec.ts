@@ -58,6 +58,13 @@ test('names: a prefix is finished while training and by the checkpoint after Sto
   await page.locator('#try-form').getByLabel('Start of the name').fill('Zoë€');
   await page.locator('#try-form').getByRole('button', { name: 'Generate' }).click();
   await expect(page.locator('#try-answer [data-error]')).toHaveAttribute('data-error', 'TryInputError');
+
+  // After a reload, with a fresh trainer that never trained, the run's checkpoints still answer.
+  await page.reload();
+  await expect(page.locator('#try-source')).toHaveValue(/^cp:/);
+  answer = await ask(page, { 'Start of the name': 'Li', Temperature: '0' }, 'Generate');
+  await expect(answer.locator('.prompt')).toHaveText('li');
+  await expect(answer.locator('#try-generated')).toHaveText(/^[a-z' -]*$/);
 });
 
 test('g2p: a word gets phonemes and the dictionary answer; error rates with marks', async ({ page }) => {

@@ -209,8 +209,16 @@ export class Trainer {
   }
 
   /** "Try it": the model training now (between two steps) or a stored checkpoint answers one input. */
-  tryModel(request: TryRequest): Promise<TryResult> {
-    return this.tries.answer(request, this.current?.live() ?? null);
+  async tryModel(request: TryRequest): Promise<TryResult> {
+    const live = this.current?.live() ?? null;
+    // A fresh worker (after a reload, nothing trained yet) has no backend: a checkpoint is answered
+    // on WASM, else the next that starts. Not while a start is choosing one: the two would fight.
+    if (!live && !tf.engine().backendName) {
+      if (this.current)
+        throw new TrainerError('TrainerBusyError', 'the trainer is still choosing a backend: try again in a moment');
+      await chooseBackend('wasm', () => Promise.resolve(0));
+    }
+    return this.tries.answer(request, live);
   }
 
   /** Frees the checkpoint model the last try kept. */
