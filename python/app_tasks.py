@@ -84,7 +84,7 @@ class CharWindowTask:
             idx = list(range(start, min(self.val_size, start + EVAL_BATCH_WINDOWS)))
             x, y = _on(model, *self.batch("val", idx))
             total += float(self.loss_sum(model, x, y))
-        return {"val/loss": total / self.val_size}
+        return {"val/loss": total / self.val_size, "val/perplexity": math.exp(total / self.val_size)}
 
 
 def split_words(words, val_fraction, seed):
@@ -149,7 +149,7 @@ class CharStreamTask:
             idx = list(range(start, min(self.val_size, start + EVAL_BATCH)))
             x, y = _on(model, *self.batch("val", idx))
             total += float(self.loss_sum(model, x, y)) / self.t  # each window's mean, summed over windows
-        return {"val/loss": total / self.val_size}
+        return {"val/loss": total / self.val_size, "val/perplexity": math.exp(total / self.val_size)}
 
 
 class _TokenIndex(dict):
@@ -249,7 +249,8 @@ class Seq2SeqTask:
                 correct += hyp == list(ref)
                 edits += edit_distance(hyp, ref)
                 ref_len += len(ref)
-        return {"val/loss": total / tokens, "val/word_accuracy": correct / self.val_size, "val/per": edits / ref_len if ref_len else 0.0}
+        return {"val/loss": total / tokens, "val/word_accuracy": correct / self.val_size, "val/per": edits / ref_len if ref_len else 0.0,
+                "val/wer": (self.val_size - correct) / self.val_size if self.val_size else 0.0}
 
 
 def edit_distance(a, b):
@@ -293,16 +294,29 @@ class ClassifyTask:
     @torch.no_grad()
     def evaluate(self, model):
         loss, correct = 0.0, 0
+        tp = fp = fn = 0  # of the second class (spam), as the app counts them
+        binary = None
         for start in range(0, self.val_size, EVAL_BATCH):
             idx = list(range(start, min(self.val_size, start + EVAL_BATCH)))
             x, y = _on(model, *self.batch("val", idx))
             probs = torch.softmax(model(x), -1)
+            binary = probs.shape[-1] == 2
             # The app takes -log(max(p, 1e-12)) of the float32 probability, in float64, row by row.
             picked = probs.gather(1, y.reshape(-1, 1)).reshape(-1).double().clamp_min(1e-12)
             for v in (-picked.log()).tolist():
                 loss += v
-            correct += int((probs.argmax(-1) == y).sum())
-        return {"val/loss": loss / self.val_size, "val/accuracy": correct / self.val_size}
+            pred = probs.argmax(-1)
+            correct += int((pred == y).sum())
+            tp += int(((pred == 1) & (y == 1)).sum())
+            fp += int(((pred == 1) & (y != 1)).sum())
+            fn += int(((pred != 1) & (y == 1)).sum())
+        out = {"val/loss": loss / self.val_size, "val/accuracy": correct / self.val_size}
+        if binary:
+            precision = tp / (tp + fp) if tp + fp else 0.0
+            recall = tp / (tp + fn) if tp + fn else 0.0
+            f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+            out.update({"val/precision": precision, "val/recall": recall, "val/f1": f1})
+        return out
 
 
 def build_task(run, model_config, project, data_path=None):

@@ -16,6 +16,10 @@ import { TrainerClient } from './trainer-client';
 import { registerServiceWorker } from '../pwa/register';
 import { initCheckpointBrowser, refresh as refreshCheckpoints } from './checkpoint-browser';
 import { installTestHooks } from './test-hooks';
+import { createCheckpointStore } from '../checkpoint/store/dual-store';
+import { mountTryPanel } from './views/try-panel';
+import { renderResults } from './views/results';
+import { tryPanelDeps } from './try-wiring';
 import {
   autoResumeSetting,
   readActiveRun,
@@ -43,6 +47,13 @@ const metricsLine = $<HTMLParagraphElement>('metrics-line');
 const checkpointLine = $<HTMLParagraphElement>('checkpoint-line');
 const saveWarning = $<HTMLParagraphElement>('save-warning');
 const recoveryBanner = $<HTMLDivElement>('recovery-banner');
+const resultsEl = $<HTMLDivElement>('results');
+renderResults(resultsEl, null);
+// "Try it": the model training now, or a checkpoint of the run shown.
+const tryPanel = mountTryPanel(
+  $<HTMLDivElement>('try-panel'),
+  tryPanelDeps(createCheckpointStore(), (r) => (client ??= new TrainerClient()).api.tryModel(r)),
+);
 
 let client: TrainerClient | null = null;
 let state: TrainerState = 'idle';
@@ -161,6 +172,7 @@ function renderEval(e: EvalEvent): void {
   statusEl.dataset.valLoss = String(lastValLoss ?? '');
   statusEl.dataset.valUpdate = String(e.counters.update);
   if (lastValLoss !== null) chart.addVal({ update: e.counters.update, loss: lastValLoss });
+  renderResults(resultsEl, e);
   samplesList.replaceChildren(
     ...e.samples.map((s) => {
       const li = document.createElement('li');
@@ -201,6 +213,7 @@ function onEvent(e: TrainerEvent): void {
     case 'saved':
       renderSaved(e);
       refreshCheckpoints(); // checkpoint browser
+      void tryPanel.refresh();
       break;
   }
   trackRun(e);
@@ -220,6 +233,13 @@ function renderRecovered(e: RunEvent): void {
 
 function renderRun(e: RunEvent): void {
   renderRecovered(e);
+  tryPanel.setRun({
+    runId: e.runId,
+    stageName: e.stageName,
+    task: e.config.task,
+    modelKind: e.config.model,
+    training: true,
+  });
   const stage = e.stageName ? ` / ${e.stageName}` : '';
   runLine.textContent = `Run ${e.runId}${stage} · model ${e.modelName}`;
   runLine.dataset.runId = e.runId;
@@ -299,6 +319,14 @@ function trackRun(e: TrainerEvent): void {
   } else if (e.type === 'state' && (e.state === 'done' || e.state === 'idle' || e.state === 'failed')) {
     updateActiveRun({ state: e.state === 'done' ? 'done' : e.state === 'failed' ? 'failed' : 'stopped' });
     const run = readActiveRun();
+    if (run)
+      tryPanel.setRun({
+        runId: run.runId,
+        stageName: run.stageName,
+        task: run.config.task,
+        modelKind: run.config.model,
+        training: false,
+      });
     if (e.state === 'idle' && run) {
       showRecovery(`Run ${run.runId} stopped at its checkpoint ${run.lastCheckpoint ?? ''}.`, [
         ['Continue this run', () => resumeRun(run.config, run.runId, run.stageName, run.lastUpdate)],
@@ -463,6 +491,18 @@ initCheckpointBrowser({
   ownRunPaused: (runId) => state === 'paused' && runLine.dataset.runId === runId,
 });
 // ---- end checkpoint browser ----
+{
+  // The last run's checkpoints can be tried at once after a reload.
+  const last = readActiveRun();
+  if (last && last.state !== 'training')
+    tryPanel.setRun({
+      runId: last.runId,
+      stageName: last.stageName,
+      task: last.config.task,
+      modelKind: last.config.model,
+      training: false,
+    });
+}
 void recoverCrashedRun();
 
 // Fault injection and benchmarks exist only in a test build; the flag is a build-time literal.

@@ -2,7 +2,8 @@
  * What each checkpoint part holds, as PyTorch values (see CHECKPOINTS.md):
  * - model: `{state_dict, checkpoint_tag, training_iteration, run_id, stage_name, model_name, model_config}`
  * - optim: `torch.optim.<Optimizer>.state_dict()` plus `param_idx_to_name`
- * - trainer: counters, schedule position, callbacks, RNG, data cursor, run config.
+ * - trainer: counters, schedule position, callbacks, RNG, data cursor, run config, and (when a
+ *   validation ran) `metrics` (the latest val metrics by name) with `metrics_update` (their update).
  * Plain data in, plain data out: no tfjs here, so the page can inspect files too.
  */
 import { type OptimizerName, OPTIMIZERS } from '../shared/config';
@@ -78,6 +79,12 @@ export interface TrainerPart {
   callbacks: { [key: string]: JsonValue };
   config: { [key: string]: JsonValue };
   backend: string;
+  /**
+   * The latest validation metrics when the checkpoint was taken (`val/loss`, `val/f1`...), and the
+   * update they were measured at; absent before the first validation (and in older files).
+   */
+  metrics?: Record<string, number>;
+  metricsUpdate?: number;
 }
 
 const FORMAT_VERSION = 1;
@@ -394,7 +401,28 @@ export function encodeTrainerPart(p: TrainerPart): PyValue {
     config: fromJson(p.config),
     backend: p.backend,
   });
+  if (p.metrics) {
+    d.set('metrics', PyDict.fromObject(Object.fromEntries(Object.entries(p.metrics).map(([k, v]) => [k, pyFloat(v)]))));
+    if (p.metricsUpdate !== undefined) d.set('metrics_update', p.metricsUpdate);
+  }
   return d;
+}
+
+/** The trainer part's metrics: finite numbers by name; anything else in it is left out. */
+function metricsFromPy(v: PyValue | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!(v instanceof PyDict)) return out;
+  for (const [k, x] of v) {
+    if (typeof k !== 'string' || isTensor(x)) continue;
+    let n = NaN;
+    try {
+      n = num(x);
+    } catch {
+      // not a number: left out
+    }
+    if (Number.isFinite(n)) out[k] = n;
+  }
+  return out;
 }
 
 export function decodeTrainerPart(v: PyValue): TrainerPart {
@@ -430,6 +458,8 @@ export function decodeTrainerPart(v: PyValue): TrainerPart {
     callbacks,
     config,
     backend: d.has('backend') ? strField(d, 'backend', 'the trainer file') : '',
+    ...(d.has('metrics') ? { metrics: metricsFromPy(d.get('metrics')) } : {}),
+    ...(d.has('metrics_update') ? { metricsUpdate: intField(d, 'metrics_update', 'the trainer file') } : {}),
   };
 }
 

@@ -19,6 +19,10 @@ export const ERROR_NAMES = [
   'RunLockedError',
   'TrainerBusyError',
   'ImportConflictError',
+  /** "Try it": the input cannot be answered (empty, too long, characters the model never saw). */
+  'TryInputError',
+  /** "Try it" asked for the model training now, and none is. */
+  'NoModelError',
 ] as const;
 
 export type ErrorName = (typeof ERROR_NAMES)[number];

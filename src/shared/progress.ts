@@ -49,6 +49,22 @@ export interface EvalEvent {
   metrics: Record<string, number>;
   samples: string[];
   epochEnd: boolean;
+  /** The same examples as `samples`, structured: what went in, what came out, what was expected. */
+  examples?: ShownExample[];
+  /** Counts of (true class, predicted class) on validation, for a classifier: `matrix[truth][predicted]`. */
+  confusion?: { classes: string[]; matrix: number[][] };
+}
+
+/** One example shown to a person: a validation row and the model's answer (or a sample, with no reference). */
+export interface ShownExample {
+  input: string;
+  output: string;
+  /** The right answer, when the example has one. */
+  reference?: string;
+  /** Whether the output is the reference (absent when there is none). */
+  correct?: boolean;
+  /** The model's probability of its output, for a classifier. */
+  probability?: number;
 }
 
 export interface LossBatchEvent {

@@ -18,6 +18,8 @@ import type { RunConfig } from '../shared/config';
 import { TrainerError } from '../shared/errors';
 import { crossEntropy, range } from './losses';
 import { sampleIndex } from './names-task';
+import type { ShownExample } from '../shared/progress';
+import { perplexity } from './metrics';
 import type { Batch, Task, TaskModel } from './types';
 
 const MAX_VAL_WINDOWS = 2048;
@@ -140,11 +142,12 @@ export class CharStreamTask implements Task {
       total += (await sum.data())[0];
       sum.dispose();
     }
-    return { 'val/loss': total / this.valSize };
+    const loss = total / this.valSize;
+    return { 'val/loss': loss, 'val/perplexity': perplexity(loss) };
   }
 
   /** Names: five sampled words. Text: three continuations of held-out passages, 80 characters each. */
-  async showcase(m: TaskModel, rng: Rng): Promise<string[]> {
+  async showcase(m: TaskModel, rng: Rng): Promise<ShownExample[]> {
     const words = this.style === 'words';
     const count = words ? 5 : 3;
     const length = words ? 24 : 80;
@@ -182,9 +185,13 @@ export class CharStreamTask implements Task {
       const out = s.slice(prompt).map((c) => this.vocab.chars[c]);
       if (words) {
         const end = out.indexOf(BOUNDARY);
-        return (end < 0 ? out : out.slice(0, end)).join('');
+        return { input: '', output: (end < 0 ? out : out.slice(0, end)).join('') };
       }
-      return out.join('').replace(/\n/g, '⏎');
+      const input = s
+        .slice(0, prompt)
+        .map((c) => this.vocab.chars[c])
+        .join('');
+      return { input, output: out.join('').replace(/\n/g, '⏎') };
     });
   }
 }

@@ -12,6 +12,8 @@ import type { ModelConfig } from '../models/types';
 import type { TextMlpConfig } from '../models/text-mlp';
 import type { RunConfig } from '../shared/config';
 import { crossEntropy, range } from './losses';
+import type { ShownExample } from '../shared/progress';
+import { confusionMatrix, precisionRecallF1, type Confusion } from './metrics';
 import type { Batch, Task, TaskModel } from './types';
 
 const EVAL_BATCH = 256;
@@ -105,37 +107,60 @@ export class ClassifyTask implements Task {
     return out;
   }
 
+  /** The last evaluation's confusion matrix (`matrix[truth][predicted]`). */
+  lastConfusion?: Confusion;
+
   async evaluate(m: TaskModel): Promise<Record<string, number>> {
     const k = this.classes.length;
     let loss = 0;
-    let correct = 0;
+    const predicted = new Int32Array(this.valSize);
     for (let start = 0; start < this.valSize; start += EVAL_BATCH) {
       const idx = range(start, Math.min(this.valSize, start + EVAL_BATCH));
       const p = await this.probabilities(m, idx);
       idx.forEach((row, i) => {
         const probs = p.subarray(i * k, (i + 1) * k);
-        const label = this.val.labels[row];
-        loss -= Math.log(Math.max(probs[label], 1e-12));
-        let best = 0;
-        for (let c = 1; c < k; c++) if (probs[c] > probs[best]) best = c;
-        if (best === label) correct++;
+        loss -= Math.log(Math.max(probs[this.val.labels[row]], 1e-12));
+        predicted[row] = argMax(probs);
       });
     }
-    return { 'val/loss': loss / this.valSize, 'val/accuracy': correct / this.valSize };
+    const confusion = confusionMatrix(this.classes, this.val.labels, predicted);
+    this.lastConfusion = confusion;
+    const correct = confusion.matrix.reduce((n, row, c) => n + row[c], 0);
+    const metrics: Record<string, number> = {
+      'val/loss': loss / this.valSize,
+      'val/accuracy': correct / this.valSize,
+    };
+    // Binary: the second class (`spam`) is the positive one, the one a filter is judged on.
+    if (k === 2) {
+      const { precision, recall, f1 } = precisionRecallF1(confusion, 1);
+      Object.assign(metrics, { 'val/precision': precision, 'val/recall': recall, 'val/f1': f1 });
+    }
+    return metrics;
   }
 
-  /** A few validation messages: predicted class and probability, ✓ or the true class, the subject. */
-  async showcase(m: TaskModel, rng: Rng): Promise<string[]> {
+  /** A few validation messages: the predicted class and its probability, the true class, the message. */
+  async showcase(m: TaskModel, rng: Rng): Promise<ShownExample[]> {
     const idx = Int32Array.from({ length: Math.min(SHOWCASE_COUNT, this.valSize) }, () => rng.int(this.valSize));
     const p = await this.probabilities(m, idx);
     const k = this.classes.length;
     return Array.from(idx, (row, i) => {
       const probs = p.subarray(i * k, (i + 1) * k);
-      let best = 0;
-      for (let c = 1; c < k; c++) if (probs[c] > probs[best]) best = c;
+      const best = argMax(probs);
       const truth = this.val.labels[row];
-      const mark = best === truth ? '✓' : `✗ (is ${this.classes[truth]})`;
-      return `${this.classes[best]} ${(probs[best] * 100).toFixed(0)}% ${mark} · ${normaliseText(this.val.texts[row]).slice(0, 70)}`;
+      return {
+        input: normaliseText(this.val.texts[row]).slice(0, 300),
+        output: this.classes[best],
+        reference: this.classes[truth],
+        correct: best === truth,
+        probability: probs[best],
+      };
     });
   }
+}
+
+/** The index of the largest value (the first, on a tie). */
+export function argMax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let c = 1; c < values.length; c++) if (values[c] > values[best]) best = c;
+  return best;
 }

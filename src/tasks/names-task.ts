@@ -9,6 +9,8 @@ import { BOUNDARY } from '../data/char-vocab';
 import type { Rng } from '../data/rng';
 import type { ModelConfig } from '../models/types';
 import type { RunConfig } from '../shared/config';
+import type { ShownExample } from '../shared/progress';
+import { perplexity } from './metrics';
 import type { Batch, Task, TaskModel } from './types';
 
 const EVAL_BATCH = 2048;
@@ -71,11 +73,11 @@ export class CharWindowTask implements Task {
       total += (await sum.data())[0];
       sum.dispose();
     }
-    return { 'val/loss': total / n };
+    return { 'val/loss': total / n, 'val/perplexity': perplexity(total / n) };
   }
 
   /** Words sampled from the model, all at once, one character per round trip. */
-  async showcase(m: TaskModel, rng: Rng, maxLength = 24): Promise<string[]> {
+  async showcase(m: TaskModel, rng: Rng, maxLength = 24): Promise<ShownExample[]> {
     const ctx = this.data.context;
     const count = SHOWCASE_COUNT;
     const windows = Array.from({ length: count }, () => new Array<number>(ctx).fill(0));
@@ -103,7 +105,7 @@ export class CharWindowTask implements Task {
         windows[i].push(c);
       }
     }
-    return words;
+    return words.map((output) => ({ input: '', output }));
   }
 }
 

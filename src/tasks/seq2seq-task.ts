@@ -14,6 +14,8 @@ import { decode, encode, type Seq2SeqConfig } from '../models/seq2seq';
 import type { ModelConfig } from '../models/types';
 import type { RunConfig } from '../shared/config';
 import { crossEntropy, range } from './losses';
+import type { ShownExample } from '../shared/progress';
+import { sequenceErrorRate } from './metrics';
 import type { Batch, Task, TaskModel } from './types';
 
 const EVAL_BATCH = 256;
@@ -148,27 +150,14 @@ export class Seq2SeqTask implements Task {
     return crossEntropy(m.def.logits(m.params, b.x, m.config, opts), b.y, PAD_ID);
   }
 
-  /** Greedy decoding: the source is encoded once, then one target token per step, all rows at once. */
+  /** Greedy decoding of validation rows (see greedyDecode). */
   async greedy(m: TaskModel, indices: Int32Array): Promise<string[][]> {
-    const c = m.config as Seq2SeqConfig;
-    const opts = { training: false, seed: 0 };
-    const b = indices.length;
-    const src = tf.tensor2d(this.rows('val', indices).src, [b, this.srcLen], 'int32');
-    const memory = tf.tidy(() => encode(m.params, src, c, opts));
-    let ids: tf.Tensor = tf.fill([b, 1], BOS_ID, 'int32');
-    for (let t = 0; t < this.tgtLen; t++) {
-      const prev = ids;
-      ids = tf.tidy(() => {
-        const logits = decode(m.params, memory, src, prev, c, opts);
-        const last = tf.slice(logits, [0, t, 0], [b, 1, c.vocab_size]);
-        return tf.concat([prev, tf.argMax(last, -1).toInt()], 1);
-      });
-      prev.dispose();
-    }
-    const out = await ids.data();
-    tf.dispose([src, memory, ids]);
-    const w = this.tgtLen + 1;
-    return Array.from({ length: b }, (_, i) => decodeIds(out.subarray(i * w + 1, (i + 1) * w), this.tgtVocab));
+    return greedyDecode(m, this.rows('val', indices).src, indices.length, this.srcLen, this.tgtLen, this.tgtVocab);
+  }
+
+  /** How token sequences are shown: letters joined with nothing, phonemes and words with spaces. */
+  get joins(): { src: string; tgt: string } {
+    return { src: this.opts.srcJoin, tgt: this.opts.tgtJoin };
   }
 
   async evaluate(m: TaskModel): Promise<Record<string, number>> {
@@ -195,18 +184,56 @@ export class Seq2SeqTask implements Task {
       'val/loss': total / tokens,
       'val/word_accuracy': correct / this.valSize,
       'val/per': tokenErrorRate(scored),
+      'val/wer': sequenceErrorRate(scored),
     };
   }
 
-  /** The first few validation rows, greedily decoded: `source → output (expected)`, ✓ when right. */
-  async showcase(m: TaskModel, _rng: Rng): Promise<string[]> {
+  /** The first few validation rows, greedily decoded, with the expected output and whether it is right. */
+  async showcase(m: TaskModel, _rng: Rng): Promise<ShownExample[]> {
     const idx = range(0, Math.min(SHOWCASE_COUNT, this.valSize));
     const hyps = await this.greedy(m, idx);
     return hyps.map((hyp, i) => {
       const { src, tgt } = this.val.pairs[idx[i]];
-      const out = hyp.join(this.opts.tgtJoin);
-      const ref = tgt.join(this.opts.tgtJoin);
-      return `${src.join(this.opts.srcJoin)} → ${out || '∅'} ${out === ref ? '✓' : `(${ref})`}`;
+      const output = hyp.join(this.opts.tgtJoin);
+      const reference = tgt.join(this.opts.tgtJoin);
+      return { input: src.join(this.opts.srcJoin), output, reference, correct: output === reference };
     });
+  }
+}
+
+/**
+ * Greedy decoding: the sources ([b, srcLen] ids, 0-padded) are encoded once, then one target
+ * token per step for all rows at once, `steps` steps; each row's tokens end at its first `</s>`.
+ * The task's showcase and "try it" share it, so a try of a validation word answers as the
+ * showcase does.
+ */
+export async function greedyDecode(
+  m: TaskModel,
+  srcIds: Int32Array,
+  b: number,
+  srcLen: number,
+  steps: number,
+  tgtVocab: TokenVocab,
+): Promise<string[][]> {
+  const c = m.config as Seq2SeqConfig;
+  const opts = { training: false, seed: 0 };
+  const src = tf.tensor2d(srcIds, [b, srcLen], 'int32');
+  const memory = tf.tidy(() => encode(m.params, src, c, opts));
+  let ids: tf.Tensor = tf.fill([b, 1], BOS_ID, 'int32');
+  try {
+    for (let t = 0; t < steps; t++) {
+      const prev = ids;
+      ids = tf.tidy(() => {
+        const logits = decode(m.params, memory, src, prev, c, opts);
+        const last = tf.slice(logits, [0, t, 0], [b, 1, c.vocab_size]);
+        return tf.concat([prev, tf.argMax(last, -1).toInt()], 1);
+      });
+      prev.dispose();
+    }
+    const out = await ids.data();
+    const w = steps + 1;
+    return Array.from({ length: b }, (_, i) => decodeIds(out.subarray(i * w + 1, (i + 1) * w), tgtVocab));
+  } finally {
+    tf.dispose([src, memory, ids]);
   }
 }

@@ -72,7 +72,8 @@ describe('tasks on tiny data', () => {
     const session = new TrainingSession(run, task);
     const before = tf.memory().numTensors;
     const m = await session.evaluate();
-    expect(Object.keys(m)).toEqual(['val/loss']);
+    expect(Object.keys(m)).toEqual(['val/loss', 'val/perplexity']);
+    expect(m['val/perplexity']).toBeCloseTo(Math.exp(m['val/loss']), 6);
     expect((await session.showcase(Rng.fromSeed(1))).length).toBe(5);
     expect(tf.memory().numTensors).toBe(before);
     session.dispose();
@@ -100,7 +101,8 @@ describe('tasks on tiny data', () => {
     const session = new TrainingSession(run, task);
     const before = tf.memory().numTensors;
     const m = await session.evaluate();
-    expect(Object.keys(m).sort()).toEqual(['val/loss', 'val/per', 'val/word_accuracy']);
+    expect(Object.keys(m).sort()).toEqual(['val/loss', 'val/per', 'val/wer', 'val/word_accuracy']);
+    expect(m['val/wer']).toBeCloseTo(1 - m['val/word_accuracy'], 12);
     expect(m['val/per']).toBeGreaterThanOrEqual(0);
     const lines = await session.showcase(Rng.fromSeed(1));
     expect(lines[0]).toMatch(/→/);
@@ -126,7 +128,15 @@ describe('tasks on tiny data', () => {
     expect(last).toBeLessThan(first);
     const session = new TrainingSession(run, task);
     const m = await session.evaluate();
-    expect(Object.keys(m).sort()).toEqual(['val/accuracy', 'val/loss']);
+    expect(Object.keys(m).sort()).toEqual(['val/accuracy', 'val/f1', 'val/loss', 'val/precision', 'val/recall']);
+    // The confusion matrix behind them counts every validation message once, and agrees with the accuracy.
+    const cm = task.lastConfusion!;
+    expect(cm.classes).toEqual(['ham', 'spam']);
+    expect(cm.matrix.flat().reduce((a, b) => a + b, 0)).toBe(task.valSize);
+    expect((cm.matrix[0][0] + cm.matrix[1][1]) / task.valSize).toBeCloseTo(m['val/accuracy'], 12);
+    const ex = await task.showcase(session.model, Rng.fromSeed(1));
+    expect(ex[0].correct).toBe(ex[0].output === ex[0].reference);
+    expect(ex[0].probability).toBeGreaterThanOrEqual(0.5);
     expect((await session.showcase(Rng.fromSeed(1)))[0]).toMatch(/^(ham|spam) \d+%/);
     session.dispose();
   });

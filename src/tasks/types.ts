@@ -7,6 +7,8 @@ import type * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../data/rng';
 import type { ModelConfig, ModelDefinition, Params } from '../models/types';
 import type { RunConfig } from '../shared/config';
+import type { ShownExample } from '../shared/progress';
+import type { Confusion } from './metrics';
 
 /** Tensors of one batch, by name (e.g. `x`, `y`, `src`, `tgt_in`, `tgt_out`, `mask`). */
 export type Batch = Record<string, tf.Tensor>;
@@ -36,6 +38,11 @@ export interface Task {
   evaluate(model: TaskModel): Promise<Record<string, number>>;
   /** Set when new data was fitted to a trained model's vocabulary (a warm start on new data). */
   readonly adaptation?: import('../data/char-vocab').VocabAdaptation;
-  /** A few lines to show a person: sampled names, greedy translations, classified messages. */
-  showcase(model: TaskModel, rng: Rng): Promise<string[]>;
+  /**
+   * A few examples to show a person: sampled names (no reference), greedy translations and
+   * classified messages of validation rows (with the reference and a right/wrong mark).
+   */
+  showcase(model: TaskModel, rng: Rng): Promise<ShownExample[]>;
+  /** A classifier's confusion matrix from its last `evaluate` (`matrix[truth][predicted]`). */
+  readonly lastConfusion?: Confusion;
 }

@@ -60,6 +60,8 @@ export class Checkpointer implements LoopHooks {
   readonly policy: SavePolicy;
   private best: BestTrackerState;
   private writing: Promise<unknown> = Promise.resolve();
+  /** The latest validation metrics and their update: saved with every checkpoint, for its table row. */
+  private lastMetrics: { update: number; values: Record<string, number> } | null = null;
 
   constructor(
     readonly run: RunConfig,
@@ -92,6 +94,7 @@ export class Checkpointer implements LoopHooks {
 
   /** After validation: a new best of a tracked metric saves `best.{metric}` (weights only). */
   async afterEval(position: LoopPosition, totalUpdates: number, metrics: Record<string, number>): Promise<void> {
+    this.lastMetrics = { update: position.counters.update, values: { ...metrics } };
     for (const { metric } of this.policy.bestMetrics) {
       const value = metrics[metric];
       if (value === undefined) continue;
@@ -158,6 +161,7 @@ export class Checkpointer implements LoopHooks {
             // RunConfig is plain data; its interface has no index signature for JsonValue to match.
             config: this.run as unknown as { [key: string]: JsonValue },
             backend: tf.getBackend() ?? '',
+            ...(this.lastMetrics ? { metrics: this.lastMetrics.values, metricsUpdate: this.lastMetrics.update } : {}),
           });
     const writing = this.write(counters, weights, ema, optim, trainer, kind, metric, heldMs);
     writing.catch(() => {}); // surfaced by the next save or flush(), not as an unhandled rejection
@@ -174,6 +178,9 @@ export class Checkpointer implements LoopHooks {
     metric: string | undefined,
     heldMs: number,
   ): Promise<void> {
+    // The store's metadata carries them too, so a listing shows them without reading a part
+    // (a `best` checkpoint has no trainer part).
+    const metrics = this.lastMetrics ? { ...this.lastMetrics.values } : undefined;
     const tagList: CheckpointTag[] =
       kind === 'periodic' ? [tags.at(counters), tags.latest()] : kind === 'last' ? [tags.last()] : [tags.best(metric!)];
     this.onEvent({ type: 'saving', tag: formatTag(tagList[0]) });
@@ -198,8 +205,9 @@ export class Checkpointer implements LoopHooks {
     const emaPart = ema ? { model: modelPart(ema) } : null;
     const results: DualSaveResult[] = [];
     for (const tag of tagList) {
-      if (emaPart) results.push(await this.store.save(this.id(tag, emaInfo(this.run.ema)), emaPart, { counters }));
-      results.push(await this.store.save(this.id(tag), parts, { counters }));
+      if (emaPart)
+        results.push(await this.store.save(this.id(tag, emaInfo(this.run.ema)), emaPart, { counters, metrics }));
+      results.push(await this.store.save(this.id(tag), parts, { counters, metrics }));
     }
     if (kind === 'periodic') await this.prune();
     const bytes = [...Object.values(parts), ...Object.values(emaPart ?? {})].reduce(

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { UserData } from '../tasks/registry';
 import type { RunConfig } from '../shared/config';
 import type { Counters, TrainerEvent } from '../shared/progress';
+import type { TryRequest, TryResult } from '../shared/try';
 import { modelShapes } from './model-shapes';
 import { Trainer } from './run-start';
 import { testHooks, type TestHooks } from './test-hooks';
@@ -38,6 +39,19 @@ const api = {
   /** Cancels a start still preparing; stops a training run after its current step, with a checkpoint. */
   stop(): void {
     trainer.stop();
+  },
+
+  /**
+   * "Try it": the model training now (answered between two steps) or a stored checkpoint (loaded
+   * read-only beside the training) answers one input. Bad input is a TryInputError.
+   */
+  tryModel(request: TryRequest): Promise<TryResult> {
+    return trainer.tryModel(request);
+  },
+
+  /** Frees the checkpoint model kept since the last try (the page calls it when the Try panel closes or changes run). */
+  releaseTryModel(): void {
+    trainer.releaseTryModel();
   },
 
   /** Live tensor count, to show and to check that training leaks none. */

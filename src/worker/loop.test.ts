@@ -172,3 +172,44 @@ it('validateFirst: weights another engine trained are validated before the first
   expect(loop.position().counters.update).toBe(11);
   session.dispose();
 });
+
+it('runs work asked for while training between two steps, one step apart at most, and trains on', async () => {
+  const session = new TrainingSession(run, new CharWindowTask(words, run));
+  const loop = new TrainingLoop(session, run, startPosition(run), () => {}, {
+    afterStep: async (s) => {
+      // Asked in the middle of step 3: it must wait for the step to end, and run before step 4.
+      if (s.position.counters.update === 3) {
+        seen.asked = loop.position().counters.update;
+        seen.answer = loop.between(async () => {
+          seen.ranAt = loop.position().counters.update;
+          return 'answer';
+        });
+      }
+    },
+  });
+  const seen: { asked?: number; ranAt?: number; answer?: Promise<string> } = {};
+  const end = await loop.runToEnd(8);
+  expect(await seen.answer).toBe('answer');
+  expect(seen).toMatchObject({ asked: 3, ranAt: 3 });
+  expect(end.update).toBe(8);
+  // Once the loop has ended, work runs at once.
+  expect(await loop.between(async () => loop.position().counters.update)).toBe(8);
+  session.dispose();
+});
+
+it('work waiting when a stop comes is still done before the loop returns', async () => {
+  const session = new TrainingSession(run, new CharWindowTask(words, run));
+  let ran = false;
+  const loop = new TrainingLoop(session, run, startPosition(run), () => {}, {
+    afterStep: async (s) => {
+      if (s.position.counters.update !== 2) return;
+      void loop.between(async () => {
+        ran = true;
+      });
+      loop.stop();
+    },
+  });
+  await loop.runToEnd(20);
+  expect(ran).toBe(true);
+  session.dispose();
+});

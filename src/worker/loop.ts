@@ -11,6 +11,7 @@ import type { RunConfig } from '../shared/config';
 import type { Counters, LossPoint, TrainerEvent, TrainerState } from '../shared/progress';
 import { TrainerError, isNamed, toWireError } from '../shared/errors';
 import { learningRateAt } from './schedule';
+import { formatExample } from '../tasks/examples';
 import type { TrainingSession } from './session';
 
 const PROGRESS_INTERVAL_MS = 100;
@@ -75,6 +76,9 @@ export class TrainingLoop {
   private rateSamples = 0;
   private rateStart = 0;
   private samplesPerSecond = 0;
+  /** Work to run between two steps ("try it" answers), in the order asked. */
+  private jobs: (() => Promise<void>)[] = [];
+  private ended = false;
 
   constructor(
     private readonly session: TrainingSession,
@@ -121,6 +125,19 @@ export class TrainingLoop {
     this.wake?.();
   }
 
+  /**
+   * Runs `job` between two steps, so an answer holds training for its own length only and never
+   * interleaves with a step's work on the device; at once while the loop is paused or has ended.
+   */
+  between<T>(job: () => Promise<T>): Promise<T> {
+    if (this.state !== 'running' || this.ended) return job();
+    return new Promise<T>((resolve, reject) => this.jobs.push(() => job().then(resolve, reject)));
+  }
+
+  private async runJobs(): Promise<void> {
+    while (this.jobs.length > 0) await this.jobs.shift()!();
+  }
+
   /** The failure reported through `fail`, if any: it explains a step that then broke. */
   get failureReason(): Error | null {
     return this.failure;
@@ -140,6 +157,17 @@ export class TrainingLoop {
 
   /** Trains until the last epoch ends, a stop, or `maxUpdates` more updates (benchmarks use that). */
   async runToEnd(maxUpdates = Infinity): Promise<Counters> {
+    this.ended = false;
+    try {
+      return await this.train(maxUpdates);
+    } finally {
+      // Answers still waiting are given now: the session lives until the final save is done.
+      this.ended = true;
+      await this.runJobs();
+    }
+  }
+
+  private async train(maxUpdates: number): Promise<Counters> {
     const lastUpdate = this.counters.update + maxUpdates;
     this.rateStart = performance.now();
     this.setState('running');
@@ -151,6 +179,7 @@ export class TrainingLoop {
       if (this.failure) throw this.failure;
       if (this.stopRequested || this.counters.update >= lastUpdate) break;
       if (this.pauseRequested) {
+        await this.runJobs();
         this.setState('paused');
         await new Promise<void>((r) => (this.wake = r));
         this.wake = null;
@@ -200,6 +229,7 @@ export class TrainingLoop {
       }
       this.emitProgress(false);
       await yieldToEventLoop();
+      await this.runJobs();
     }
     this.emitProgress(true);
     return { ...this.counters };
@@ -208,8 +238,17 @@ export class TrainingLoop {
   private async evaluate(epochEnd: boolean): Promise<void> {
     const metrics = await this.session.evaluate();
     // Its own generator, seeded by the update: showing samples never moves the training RNG.
-    const samples = await this.session.showcase(Rng.fromSeed(this.run.seed, 0x5a, this.counters.update));
-    this.emit({ type: 'eval', counters: { ...this.counters }, metrics, samples, epochEnd });
+    const examples = await this.session.examples(Rng.fromSeed(this.run.seed, 0x5a, this.counters.update));
+    const confusion = this.session.task.lastConfusion;
+    this.emit({
+      type: 'eval',
+      counters: { ...this.counters },
+      metrics,
+      samples: examples.map(formatExample),
+      examples,
+      ...(confusion ? { confusion } : {}),
+      epochEnd,
+    });
     if (this.hooks.afterEval) {
       const position = this.position();
       await this.withDiskRetry(() => this.hooks.afterEval!(position, this.totalUpdates, metrics));
@@ -231,6 +270,7 @@ export class TrainingLoop {
         this.state = 'paused';
         this.emit({ type: 'state', state: 'paused', message: 'the disk is full', error: toWireError(e) });
         this.emitProgress(true);
+        await this.runJobs();
         await new Promise<void>((r) => (this.wake = r));
         this.wake = null;
         this.pauseRequested = false;

@@ -16,6 +16,10 @@ import { Checkpointer } from './checkpointer';
 import { TrainingLoop } from './loop';
 import { prepareRun } from './prepare';
 import { TrainingSession } from './session';
+import { TryService, dictionaryFrom, type LiveModel } from './try';
+import type { TryRequest, TryResult } from '../shared/try';
+import { loadCmudict } from '../data/cmudict-source';
+import { DEFAULT_CONFIG } from '../shared/config';
 
 type OnEvent = (e: TrainerEvent) => void;
 
@@ -73,6 +77,8 @@ export class RunStart {
   private readonly abort = new AbortController();
   private loop: TrainingLoop | null = null;
   private session: TrainingSession | null = null;
+  /** "Try it" answers using the session: it is disposed only once they are given. */
+  private readonly answering = new Set<Promise<unknown>>();
 
   constructor(
     private readonly requested: RunConfig,
@@ -100,6 +106,24 @@ export class RunStart {
 
   requestSave(): void {
     this.loop?.requestSave();
+  }
+
+  /** The model training now, for "try it" (null while preparing). Its session lives until every answer is given. */
+  live(): LiveModel | null {
+    const { loop, session } = this;
+    if (!loop || !session) return null;
+    return {
+      task: session.run.task,
+      model: session.model,
+      vocabulary: session.task.vocabulary,
+      update: () => loop.position().counters.update,
+      between: (job) => {
+        const answer = loop.between(job);
+        this.answering.add(answer);
+        void answer.finally(() => this.answering.delete(answer)).catch(() => {});
+        return answer;
+      },
+    };
   }
 
   /** Trains to the end (or a stop); resolves with the final counters. Call once. */
@@ -159,9 +183,11 @@ export class RunStart {
       onEvent({ type: 'state', state: 'failed', error: toWireError(err) });
       throw err;
     } finally {
-      this.session?.dispose();
+      const session = this.session;
       this.session = null;
       this.loop = null;
+      await Promise.allSettled([...this.answering]);
+      session?.dispose();
     }
   }
 }
@@ -170,12 +196,40 @@ export class RunStart {
 export class Trainer {
   private current: RunStart | null = null;
   private store: DualCheckpointStore | null = null;
+  private readonly tries: TryService;
 
   constructor(
     /** Opens the checkpoint store for a choice of stores (tests give their own scratch stores). */
     private readonly openStore: (use: RunConfig['stores']) => DualCheckpointStore = (use) =>
       createCheckpointStore({ use }),
-  ) {}
+    dictionary = dictionaryFrom(loadCmudict),
+  ) {
+    // Checkpoints are tried from the store the run uses, else from both stores.
+    this.tries = new TryService(async () => (this.store ??= this.openStore(DEFAULT_CONFIG.stores)), dictionary);
+  }
+
+  /** "Try it": the model training now (between two steps) or a stored checkpoint answers one input. */
+  async tryModel(request: TryRequest): Promise<TryResult> {
+    const live = this.current?.live() ?? null;
+    // A fresh worker (after a reload, nothing trained yet) has no backend: a checkpoint is answered
+    // on WASM, else the next that starts. Not while a start is choosing one: the two would fight.
+    if (!live && !tf.engine().backendName) {
+      if (this.current)
+        throw new TrainerError('TrainerBusyError', 'the trainer is still choosing a backend: try again in a moment');
+      await chooseBackend('wasm', () => Promise.resolve(0));
+    }
+    return this.tries.answer(request, live);
+  }
+
+  /** Frees the checkpoint model the last try kept. */
+  releaseTryModel(): void {
+    this.tries.release();
+  }
+
+  /** Tensors held by the checkpoint model the last try kept. */
+  get tryTensors(): number {
+    return this.tries.heldTensors;
+  }
 
   /** Starts a run; refuses (TrainerBusyError) while another start of this worker is alive. */
   async start(requested: RunConfig, onEvent: OnEvent, userData?: UserData): Promise<Counters> {

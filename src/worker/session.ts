@@ -9,6 +9,8 @@ import { initialValues, type ModelConfig, type ModelDefinition, type ParamSpec, 
 import { modelDefinition } from '../models/registry';
 import type { RunConfig } from '../shared/config';
 import type { Task, TaskModel } from '../tasks/types';
+import { formatExample } from '../tasks/examples';
+import type { ShownExample } from '../shared/progress';
 import { createOptimizer, type Optimizer } from './optim';
 
 export class TrainingSession {
@@ -84,7 +86,13 @@ export class TrainingSession {
     return this.task.evaluate(this.model);
   }
 
-  showcase(rng: Rng): Promise<string[]> {
+  /** The task's examples as lines (see formatExample). */
+  async showcase(rng: Rng): Promise<string[]> {
+    return (await this.task.showcase(this.model, rng)).map(formatExample);
+  }
+
+  /** The task's examples, structured. */
+  examples(rng: Rng): Promise<ShownExample[]> {
     return this.task.showcase(this.model, rng);
   }
 
