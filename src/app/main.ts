@@ -11,6 +11,7 @@ import type {
   TrainerState,
 } from '../shared/progress';
 import { LossChart } from './chart';
+import { overlayRuns, showLastRun, showRunHistory } from './run-history';
 import { RunForm, writeConfigToUrl } from './run-form';
 import { TrainerClient } from './trainer-client';
 import { registerServiceWorker } from '../pwa/register';
@@ -183,6 +184,7 @@ function onEvent(e: TrainerEvent): void {
       break;
     case 'progress':
       lastProgress = e;
+      chart.setUpdatesPerEpoch(e.updatesPerEpoch);
       renderStatus();
       break;
     case 'loss':
@@ -194,6 +196,7 @@ function onEvent(e: TrainerEvent): void {
       break;
     case 'run':
       renderRun(e);
+      void showRunHistory(chart, e);
       break;
     case 'saving':
       checkpointLine.dataset.saving = 'true';
@@ -461,7 +464,9 @@ initCheckpointBrowser({
     startBtn.disabled = isBusy() || document.body.dataset.readOnly === 'true';
   },
   ownRunPaused: (runId) => state === 'paused' && runLine.dataset.runId === runId,
+  onCompare: (runs) => void overlayRuns(chart, runs),
 });
+void showLastRun(chart, readActiveRun());
 // ---- end checkpoint browser ----
 void recoverCrashedRun();
 
