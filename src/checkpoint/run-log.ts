@@ -146,12 +146,12 @@ export function parseLog(text: string): ParsedLog {
   return { entries: bounded, skipped, capped: capped || bounded.length !== entries.length };
 }
 
-/** Thins train points (every other one, oldest first kept) until the log is within MAX_LOG_ENTRIES; val and resume entries stay. */
+/** Thins train points (every other one; the newest is always kept) until the log is within MAX_LOG_ENTRIES; val and resume entries stay. */
 export function boundLog(entries: LogEntry[], max = MAX_LOG_ENTRIES): LogEntry[] {
   let out = entries;
   while (out.length > max) {
-    let i = 0;
-    const next = out.filter((e) => e.kind !== 'train' || i++ % 2 === 0);
+    let left = out.reduce((n, e) => n + (e.kind === 'train' ? 1 : 0), 0);
+    const next = out.filter((e) => e.kind !== 'train' || --left % 2 === 0);
     if (next.length === out.length) break; // nothing left to thin: val entries alone over the bound
     out = next;
   }
