@@ -159,7 +159,8 @@ export class LossChart {
 
   addTrain(points: LossPoint[]): void {
     const time = Date.now();
-    for (const p of points) this.live.train.push({ update: p.update, loss: p.loss, time, epoch: this.epochOf(p.update) });
+    for (const p of points)
+      this.live.train.push({ update: p.update, loss: p.loss, time, epoch: this.epochOf(p.update) });
     this.schedule();
   }
 
@@ -199,7 +200,10 @@ export class LossChart {
 
   /** The run in view: history where no live point covers it, then the live points. */
   private current(): { train: Pt[]; val: Pt[] } {
-    return { train: byUpdate([...this.history.train, ...this.live.train]), val: byUpdate([...this.history.val, ...this.live.val]) };
+    return {
+      train: byUpdate([...this.history.train, ...this.live.train]),
+      val: byUpdate([...this.history.val, ...this.live.val]),
+    };
   }
 
   private schedule(): void {
@@ -261,7 +265,7 @@ export class LossChart {
     });
     // uPlot needs one x array for every series; join aligns the tables on the union of their x values.
     const aligned = uPlot.join(tables);
-    const key = `${this.opts.x}|${this.opts.log}|${series.map((s) => s.label).join('|')}`;
+    const key = `${this.opts.x}|${this.opts.log}|${series.map((s) => String(s.label as string)).join('|')}`;
     if (this.plot && key === this.plotKey) {
       this.plot.setData(aligned);
       return;
@@ -273,10 +277,7 @@ export class LossChart {
         ...this.size(),
         series,
         scales: { x: { time: false }, y: this.opts.log ? { distr: 3 } : {} },
-        axes: [
-          { label: X_TITLES[this.opts.x] },
-          { label: this.opts.log ? 'loss (log scale)' : 'loss', size: 60 },
-        ],
+        axes: [{ label: X_TITLES[this.opts.x] }, { label: this.opts.log ? 'loss (log scale)' : 'loss', size: 60 }],
         legend: { live: true },
         cursor: { drag: { x: true, y: false } },
         spanGaps: true,

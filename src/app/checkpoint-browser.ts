@@ -14,13 +14,7 @@
  */
 import './history.css';
 import { decodeTrainerPart, toJson, type JsonValue } from '../checkpoint/contents';
-import {
-  exportFiles,
-  exportZipChunks,
-  exportZipName,
-  historyFiles,
-  type ExportFile,
-} from '../checkpoint/export';
+import { exportFiles, exportZipChunks, exportZipName, historyFiles, type ExportFile } from '../checkpoint/export';
 import { createRunRecordStore, type RunRecordStore } from '../checkpoint/run-record-store';
 import type { RunRecord, ValEntry } from '../checkpoint/run-log';
 import type { CompareRun } from './run-history';
@@ -281,10 +275,28 @@ class CheckpointBrowser {
         title,
         info,
         compareLabel,
-        this.button('Rename', 'rename-run', () => this.startRename(summary, outputDir, runId, name, ms), undefined, `Rename run ${name}`),
+        this.button(
+          'Rename',
+          'rename-run',
+          () => this.startRename(summary, outputDir, runId, name, ms),
+          undefined,
+          `Rename run ${name}`,
+        ),
         this.button('Export run', 'export-run', () => this.exportRun(ms), undefined, `Export run ${name}`),
-        this.button('Config', 'export-run-config', () => this.exportRunConfig(ms), 'Save the run\'s settings as JSON', `Export the config of run ${name}`),
-        this.button('Delete run', 'delete-run', () => this.deleteRun(runId, outputDir), undefined, `Delete run ${name}`),
+        this.button(
+          'Config',
+          'export-run-config',
+          () => this.exportRunConfig(ms),
+          "Save the run's settings as JSON",
+          `Export the config of run ${name}`,
+        ),
+        this.button(
+          'Delete run',
+          'delete-run',
+          () => this.deleteRun(runId, outputDir),
+          undefined,
+          `Delete run ${name}`,
+        ),
       );
       details.append(summary);
       const stages = new Map<string, DualCheckpointMeta[]>();
@@ -446,11 +458,18 @@ class CheckpointBrowser {
       'aria-label': `New name for run ${current}`,
     });
     input.value = current;
-    const save = el('button', 'Save', { type: 'submit', class: 'small', 'aria-label': `Save the name of run ${current}` });
-    const cancel = el('button', 'Cancel', { type: 'button', class: 'small', 'aria-label': `Cancel renaming run ${current}` });
+    const save = el('button', 'Save', {
+      type: 'submit',
+      class: 'small',
+      'aria-label': `Save the name of run ${current}`,
+    });
+    const cancel = el('button', 'Cancel', {
+      type: 'button',
+      class: 'small',
+      'aria-label': `Cancel renaming run ${current}`,
+    });
     formEl.append(input, save, cancel);
-    for (const e of ['click', 'keydown', 'keyup'] as const)
-      formEl.addEventListener(e, (ev) => ev.stopPropagation()); // inside <summary>: typing a space must not fold it
+    for (const e of ['click', 'keydown', 'keyup'] as const) formEl.addEventListener(e, (ev) => ev.stopPropagation()); // inside <summary>: typing a space must not fold it
     cancel.addEventListener('click', () => this.renderTree());
     input.addEventListener('keydown', (ev) => {
       if (ev.key === 'Escape') this.renderTree();
@@ -499,7 +518,10 @@ class CheckpointBrowser {
               log.entries.filter((e): e is ValEntry => e.kind === 'val'),
             );
           }
-          const at = this.valLogs.get(stage)?.filter((e) => e.update === m.counters.update).at(-1);
+          const at = this.valLogs
+            .get(stage)
+            ?.filter((e) => e.update === m.counters.update)
+            .at(-1);
           if (at) text = formatMetrics(at.metrics);
           // The log is flushed with the next periodic checkpoint: look again on a later redraw.
           else final = false;
@@ -783,8 +805,7 @@ function trainerMetricsText(value: ReturnType<typeof readTorchFile>): string {
   const metrics = numbers(json('metrics'));
   if (Object.keys(metrics).length) return formatMetrics(metrics);
   const callbacks = json('callbacks');
-  const best =
-    callbacks && typeof callbacks === 'object' && !Array.isArray(callbacks) ? callbacks.best : undefined;
+  const best = callbacks && typeof callbacks === 'object' && !Array.isArray(callbacks) ? callbacks.best : undefined;
   const tracked =
     best && typeof best === 'object' && !Array.isArray(best) && best.metrics && typeof best.metrics === 'object'
       ? (best.metrics as Record<string, JsonValue>)

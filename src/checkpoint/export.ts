@@ -23,13 +23,20 @@ export interface ExtraFile {
  * The history files of a run's export: its record, and the log of each stage that has one.
  * `logs` maps a stage name ('' for none) to the log's JSONL text.
  */
-export function historyFiles(runId: string, record: RunRecord | undefined, logs: ReadonlyMap<string, string>): ExtraFile[] {
+export function historyFiles(
+  runId: string,
+  record: RunRecord | undefined,
+  logs: ReadonlyMap<string, string>,
+): ExtraFile[] {
   const enc = new TextEncoder();
   const out: ExtraFile[] = [];
   if (record) out.push({ zipPath: `${runId}/${RUN_RECORD_FILE_NAME}`, bytes: enc.encode(formatRunRecord(record)) });
   for (const [stage, text] of [...logs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (!text) continue;
-    out.push({ zipPath: stage ? `${runId}/${stage}/${LOG_FILE_NAME}` : `${runId}/${LOG_FILE_NAME}`, bytes: enc.encode(text) });
+    out.push({
+      zipPath: stage ? `${runId}/${stage}/${LOG_FILE_NAME}` : `${runId}/${LOG_FILE_NAME}`,
+      bytes: enc.encode(text),
+    });
   }
   return out;
 }

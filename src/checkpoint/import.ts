@@ -346,7 +346,7 @@ function attachHistory(plan: ImportPlan, history: readonly HistorySource[]): voi
       });
     } else {
       const item = runs.get(dir);
-      let record: RunRecord | null = null;
+      let record: RunRecord | null;
       try {
         record = item ? parseRunRecord(JSON.parse(text(h.bytes)), item.id.outputDir, item.id.runId) : null;
       } catch {

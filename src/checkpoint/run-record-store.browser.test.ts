@@ -191,7 +191,10 @@ describe('run record store', () => {
         await a.store.getRecord(id.outputDir, id.runId),
         new Map([[id.stageName ?? '', await a.store.readLogText(id.outputDir, id.runId, id.stageName)]]),
       );
-      expect(extras.map((x) => x.zipPath)).toEqual([`${id.runId}/run.json`, `${id.runId}/${id.stageName}/metrics.jsonl`]);
+      expect(extras.map((x) => x.zipPath)).toEqual([
+        `${id.runId}/run.json`,
+        `${id.runId}/${id.stageName}/metrics.jsonl`,
+      ]);
       const chunks: Uint8Array[] = [];
       for await (const c of exportZipChunks(exportFiles([meta]), async (f) => parts[f.part]![0], extras))
         chunks.push(c);

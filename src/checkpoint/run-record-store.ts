@@ -49,8 +49,18 @@ export interface RunRecordStore {
   putRecord(r: RunRecord): Promise<void>;
   /** Renames a run (creates its record when it has none); returns the stored name. */
   rename(outputDir: string, runId: string, name: string, fallback?: Omit<RunRecord, 'name'>): Promise<string>;
-  appendLog(outputDir: string, runId: string, stageName: string | undefined, entries: readonly LogEntry[]): Promise<void>;
-  replaceLog(outputDir: string, runId: string, stageName: string | undefined, entries: readonly LogEntry[]): Promise<void>;
+  appendLog(
+    outputDir: string,
+    runId: string,
+    stageName: string | undefined,
+    entries: readonly LogEntry[],
+  ): Promise<void>;
+  replaceLog(
+    outputDir: string,
+    runId: string,
+    stageName: string | undefined,
+    entries: readonly LogEntry[],
+  ): Promise<void>;
   readLog(outputDir: string, runId: string, stageName?: string): Promise<ParsedLog>;
   /** The raw text of a log as stored (for an export), bounded by MAX_LOG_BYTES; '' when there is none. */
   readLogText(outputDir: string, runId: string, stageName?: string): Promise<string>;
@@ -195,10 +205,7 @@ export function createRunRecordStore(opts: RunRecordStoreOptions = {}): RunRecor
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed.length === results.length && failed.length > 0) throw failed[0].reason;
   }
-  const sides = (i: () => Promise<unknown>, o: () => Promise<unknown>) => [
-    ...(idb ? [i] : []),
-    ...(opfs ? [o] : []),
-  ];
+  const sides = (i: () => Promise<unknown>, o: () => Promise<unknown>) => [...(idb ? [i] : []), ...(opfs ? [o] : [])];
 
   async function opfsRecord(outputDir: string, runId: string): Promise<RunRecord | undefined> {
     const text = await opfs?.readFile([outputDir, runId], RUN_RECORD_FILE_NAME).catch(() => undefined);
@@ -222,7 +229,8 @@ export function createRunRecordStore(opts: RunRecordStoreOptions = {}): RunRecor
       const out = new Map<string, RunRecord>();
       for (const r of (await idb?.all().catch(() => [])) ?? []) {
         const p = parseRunRecord(r, r.outputDir, r.runId);
-        if (p && typeof r.outputDir === 'string' && typeof r.runId === 'string') out.set(runKey(r.outputDir, r.runId), p);
+        if (p && typeof r.outputDir === 'string' && typeof r.runId === 'string')
+          out.set(runKey(r.outputDir, r.runId), p);
       }
       if (opfs) {
         const rootDir = await opfs.dir([], false).catch(() => undefined);

@@ -116,7 +116,13 @@ export class RunLogWriter {
       const log = await store.readLog(where.outputDir, where.runId, where.stageName);
       this.stored = log.entries.length;
       if (resumed) {
-        const cut = truncateForResume(log.entries, resumed.counters.update, resumed.tag, this.backendName(), Date.now());
+        const cut = truncateForResume(
+          log.entries,
+          resumed.counters.update,
+          resumed.tag,
+          this.backendName(),
+          Date.now(),
+        );
         await store.replaceLog(where.outputDir, where.runId, where.stageName, cut.entries);
         this.stored = cut.entries.length;
       }
