@@ -13,6 +13,14 @@ import { MAX_LOG_ENTRIES, truncateForResume, type LogEntry } from '../checkpoint
 import type { RunConfig } from '../shared/config';
 import type { LossPoint, RunEvent, TrainerEvent } from '../shared/progress';
 
+// One store per choice of stores for the worker's life: each holds an IndexedDB connection.
+const stores = new Map<RunConfig['stores'], RunRecordStore>();
+function storeFor(use: RunConfig['stores']): RunRecordStore {
+  let s = stores.get(use);
+  if (!s) stores.set(use, (s = createRunRecordStore({ use })));
+  return s;
+}
+
 interface Where {
   outputDir: string;
   runId: string;
@@ -31,7 +39,7 @@ export class RunLogWriter {
 
   constructor(
     private readonly forward: (e: TrainerEvent) => void,
-    private readonly openStore: (use: RunConfig['stores']) => RunRecordStore = (use) => createRunRecordStore({ use }),
+    private readonly openStore: (use: RunConfig['stores']) => RunRecordStore = storeFor,
   ) {}
 
   /** The event sink to give the trainer: it logs, then forwards every event unchanged. */
