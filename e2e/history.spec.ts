@@ -101,6 +101,11 @@ test('a run renamed in the panel keeps its name after a reload; buttons name wha
   await page.getByRole('button', { name: 'Save the name of run my first names model' }).click();
   await expect(again).toHaveAttribute('data-run-name', 'renamed again');
   await expect(again).not.toHaveAttribute('open', '');
+  // Picked to compare, the run's history is laid over the chart; the box does not unfold the run.
+  await again.getByRole('checkbox', { name: 'Compare run renamed again on the chart' }).check();
+  await expect(chart(page)).toHaveAttribute('data-overlays', '1');
+  await expect(again).not.toHaveAttribute('open', '');
+  await expect(chart(page).locator('.u-legend')).toContainText('renamed again: val');
   // At 360 px the panel's runs do not push the page sideways: tables scroll in their own box.
   const overflow = await again.evaluate((d) => d.scrollWidth - d.clientWidth);
   expect(overflow).toBeLessThanOrEqual(1);

@@ -392,7 +392,7 @@ class CheckpointBrowser {
       table.append(tr);
       if (this.rowNote?.key === m.key) {
         const note = el('tr', undefined, { class: 'row-note', 'data-note-for': m.key });
-        note.append(el('td', this.rowNote.text, { colspan: '7', role: 'status' }));
+        note.append(el('td', this.rowNote.text, { colspan: '7', 'aria-live': 'polite' }));
         table.append(note);
       }
     }
