@@ -210,14 +210,12 @@ export function parseRunRecord(v: unknown, outputDir: string, runId: string): Ru
   return { outputDir, runId, name, task: o.task, model: o.model, createdAt: o.createdAt };
 }
 
+// eslint-disable-next-line no-control-regex -- control characters are what it matches
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/g;
+
 /** A name as stored: control characters removed, spaces collapsed, at most MAX_RUN_NAME characters. */
 export function cleanRunName(name: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what this removes
-  return name
-    .replace(/[\u0000-\u001f\u007f]/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .slice(0, MAX_RUN_NAME);
+  return name.replace(CONTROL_CHARS, ' ').replace(/\s+/g, ' ').trim().slice(0, MAX_RUN_NAME);
 }
 
 /** The record as written to `run.json` (the location fields are the file's place, not its content). */
