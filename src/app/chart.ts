@@ -43,8 +43,10 @@ interface Pt {
   loss: number;
 }
 
-/** Points drawn per series at most: longer series are thinned by a stride (the data is kept whole). */
+/** Points drawn per series at most: longer series are thinned by a stride for drawing. */
 const MAX_DRAWN = 4000;
+/** Live training points kept at most: past it every other one is dropped (the newest kept), as the log does. */
+const MAX_LIVE = 20_000;
 const COLORS = ['#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22'];
 const X_TITLES: Record<XAxis, string> = {
   update: 'update',
@@ -161,6 +163,10 @@ export class LossChart {
     const time = Date.now();
     for (const p of points)
       this.live.train.push({ update: p.update, loss: p.loss, time, epoch: this.epochOf(p.update) });
+    if (this.live.train.length > MAX_LIVE) {
+      const n = this.live.train.length;
+      this.live.train = this.live.train.filter((_, i) => (n - 1 - i) % 2 === 0);
+    }
     this.schedule();
   }
 

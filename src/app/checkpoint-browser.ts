@@ -16,7 +16,7 @@ import './history.css';
 import { decodeTrainerPart, toJson, type JsonValue } from '../checkpoint/contents';
 import { exportFiles, exportZipChunks, exportZipName, historyFiles, type ExportFile } from '../checkpoint/export';
 import { createRunRecordStore, type RunRecordStore } from '../checkpoint/run-record-store';
-import type { RunRecord, ValEntry } from '../checkpoint/run-log';
+import { MAX_RUN_NAME, type RunRecord, type ValEntry } from '../checkpoint/run-log';
 import type { CompareRun } from './run-history';
 import { applyImport, planImport, type ImportSource, type ShapesFor } from '../checkpoint/import';
 import { formatTag, tags } from '../checkpoint/naming';
@@ -454,7 +454,7 @@ class CheckpointBrowser {
     const input = el('input', undefined, {
       type: 'text',
       name: 'run-name',
-      maxlength: '120',
+      maxlength: String(MAX_RUN_NAME),
       'aria-label': `New name for run ${current}`,
     });
     input.value = current;
