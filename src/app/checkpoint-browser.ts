@@ -185,6 +185,11 @@ class CheckpointBrowser {
 
   private say(state: string, text: string, errorName?: string, items: { text: string; name?: string }[] = []): void {
     this.result.dataset.state = state;
+    // A row's confirmation lasts until the panel reports something else.
+    if (state !== 'filled' && this.rowNote) {
+      this.rowNote = null;
+      this.tree.querySelector('tr.row-note')?.remove();
+    }
     if (errorName) this.result.dataset.errorName = errorName;
     else delete this.result.dataset.errorName;
     this.result.replaceChildren(el('p', text));
