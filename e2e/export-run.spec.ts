@@ -64,6 +64,9 @@ import json, sys, zipfile, io, torch
 out = {}
 with zipfile.ZipFile(sys.argv[1]) as z:
     for name in z.namelist():
+        if not name.endswith(".th"):  # the run's history rides beside its checkpoints
+            out[name] = sorted(json.loads(z.read(name)).keys()) if name.endswith(".json") else len(z.read(name).splitlines())
+            continue
         obj = torch.load(io.BytesIO(z.read(name)))
         out[name] = sorted(obj.keys()) if name.endswith("_optim.th") else obj["training_iteration"]["update"]
     z.extractall(sys.argv[2])
@@ -79,6 +82,12 @@ print(json.dumps(out))`;
       expected[`${inZip}_optim.th`] = ['optimizer', 'param_groups', 'param_idx_to_name', 'state'];
       expected[`${inZip}_trainer.th`] = update;
     }
+    // Its history: the run's record, and the stage's metrics log (a line per update at least).
+    const stageDir = listed[0].key.replace(/^runs\//, '').split('/checkpoints/')[0];
+    const logName = `${stageDir}/metrics.jsonl`;
+    expect(entries[logName]).toBeGreaterThanOrEqual(Math.max(...listed.map((l) => l.update)));
+    expected[logName] = entries[logName];
+    expected[`${RUN}/run.json`] = ['createdAt', 'model', 'name', 'task'];
     expect(entries).toEqual(expected);
 
     // Back through the folder picker: the run's folder as the zip unpacked it.
@@ -87,6 +96,7 @@ print(json.dumps(out))`;
     const result = page.locator('#import-result');
     await expect(result).toHaveAttribute('data-state', 'done');
     await expect(result).toHaveAttribute('data-imported', String(listed.length));
+    await expect(result).toHaveAttribute('data-imported-logs', '1');
     await expect(rows).toHaveCount(listed.length);
     expect(await partsOfRun(page)).toEqual(before);
 

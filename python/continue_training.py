@@ -40,6 +40,12 @@ across processes in other orders again), and dropout masks, which come from torc
 seeded from the app's per-update seed and the process's rank, so they differ from the app's and
 between process counts (they are the same again when a job is rerun on as many processes).
 
+The run's history goes on too: rank 0 keeps the stage's metrics log, `OUT/<run>/<stage>/metrics.jsonl`
+(src/checkpoint/run-log.ts has the line format). The first time, it starts from the export's own log
+(entries up to the exported checkpoint), then appends a `resume` line, each update's training loss
+and each validation, with `"backend": "pytorch"`, flushed to disk with every checkpoint and at the end.
+A rerun first cuts the log back to the checkpoint it continues from, as the app does on a resume.
+
 Nothing in a checkpoint is executed: files are read with torch.load(weights_only=True) or an
 unpickler allowing the same globals.
 """
@@ -55,6 +61,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 import types
 import zipfile
 from collections import OrderedDict
@@ -449,6 +456,91 @@ class StopFlag:
             signal.signal(s, h)
 
 
+# ---- the metrics log --------------------------------------------------------------------------
+
+LOG_NAME = "metrics.jsonl"
+LOG_KINDS = ("train", "val", "resume")
+
+
+def _log_entries(text):
+    """The valid entries of a log's text; torn or foreign lines are skipped (as the app's reader does)."""
+    out = []
+    for line in text.splitlines():
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(e, dict) and e.get("kind") in LOG_KINDS and isinstance(e.get("update"), int) and e["update"] >= 0:
+            out.append(e)
+    return out
+
+
+def export_log_text(export, rel):
+    """The export's log at `rel` (`<run>[/<stage>]/metrics.jsonl`) inside a zip or under a folder, or ''."""
+    try:
+        if os.path.isdir(export):
+            for root, _dirs, files in os.walk(export):
+                if LOG_NAME in files:
+                    path = os.path.join(root, LOG_NAME)
+                    if path.replace(os.sep, "/").endswith("/" + rel):
+                        with open(path, encoding="utf-8", errors="replace") as f:
+                            return f.read()
+            return ""
+        with zipfile.ZipFile(export) as z:
+            for n in z.namelist():
+                if n == rel or n.endswith("/" + rel):
+                    return z.read(n).decode("utf-8", errors="replace")
+    except (OSError, zipfile.BadZipFile):
+        pass
+    return ""
+
+
+class MetricsLog:
+    """Rank 0's appender for the stage's metrics log: buffered, written with each checkpoint."""
+
+    def __init__(self, path, updates_per_epoch):
+        self.path, self.per_epoch, self.pending = path, max(1, updates_per_epoch), []
+
+    def start(self, export_text, update, tag):
+        """Seeds the log from the export the first time; cuts it back to `update` and marks the resume."""
+        if os.path.exists(self.path):
+            with open(self.path, encoding="utf-8", errors="replace") as f:
+                entries = _log_entries(f.read())
+        else:
+            entries = _log_entries(export_text)
+        kept = [e for e in entries if e["update"] <= update]
+        dropped = sum(1 for e in entries if e["update"] > update and e["kind"] != "resume")
+        kept.append({"kind": "resume", "update": update, "dropped": dropped, "from": tag, "time": self._now(), "backend": "pytorch"})
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        tmp = self.path + f".tmp{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write("".join(json.dumps(e) + "\n" for e in kept))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+
+    @staticmethod
+    def _now():
+        return int(time.time() * 1000)
+
+    def train(self, update, loss):
+        self.pending.append({"kind": "train", "update": update, "epoch": round(update / self.per_epoch, 4),
+                             "loss": loss if math.isfinite(loss) else None, "time": self._now(), "backend": "pytorch"})
+
+    def val(self, update, metrics):
+        self.pending.append({"kind": "val", "update": update, "epoch": round(update / self.per_epoch, 4),
+                             "metrics": {k: float(v) for k, v in metrics.items()}, "time": self._now(), "backend": "pytorch"})
+
+    def flush(self):
+        if not self.pending:
+            return
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write("".join(json.dumps(e) + "\n" for e in self.pending))
+            f.flush()
+            os.fsync(f.fileno())
+        self.pending = []
+
+
 # ---- the job ----------------------------------------------------------------------------------
 
 def stage_folder(out, model_part):
@@ -532,6 +624,13 @@ def run_job(args, procs):
     target = start["exported_update"] + args.steps
     log(f"continuing {start['name']} ({run['task']}) from {start['from']} at update {c['update']} on {procs.world} "
         f"process{'es' if procs.world > 1 else ''} ({procs.backend}), until update {target} or epoch {run['epochs']}")
+    metrics_log = None
+    if procs.rank == 0:
+        stage = model_part.get("stage_name")
+        rel = "/".join([model_part["run_id"], *([stage] if stage else []), LOG_NAME])
+        metrics_log = MetricsLog(os.path.join(os.path.dirname(start["folder"]), LOG_NAME), math.ceil(size / batch))
+        metrics_log.start(export_log_text(args.export, rel), c["update"], model_part.get("checkpoint_tag") or
+                          f"E{c['epoch']}_U{c['update']}_S{c['sample']}")
 
     def evaluate():
         if procs.rank == 0:
@@ -540,12 +639,14 @@ def run_job(args, procs):
             core.train()
             say(f"validation at update {c['update']}: " + " · ".join(f"{k} {v:.6f}" for k, v in metrics.items()))
             say("metrics " + json_line({"update": c["update"], **metrics}))
+            metrics_log.val(c["update"], metrics)
         procs.barrier()
 
     def save(finished):
         if procs.rank == 0:
             write_save(args, start, model_part, optim_part, trainer_part, run, core, optimizer, idx_to_name, c, rng, sampler,
                        total_updates, keep, finished, ema, ema_info, say)
+            metrics_log.flush()
         procs.barrier()
 
     stop = StopFlag()
@@ -579,6 +680,8 @@ def run_job(args, procs):
             before = dict(c)
             c = {"epoch": c["epoch"] + (1 if epoch_end else 0), "update": c["update"] + 1, "sample": c["sample"] + len(indices)}
             log(f"update {c['update']} loss {loss_sum / count:.8g} lr {lr:.6g}")
+            if metrics_log:
+                metrics_log.train(c["update"], loss_sum / count)
             if not math.isfinite(loss_sum):
                 raise CheckpointError(f"the loss became {loss_sum / count} at update {c['update']}: lower the learning rate")
             if epoch_end or (eval_every > 0 and c["update"] % eval_every == 0):
@@ -597,6 +700,8 @@ def run_job(args, procs):
             evaluate()
     finally:
         stop.restore()
+        if metrics_log:
+            metrics_log.flush()
     return c
 
 

@@ -4,9 +4,20 @@
  * or one `.zip`, streamed to disk through the File System Access pickers where the browser has
  * them) and import (file picker, folder picker, drag and drop). The page reads the stores
  * directly; only the model-shape check of an import goes through the worker (it holds tfjs).
+ *
+ * Each run shows its name (the user may rename it), task, model and date from its run record
+ * (run-record-store.ts), and a "Compare" box that lays its history over the chart. The metrics
+ * column reads each checkpoint's trainer part (`metrics`, else its best-metric trackers) and, for
+ * weights-only `best.*` checkpoints, the run's log at that update. Every button's accessible name
+ * says what it acts on; a resume or warm start confirms in a line under its own row; runs the
+ * user folded stay folded across redraws.
  */
-import { decodeTrainerPart } from '../checkpoint/contents';
-import { exportFiles, exportZipChunks, exportZipName, type ExportFile } from '../checkpoint/export';
+import './history.css';
+import { decodeTrainerPart, toJson, type JsonValue } from '../checkpoint/contents';
+import { exportFiles, exportZipChunks, exportZipName, historyFiles, type ExportFile } from '../checkpoint/export';
+import { createRunRecordStore, type RunRecordStore } from '../checkpoint/run-record-store';
+import { MAX_RUN_NAME, type RunRecord, type ValEntry } from '../checkpoint/run-log';
+import type { CompareRun } from './run-history';
 import { applyImport, planImport, type ImportSource, type ShapesFor } from '../checkpoint/import';
 import { formatTag, tags } from '../checkpoint/naming';
 import {
@@ -33,6 +44,8 @@ export interface CheckpointBrowserOptions {
    * flight, and deleting its old checkpoints is the way out the disk-full message offers.
    */
   ownRunPaused?: (runId: string) => boolean;
+  /** The runs picked to compare ([] when none): the page lays their histories over the chart. */
+  onCompare?: (runs: CompareRun[]) => void;
 }
 
 // The File System Access API's pickers: Chromium has them, TypeScript's DOM lib does not yet.
@@ -97,8 +110,20 @@ class CheckpointBrowser {
   private readonly storageLine: HTMLElement;
   private readonly result: HTMLElement;
   private readonly format: HTMLSelectElement;
+  private readonly records: RunRecordStore = createRunRecordStore();
   private pending: ReturnType<typeof setTimeout> | null = null;
   private metas: DualCheckpointMeta[] = [];
+  private runRecords = new Map<string, RunRecord>();
+  /** Runs the user folded (by `<output_dir>/<run_id>`): a redraw keeps them folded. */
+  private readonly folded = new Set<string>();
+  /** Runs picked to compare, by `<output_dir>/<run_id>`. */
+  private readonly compared = new Set<string>();
+  /** Metrics per checkpoint, by key and generation (a part's bytes never change under one generation). */
+  private readonly metricsCache = new Map<string, string>();
+  /** Val entries of each stage's log, by `<output_dir>/<run_id>/<stage>`, for weights-only best checkpoints. */
+  private valLogs = new Map<string, ValEntry[]>();
+  /** A confirmation shown under a checkpoint's row (resume, warm start), by checkpoint key. */
+  private rowNote: { key: string; text: string } | null = null;
 
   constructor(private readonly o: CheckpointBrowserOptions) {
     const q = <T extends HTMLElement>(sel: string) => o.root.querySelector(sel) as T;
@@ -160,6 +185,11 @@ class CheckpointBrowser {
 
   private say(state: string, text: string, errorName?: string, items: { text: string; name?: string }[] = []): void {
     this.result.dataset.state = state;
+    // A row's confirmation lasts until the panel reports something else.
+    if (state !== 'filled' && this.rowNote) {
+      this.rowNote = null;
+      this.tree.querySelector('tr.row-note')?.remove();
+    }
     if (errorName) this.result.dataset.errorName = errorName;
     else delete this.result.dataset.errorName;
     this.result.replaceChildren(el('p', text));
@@ -179,7 +209,13 @@ class CheckpointBrowser {
       return;
     }
     this.tree.dataset.count = String(this.metas.length);
+    try {
+      this.runRecords = new Map((await this.records.listRecords()).map((r) => [`${r.outputDir}/${r.runId}`, r]));
+    } catch {
+      this.runRecords = new Map(); // the panel still lists checkpoints; runs show their ids
+    }
     this.renderTree();
+    void this.fillMetrics();
     try {
       const s = await storageStatus();
       this.storageLine.textContent = `Storage: ${formatBytes(s.usage)} used of ${formatBytes(s.quota)} · ${s.persisted ? 'persistent' : 'not persistent: the browser may evict it under storage pressure'}`;
@@ -204,16 +240,68 @@ class CheckpointBrowser {
     const nodes: HTMLElement[] = [];
     for (const [path, ms] of [...runs].sort((a, b) => newest(b[1]) - newest(a[1]))) {
       const { runId, outputDir } = ms[0].id;
-      const details = el('details', undefined, { class: 'ckpt-run', 'data-run': runId });
-      details.open = true;
-      const summary = el(
-        'summary',
-        `${path} · ${ms.length} checkpoint${ms.length === 1 ? '' : 's'} · ${formatBytes(ms.reduce((n, m) => n + size(m), 0))} `,
-      );
+      const rec = this.runRecords.get(path);
+      const name = rec?.name ?? runId;
+      const details = el('details', undefined, { class: 'ckpt-run', 'data-run': runId, 'data-run-name': name });
+      details.open = !this.folded.has(path);
+      details.addEventListener('toggle', () => {
+        if (details.open) this.folded.delete(path);
+        else this.folded.add(path);
+      });
+      const summary = el('summary');
+      const title = el('span', name, { class: 'run-name' });
+      const facts = [
+        rec?.task || ms[0].id.modelName,
+        rec?.model,
+        new Date(rec?.createdAt ?? Math.min(...ms.map((m) => m.createdAt))).toLocaleString(),
+        `${ms.length} checkpoint${ms.length === 1 ? '' : 's'}`,
+        formatBytes(ms.reduce((n, m) => n + size(m), 0)),
+      ].filter(Boolean);
+      const info = el('span', ` · ${facts.join(' · ')}${name !== runId ? ` · id ${runId}` : ''} `, {
+        class: 'run-facts',
+        title: path,
+      });
+      const compare = el('input', undefined, {
+        type: 'checkbox',
+        'data-action': 'compare',
+        'aria-label': `Compare run ${name} on the chart`,
+      });
+      compare.checked = this.compared.has(path);
+      compare.addEventListener('click', (e) => e.stopPropagation()); // inside <summary>: do not fold
+      compare.addEventListener('change', () => {
+        if (compare.checked) this.compared.add(path);
+        else this.compared.delete(path);
+        this.emitCompare();
+      });
+      const compareLabel = el('label', undefined, { class: 'compare' });
+      compareLabel.addEventListener('click', (e) => e.stopPropagation());
+      compareLabel.append(compare, ' compare');
       summary.append(
-        this.button('Export run', 'export-run', () => this.exportMetas(ms, exportZipName(runId))),
-        this.button('Config', 'export-run-config', () => this.exportRunConfig(ms)),
-        this.button('Delete run', 'delete-run', () => this.deleteRun(runId, outputDir)),
+        title,
+        info,
+        compareLabel,
+        this.button(
+          'Rename',
+          'rename-run',
+          () => this.startRename(summary, outputDir, runId, name, ms),
+          undefined,
+          `Rename run ${name}`,
+        ),
+        this.button('Export run', 'export-run', () => this.exportRun(ms), undefined, `Export run ${name}`),
+        this.button(
+          'Config',
+          'export-run-config',
+          () => this.exportRunConfig(ms),
+          "Save the run's settings as JSON",
+          `Export the config of run ${name}`,
+        ),
+        this.button(
+          'Delete run',
+          'delete-run',
+          () => this.deleteRun(runId, outputDir),
+          undefined,
+          `Delete run ${name}`,
+        ),
       );
       details.append(summary);
       const stages = new Map<string, DualCheckpointMeta[]>();
@@ -221,22 +309,34 @@ class CheckpointBrowser {
       for (const [stage, list] of stages) {
         const head = el('h4', stage ? `stage ${stage} ` : '(no stage) ', { 'data-stage': stage });
         head.append(
-          this.button('Delete stage', 'delete-stage', () => this.deleteStage(runId, stage || undefined, outputDir)),
+          this.button(
+            'Delete stage',
+            'delete-stage',
+            () => this.deleteStage(runId, stage || undefined, outputDir),
+            undefined,
+            `Delete stage ${stage || '(none)'} of run ${name}`,
+          ),
         );
-        details.append(
-          head,
-          this.table(list.sort((a, b) => b.counters.update - a.counters.update || (a.key < b.key ? -1 : 1))),
+        // The table scrolls inside its own box on a narrow screen; the page never scrolls sideways.
+        const wrap = el('div', undefined, { class: 'ckpt-table-wrap' });
+        wrap.append(
+          this.table(
+            list.sort((a, b) => b.counters.update - a.counters.update || (a.key < b.key ? -1 : 1)),
+            name,
+          ),
         );
+        details.append(head, wrap);
       }
       nodes.push(details);
     }
     this.tree.replaceChildren(...nodes);
   }
 
-  private table(list: DualCheckpointMeta[]): HTMLTableElement {
+  private table(list: DualCheckpointMeta[], runName: string): HTMLTableElement {
     const table = el('table', undefined, { class: 'ckpt-table' });
     const head = el('tr');
-    for (const h of ['checkpoint', 'counters', 'metrics', 'size', 'saved', 'stores', '']) head.append(el('th', h));
+    for (const h of ['checkpoint', 'counters', 'metrics', 'size', 'saved', 'stores', 'actions'])
+      head.append(el('th', h, { scope: 'col' }));
     table.append(head);
     for (const m of list) {
       const tag = formatTag(m.id.tag);
@@ -249,20 +349,23 @@ class CheckpointBrowser {
         'data-update': String(m.counters.update),
       });
       const c = m.counters;
-      const metrics = Object.entries(m.metrics)
-        .map(([k, v]) => `${k} ${v.toPrecision(4)}`)
-        .join(', ');
+      const metrics =
+        this.metricsCache.get(metricsKey(m)) ??
+        Object.entries(m.metrics)
+          .map(([k, v]) => `${k} ${v.toPrecision(4)}`)
+          .join(', ');
       const parts = m.parts.map((p) => p.part).join(' + ');
       tr.append(
         el('td', `${model} · ${tag}`, { title: `${m.key}\nparts: ${parts}` }),
         el('td', formatTag(tags.at(c))),
-        el('td', metrics || '—'),
+        el('td', metrics || '—', { 'data-metrics': metricsKey(m) }),
         el('td', formatBytes(size(m))),
         el('td', new Date(m.createdAt).toLocaleString()),
         el('td', m.stores.join(' + ')),
       );
       const actions = el('td');
       const full = ['optim', 'trainer'].every((p) => m.parts.some((x) => x.part === p));
+      const what = `${m.id.modelInfo ? `${tag} (${m.id.modelInfo})` : tag} of run ${runName}${m.id.stageName ? ` / ${m.id.stageName}` : ''}`;
       if (full && !m.id.modelInfo)
         actions.append(
           this.button(
@@ -270,6 +373,7 @@ class CheckpointBrowser {
             'resume',
             () => this.resume(m),
             'Resume: fill the form to continue this run from this checkpoint',
+            `Continue from ${what}`,
           ),
         );
       actions.append(
@@ -278,12 +382,24 @@ class CheckpointBrowser {
           'warm-start',
           () => this.warmStart(m),
           'Warm start: a new run begins from these weights, matched by name',
+          `Use the weights of ${what}`,
         ),
-        this.button('Export', 'export', () => this.exportMetas([m], exportZipName(m.id.runId, tag))),
-        this.button('Delete', 'delete', () => this.deleteOne(m)),
+        this.button(
+          'Export',
+          'export',
+          () => this.exportMetas([m], exportZipName(m.id.runId, tag)),
+          undefined,
+          `Export ${what}`,
+        ),
+        this.button('Delete', 'delete', () => this.deleteOne(m), undefined, `Delete ${what}`),
       );
       tr.append(actions);
       table.append(tr);
+      if (this.rowNote?.key === m.key) {
+        const note = el('tr', undefined, { class: 'row-note', 'data-note-for': m.key });
+        note.append(el('td', this.rowNote.text, { colspan: '7', 'aria-live': 'polite' }));
+        table.append(note);
+      }
     }
     return table;
   }
@@ -294,18 +410,134 @@ class CheckpointBrowser {
     action: string,
     onClick: () => Promise<void> | void,
     title?: string,
+    accessibleName?: string,
   ): HTMLButtonElement {
     const b = el('button', label, {
       type: 'button',
       'data-action': action,
       class: 'small',
       ...(title ? { title } : {}),
+      ...(accessibleName ? { 'aria-label': accessibleName } : {}),
     });
     b.addEventListener('click', (e) => {
       e.preventDefault(); // inside <summary>: do not fold the run
       void this.run(async () => onClick());
     });
     return b;
+  }
+
+  // ---- run names, comparing, metrics ---------------------------------------------------------
+
+  private emitCompare(): void {
+    const runs: CompareRun[] = [];
+    for (const path of this.compared) {
+      const m = this.metas.find((x) => `${x.id.outputDir}/${x.id.runId}` === path);
+      if (!m) continue;
+      // The newest stage of the run is the one compared.
+      const newest = this.metas
+        .filter((x) => x.id.runId === m.id.runId && x.id.outputDir === m.id.outputDir)
+        .sort((a, b) => b.createdAt - a.createdAt)[0];
+      runs.push({
+        outputDir: m.id.outputDir,
+        runId: m.id.runId,
+        stageName: newest.id.stageName,
+        label: this.runRecords.get(path)?.name ?? m.id.runId,
+      });
+    }
+    this.o.onCompare?.(runs);
+  }
+
+  /** An inline name field in the run's row: Enter or Save stores it, Escape or Cancel leaves it. */
+  private startRename(
+    summary: HTMLElement,
+    outputDir: string,
+    runId: string,
+    current: string,
+    ms: DualCheckpointMeta[],
+  ): void {
+    const formEl = el('form', undefined, { class: 'rename-form', 'data-run': runId });
+    const input = el('input', undefined, {
+      type: 'text',
+      name: 'run-name',
+      maxlength: String(MAX_RUN_NAME),
+      'aria-label': `New name for run ${current}`,
+    });
+    input.value = current;
+    const save = el('button', 'Save', {
+      type: 'submit',
+      class: 'small',
+      'aria-label': `Save the name of run ${current}`,
+    });
+    const cancel = el('button', 'Cancel', {
+      type: 'button',
+      class: 'small',
+      'aria-label': `Cancel renaming run ${current}`,
+    });
+    formEl.append(input, save, cancel);
+    for (const e of ['click', 'keydown', 'keyup'] as const) formEl.addEventListener(e, (ev) => ev.stopPropagation()); // inside <summary>: typing a space must not fold it
+    cancel.addEventListener('click', () => this.renderTree());
+    input.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape') this.renderTree();
+    });
+    formEl.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      void this.run(async () => {
+        const trainer = ms.find((m) => m.parts.some((p) => p.part === 'trainer'));
+        const config = trainer ? await this.trainerConfig(trainer).catch(() => null) : null;
+        const name = await this.records.rename(outputDir, runId, input.value, {
+          outputDir,
+          runId,
+          task: config?.task ?? '',
+          model: config?.model ?? ms[0].id.modelName,
+          createdAt: Math.min(...ms.map((m) => m.createdAt)),
+        });
+        this.say('done', `Run ${runId} is now named "${name}".`);
+        await this.redraw();
+        this.emitCompare();
+      });
+    });
+    summary.append(formEl);
+    input.focus();
+    input.select();
+  }
+
+  /** Reads each listed checkpoint's metrics (once per save) and fills the metrics cells. */
+  private async fillMetrics(): Promise<void> {
+    const stages = new Set<string>();
+    this.valLogs = new Map(); // logs grow as runs train: read afresh on each redraw
+    for (const m of this.metas) {
+      const k = metricsKey(m);
+      if (this.metricsCache.has(k)) continue;
+      let text = '';
+      let final = true;
+      try {
+        if (m.parts.some((p) => p.part === 'trainer')) {
+          text = trainerMetricsText(readTorchFile(await this.store.read(m.key, 'trainer')));
+        } else if (m.id.tag.kind === 'best') {
+          const stage = `${m.id.outputDir}/${m.id.runId}/${m.id.stageName ?? ''}`;
+          if (!stages.has(stage) && !this.valLogs.has(stage)) {
+            stages.add(stage);
+            const log = await this.records.readLog(m.id.outputDir, m.id.runId, m.id.stageName);
+            this.valLogs.set(
+              stage,
+              log.entries.filter((e): e is ValEntry => e.kind === 'val'),
+            );
+          }
+          const at = this.valLogs
+            .get(stage)
+            ?.filter((e) => e.update === m.counters.update)
+            .at(-1);
+          if (at) text = formatMetrics(at.metrics);
+          // The log is flushed with the next periodic checkpoint: look again on a later redraw.
+          else final = false;
+        }
+      } catch {
+        text = ''; // an unreadable part shows "—"; loading it names the error
+      }
+      if (final) this.metricsCache.set(k, text);
+      const cell = this.tree.querySelector<HTMLElement>(`td[data-metrics="${CSS.escape(k)}"]`);
+      if (cell) cell.textContent = text || '—';
+    }
   }
 
   // ---- delete --------------------------------------------------------------------------------
@@ -333,6 +565,7 @@ class CheckpointBrowser {
     if (!confirm(`Delete every checkpoint of run ${runId}, stage ${stage ?? '(none)'}? This cannot be undone.`)) return;
     if (await this.refuseIfTraining(runId)) return;
     await this.store.deleteStage(runId, stage, outputDir);
+    await this.records.deleteStage(outputDir, runId, stage);
     this.say('done', `Deleted stage ${stage ?? '(none)'} of run ${runId}.`);
     await this.redraw();
   }
@@ -341,6 +574,9 @@ class CheckpointBrowser {
     if (!confirm(`Delete run ${runId} and all its checkpoints? This cannot be undone.`)) return;
     if (await this.refuseIfTraining(runId)) return;
     await this.store.deleteRun(runId, outputDir);
+    await this.records.deleteRun(outputDir, runId);
+    this.compared.delete(`${outputDir}/${runId}`);
+    this.emitCompare();
     this.say('done', `Deleted run ${runId}.`);
     await this.redraw();
   }
@@ -367,6 +603,7 @@ class CheckpointBrowser {
     this.fill(
       config,
       `The form now resumes run ${m.id.runId}${stage ? ` / ${stage}` : ''} from ${formatTag(m.id.tag)} (update ${m.counters.update}): press Start.`,
+      m.key,
     );
   }
 
@@ -383,26 +620,54 @@ class CheckpointBrowser {
       init_model_info: m.id.modelInfo ?? '',
       init_checkpoint: formatTag(m.id.tag),
     };
-    this.fill(config, `The form now starts a new run from the weights of ${m.key} (matched by name): press Start.`);
+    this.fill(
+      config,
+      `The form now starts a new run from the weights of ${m.key} (matched by name): press Start.`,
+      m.key,
+    );
   }
 
-  private fill(config: RunConfig, note: string): void {
+  /** Fills the form; the confirmation shows under the checkpoint's own row (and in the panel's result line). */
+  private fill(config: RunConfig, note: string, key?: string): void {
     this.o.form.show(config);
     this.o.onFormFilled(config);
     this.say('filled', note);
+    if (key) {
+      this.rowNote = { key, text: note };
+      this.renderTree();
+    }
   }
 
   // ---- export --------------------------------------------------------------------------------
 
-  private async exportMetas(metas: DualCheckpointMeta[], zipName: string): Promise<void> {
+  private async exportMetas(
+    metas: DualCheckpointMeta[],
+    zipName: string,
+    extras: Parameters<typeof exportZipChunks>[2] = [],
+  ): Promise<void> {
     const files = exportFiles(metas);
     const read = (f: ExportFile) => this.store.read(f.key, f.part);
     if (this.format.value === 'zip') {
-      await saveChunks(zipName, 'application/zip', exportZipChunks(files, read));
+      await saveChunks(zipName, 'application/zip', exportZipChunks(files, read, extras));
     } else {
       await saveSeparately(files, read);
     }
-    this.say('done', `Exported ${metas.length} checkpoint${metas.length === 1 ? '' : 's'} (${files.length} files).`);
+    const history = extras.length ? ` and ${extras.length} history file${extras.length === 1 ? '' : 's'}` : '';
+    this.say(
+      'done',
+      `Exported ${metas.length} checkpoint${metas.length === 1 ? '' : 's'} (${files.length} files${history}).`,
+    );
+  }
+
+  /** A run's export: its checkpoints, and in a zip its record and each stage's metrics log. */
+  private async exportRun(ms: DualCheckpointMeta[]): Promise<void> {
+    const { runId, outputDir } = ms[0].id;
+    if (this.format.value !== 'zip') return this.exportMetas(ms, exportZipName(runId));
+    const logs = new Map<string, string>();
+    for (const stage of new Set(ms.map((m) => m.id.stageName ?? '')))
+      logs.set(stage, await this.records.readLogText(outputDir, runId, stage || undefined));
+    const extras = historyFiles(runId, await this.records.getRecord(outputDir, runId), logs);
+    await this.exportMetas(ms, exportZipName(runId), extras);
   }
 
   private async exportRunConfig(ms: DualCheckpointMeta[]): Promise<void> {
@@ -479,10 +744,14 @@ class CheckpointBrowser {
         );
         return;
       }
-      const result = await applyImport(this.store, plan, (keys) =>
-        confirm(
-          `${keys.length} checkpoint${keys.length === 1 ? '' : 's'} with the same name already exist${keys.length === 1 ? 's' : ''}:\n${keys.join('\n')}\n\nReplace ${keys.length === 1 ? 'it' : 'them'}?`,
-        ),
+      const result = await applyImport(
+        this.store,
+        plan,
+        (keys) =>
+          confirm(
+            `${keys.length} checkpoint${keys.length === 1 ? '' : 's'} with the same name already exist${keys.length === 1 ? 's' : ''}:\n${keys.join('\n')}\n\nReplace ${keys.length === 1 ? 'it' : 'them'}?`,
+          ),
+        this.records,
       );
       const plain = plan.items.filter((i) => i.plain && result.written.includes(i.key));
       const kept = result.kept.length
@@ -498,9 +767,58 @@ class CheckpointBrowser {
         result.written.map((k) => ({ text: k })),
       );
       this.result.dataset.imported = String(result.written.length);
+      this.result.dataset.importedLogs = String(result.logs);
+      const badLines = plan.logs.reduce((n, l) => n + l.skippedLines, 0);
+      this.result.dataset.skippedLogLines = String(badLines);
+      if (result.logs || result.records)
+        this.result.append(
+          el(
+            'p',
+            `History: ${result.logs} metrics log${result.logs === 1 ? '' : 's'}, ${result.records} run name${result.records === 1 ? '' : 's'}${badLines ? `; ${badLines} unreadable log line${badLines === 1 ? '' : 's'} skipped` : ''}.`,
+          ),
+        );
       await this.redraw();
     });
   }
+}
+
+function metricsKey(m: DualCheckpointMeta): string {
+  return `${m.key}#${m.generation}`;
+}
+
+function formatMetrics(metrics: Record<string, number>): string {
+  return Object.entries(metrics)
+    .map(([k, v]) => `${k} ${Number.isFinite(v) ? v.toPrecision(4) : String(v)}`)
+    .join(', ');
+}
+
+/**
+ * A trainer part's metrics: its `metrics` dict (the latest validation when it was saved), else
+ * the best values its best-metric trackers hold. Read off the raw dict, so a part written before
+ * `metrics` existed still shows its trackers.
+ */
+function trainerMetricsText(value: ReturnType<typeof readTorchFile>): string {
+  if (!(value instanceof Map)) return '';
+  const json = (k: string): JsonValue | undefined => {
+    const v = (value as Map<unknown, unknown>).get(k);
+    return v === undefined ? undefined : toJson(v as Parameters<typeof toJson>[0], k);
+  };
+  const numbers = (o: JsonValue | undefined): Record<string, number> =>
+    o && typeof o === 'object' && !Array.isArray(o)
+      ? Object.fromEntries(Object.entries(o).filter((e): e is [string, number] => typeof e[1] === 'number'))
+      : {};
+  const metrics = numbers(json('metrics'));
+  if (Object.keys(metrics).length) return formatMetrics(metrics);
+  const callbacks = json('callbacks');
+  const best = callbacks && typeof callbacks === 'object' && !Array.isArray(callbacks) ? callbacks.best : undefined;
+  const tracked =
+    best && typeof best === 'object' && !Array.isArray(best) && best.metrics && typeof best.metrics === 'object'
+      ? (best.metrics as Record<string, JsonValue>)
+      : {};
+  const bests: Record<string, number> = {};
+  for (const [k, t] of Object.entries(tracked))
+    if (t && typeof t === 'object' && !Array.isArray(t) && typeof t.best === 'number') bests[`best ${k}`] = t.best;
+  return formatMetrics(bests);
 }
 
 function size(m: DualCheckpointMeta): number {

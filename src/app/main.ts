@@ -11,6 +11,7 @@ import type {
   TrainerState,
 } from '../shared/progress';
 import { LossChart } from './chart';
+import { overlayRuns, showLastRun, showRunHistory } from './run-history';
 import { RunForm, writeConfigToUrl } from './run-form';
 import { TrainerClient } from './trainer-client';
 import { registerServiceWorker } from '../pwa/register';
@@ -195,6 +196,7 @@ function onEvent(e: TrainerEvent): void {
       break;
     case 'progress':
       lastProgress = e;
+      chart.setUpdatesPerEpoch(e.updatesPerEpoch);
       renderStatus();
       break;
     case 'loss':
@@ -206,6 +208,7 @@ function onEvent(e: TrainerEvent): void {
       break;
     case 'run':
       renderRun(e);
+      void showRunHistory(chart, e);
       break;
     case 'saving':
       checkpointLine.dataset.saving = 'true';
@@ -489,7 +492,9 @@ initCheckpointBrowser({
     startBtn.disabled = isBusy() || document.body.dataset.readOnly === 'true';
   },
   ownRunPaused: (runId) => state === 'paused' && runLine.dataset.runId === runId,
+  onCompare: (runs) => void overlayRuns(chart, runs),
 });
+void showLastRun(chart, readActiveRun());
 // ---- end checkpoint browser ----
 {
   // The last run's checkpoints can be tried at once after a reload.

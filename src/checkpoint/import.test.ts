@@ -109,7 +109,7 @@ describe('import', () => {
     const asked: string[][] = [];
     const r = await applyImport(store, plan, (keys) => (asked.push(keys), false));
     expect(asked).toEqual([[plan.items[0].key]]);
-    expect(r).toEqual({ written: [], kept: [plan.items[0].key] });
+    expect(r).toEqual({ written: [], kept: [plan.items[0].key], logs: 0, records: 0 });
     expect(store.saved).toEqual([]);
     const yes = await applyImport(store, plan, () => true);
     expect(yes.written).toEqual([plan.items[0].key]);

@@ -9,6 +9,11 @@
  * the run `imported` with tag `last` and a model name made from its file name: good for a warm
  * start (matched by name, with the report), not for a resume.
  *
+ * A run's history rides along: `run.json` in a run folder and `metrics.jsonl` in a stage folder
+ * (where export.ts puts them, beside `checkpoints/`) are read when the import holds checkpoints of
+ * that run and stage; their bad lines are skipped and counted, never a reason to refuse. A history
+ * file with no checkpoint beside it is passed over (listed in `skipped`).
+ *
  * Plain data in, plain data out (no DOM, no tfjs): the page checks shapes through `shapesFor`.
  */
 import { TrainerError, toWireError, type WireError } from '../shared/errors';
@@ -33,6 +38,16 @@ import {
 import type { CheckpointParts, Counters } from './store/types';
 import type { CheckpointStore } from './store/types';
 import { readTorchFile, readZip } from './torch/index';
+import {
+  LOG_FILE_NAME,
+  MAX_LOG_BYTES,
+  RUN_RECORD_FILE_NAME,
+  parseLog,
+  parseRunRecord,
+  type LogEntry,
+  type RunRecord,
+} from './run-log';
+import type { RunRecordStore } from './run-record-store';
 
 /** One file as the user gave it: its relative path (folder pick, zip entry) or bare name. */
 export interface ImportSource {
@@ -58,12 +73,33 @@ export interface ImportRefusal {
   error: WireError;
 }
 
+/** A stage's metrics log found beside its checkpoints. */
+export interface ImportLog {
+  file: string;
+  outputDir: string;
+  runId: string;
+  stageName?: string;
+  entries: LogEntry[];
+  /** Lines that were not valid entries: skipped. */
+  skippedLines: number;
+}
+
 export interface ImportPlan {
   items: ImportItem[];
   refused: ImportRefusal[];
-  /** Files passed over without a check (hidden files, zip folder entries). */
+  /** Files passed over without a check (hidden files, zip folder entries, history with no checkpoint beside it). */
   skipped: string[];
+  logs: ImportLog[];
+  records: { file: string; record: RunRecord }[];
 }
+
+/** A history file (run.json, metrics.jsonl) before it is matched to the checkpoints beside it. */
+interface HistorySource {
+  path: string;
+  bytes: Uint8Array;
+}
+
+const isHistoryFile = (name: string) => name === LOG_FILE_NAME || name === RUN_RECORD_FILE_NAME;
 
 /** The run that plain state dicts are stored under. */
 export const IMPORT_RUN_ID = 'imported';
@@ -95,7 +131,7 @@ export function modelNameFromFile(fileName: string): string {
 }
 
 /** Opens `.zip` exports into their `.th` entries; other files pass through. */
-function expand(sources: readonly ImportSource[], plan: ImportPlan): ImportSource[] {
+function expand(sources: readonly ImportSource[], plan: ImportPlan, history: HistorySource[]): ImportSource[] {
   const out: ImportSource[] = [];
   for (const s of sources) {
     const name = baseName(s.path);
@@ -117,6 +153,10 @@ function expand(sources: readonly ImportSource[], plan: ImportPlan): ImportSourc
             plan.skipped.push(`${s.path}: ${entry}`);
             continue;
           }
+          if (isHistoryFile(baseName(entry))) {
+            history.push({ path: `${s.path}:${entry}`, bytes: zip.read(entry) });
+            continue;
+          }
           if (!entry.endsWith('.th'))
             refuse('CheckpointNameError', `the zip holds ${entry}, which is not a .th checkpoint file`);
           out.push({ path: `${s.path}:${entry}`, bytes: zip.read(entry) });
@@ -125,6 +165,8 @@ function expand(sources: readonly ImportSource[], plan: ImportPlan): ImportSourc
         if (found === 0) refuse('CheckpointFormatError', 'the zip holds no .th checkpoint files');
       } else if (name.endsWith('.th')) {
         out.push(s);
+      } else if (isHistoryFile(name)) {
+        history.push(s);
       } else {
         refuse('CheckpointNameError', 'only .th checkpoint files and .zip exports can be imported');
       }
@@ -229,10 +271,11 @@ export async function planImport(
   sources: readonly ImportSource[],
   opts: { shapesFor: ShapesFor; outputDir?: string; importRunId?: string },
 ): Promise<ImportPlan> {
-  const plan: ImportPlan = { items: [], refused: [], skipped: [] };
+  const plan: ImportPlan = { items: [], refused: [], skipped: [], logs: [], records: [] };
   const outputDir = opts.outputDir ?? DEFAULT_OUTPUT_DIR;
   const files: ReadFile[] = [];
-  for (const s of expand(sources, plan)) {
+  const history: HistorySource[] = [];
+  for (const s of expand(sources, plan, history)) {
     try {
       files.push(readOne(s));
     } catch (e) {
@@ -263,7 +306,59 @@ export async function planImport(
       for (const file of names) plan.refused.push({ file, error });
     }
   }
+  attachHistory(plan, history);
   return plan;
+}
+
+/** Matches each history file to the checkpoints beside it: a log to the stage folder, a record to the run folder. */
+function attachHistory(plan: ImportPlan, history: readonly HistorySource[]): void {
+  const stages = new Map<string, ImportItem>();
+  const runs = new Map<string, ImportItem>();
+  for (const item of plan.items) {
+    if (item.plain) continue;
+    for (const f of item.files) {
+      const stageDir = dirName(dirName(f)); // <…>/<run>[/<stage>]/checkpoints/<file>
+      stages.set(stageDir, item);
+      runs.set(item.id.stageName !== undefined ? dirName(stageDir) : stageDir, item);
+    }
+  }
+  const text = (b: Uint8Array) => new TextDecoder('utf-8', { fatal: false }).decode(b);
+  for (const h of history) {
+    const dir = dirName(h.path);
+    if (h.bytes.byteLength > MAX_LOG_BYTES * 4) {
+      plan.skipped.push(`${h.path} (${h.bytes.byteLength} bytes, over the history size limit)`);
+      continue;
+    }
+    if (baseName(h.path) === LOG_FILE_NAME) {
+      const item = stages.get(dir);
+      if (!item) {
+        plan.skipped.push(`${h.path} (no checkpoint of its stage in this import)`);
+        continue;
+      }
+      const parsed = parseLog(text(h.bytes));
+      plan.logs.push({
+        file: h.path,
+        outputDir: item.id.outputDir,
+        runId: item.id.runId,
+        ...(item.id.stageName !== undefined ? { stageName: item.id.stageName } : {}),
+        entries: parsed.entries,
+        skippedLines: parsed.skipped,
+      });
+    } else {
+      const item = runs.get(dir);
+      let record: RunRecord | null;
+      try {
+        record = item ? parseRunRecord(JSON.parse(text(h.bytes)), item.id.outputDir, item.id.runId) : null;
+      } catch {
+        record = null;
+      }
+      if (!item || !record) {
+        plan.skipped.push(`${h.path} (${item ? 'not a run record' : 'no checkpoint of its run in this import'})`);
+        continue;
+      }
+      plan.records.push({ file: h.path, record });
+    }
+  }
 }
 
 async function checkGroup(
@@ -369,6 +464,9 @@ export interface ImportResult {
   written: string[];
   /** Clashing checkpoints the user chose to keep. */
   kept: string[];
+  /** Metrics logs written (their stages had checkpoints written), and run records. */
+  logs: number;
+  records: number;
 }
 
 /**
@@ -380,6 +478,7 @@ export async function applyImport(
   store: CheckpointStore,
   plan: ImportPlan,
   confirmReplace: (keys: string[]) => Promise<boolean> | boolean,
+  records?: RunRecordStore,
 ): Promise<ImportResult> {
   if (plan.refused.length > 0) {
     const first = plan.refused[0];
@@ -388,7 +487,7 @@ export async function applyImport(
   const clashes: string[] = [];
   for (const item of plan.items) if (await store.stat(item.key)) clashes.push(item.key);
   const replace = clashes.length > 0 ? await confirmReplace(clashes) : false;
-  const result: ImportResult = { written: [], kept: [] };
+  const result: ImportResult = { written: [], kept: [], logs: 0, records: 0 };
   for (const item of plan.items) {
     if (clashes.includes(item.key) && !replace) {
       result.kept.push(item.key);
@@ -396,6 +495,20 @@ export async function applyImport(
     }
     await store.save(item.id, item.parts, { counters: item.counters });
     result.written.push(item.key);
+  }
+  if (records) {
+    // History follows its checkpoints: a stage (or run) none of whose checkpoints was written keeps its own.
+    const wrote = plan.items.filter((i) => result.written.includes(i.key));
+    for (const log of plan.logs) {
+      if (!wrote.some((i) => i.id.runId === log.runId && i.id.stageName === log.stageName)) continue;
+      await records.replaceLog(log.outputDir, log.runId, log.stageName, log.entries);
+      result.logs++;
+    }
+    for (const { record } of plan.records) {
+      if (!wrote.some((i) => i.id.runId === record.runId)) continue;
+      await records.putRecord(record);
+      result.records++;
+    }
   }
   return result;
 }

@@ -15,6 +15,7 @@ import { chooseBackend, timeTrialSteps } from './backend';
 import { Checkpointer } from './checkpointer';
 import { TrainingLoop } from './loop';
 import { prepareRun } from './prepare';
+import { RunLogWriter } from './run-log-writer';
 import { TrainingSession } from './session';
 import { TryService, dictionaryFrom, type LiveModel } from './try';
 import type { TryRequest, TryResult } from '../shared/try';
@@ -235,11 +236,14 @@ export class Trainer {
   async start(requested: RunConfig, onEvent: OnEvent, userData?: UserData): Promise<Counters> {
     if (this.current)
       throw new TrainerError('TrainerBusyError', 'a run is already starting or training in this worker');
-    const start = new RunStart(requested, onEvent, (run) => this.storeFor(run), userData);
+    // The run's metrics log sees every event on its way to the page (run-log-writer.ts).
+    const log = new RunLogWriter(onEvent);
+    const start = new RunStart(requested, log.onEvent, (run) => this.storeFor(run), userData);
     this.current = start;
     try {
       return await start.run();
     } finally {
+      await log.close();
       this.current = null;
     }
   }

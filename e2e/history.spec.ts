@@ -1,0 +1,112 @@
+// A run's history outlives the page: after a reload (which resumes the run) and after a resume
+// from the panel, the chart holds the points from before, read off its data attributes (not
+// pixels). A run's name, given in the checkpoint panel, is still there after a reload, and the
+// panel's buttons say what they act on.
+import { expect, test, type Locator, type Page } from '@playwright/test';
+import { resumedUpdate, SMALL_RUN, waitForUpdate } from './helpers';
+
+const RUN = `${SMALL_RUN}&backend=wasm&save_every=40&eval_every=20`;
+
+const chart = (page: Page) => page.locator('figure#loss-chart');
+const num = async (l: Locator, attr: string) => Number((await l.getAttribute(attr)) ?? NaN);
+
+async function checkpointUpdate(page: Page): Promise<number> {
+  return Number((await page.locator('#checkpoint-line').getAttribute('data-update')) ?? -1);
+}
+
+/** The chart shows the run from its first updates up to at least `upTo`, validations included. */
+async function expectWholeRun(page: Page, upTo: number): Promise<void> {
+  const c = chart(page);
+  await expect.poll(() => num(c, 'data-train-points'), { timeout: 30_000 }).toBeGreaterThanOrEqual(upTo - 2);
+  expect(await num(c, 'data-first-update')).toBeLessThanOrEqual(2);
+  expect(await num(c, 'data-last-update')).toBeGreaterThanOrEqual(upTo);
+  expect(await num(c, 'data-val-points')).toBeGreaterThanOrEqual(Math.floor(upTo / 20) - 1);
+}
+
+test('the chart keeps the whole run across a reload and a resume', async ({ page }) => {
+  await page.goto(`/?${RUN}&run_id=hist-reload`);
+  await page.getByRole('button', { name: 'Start' }).click();
+  await expect.poll(() => checkpointUpdate(page), { timeout: 90_000 }).toBeGreaterThanOrEqual(80);
+  await expectWholeRun(page, 80);
+
+  // A reload cuts the run off; the page resumes it from its newest checkpoint.
+  await page.reload();
+  const from = await resumedUpdate(page);
+  expect(from).toBeGreaterThanOrEqual(80);
+  await expectWholeRun(page, from);
+  await waitForUpdate(page, from + 10);
+  // Old and new points are one line: no update twice.
+  const points = await num(chart(page), 'data-train-points');
+  expect(points).toBeLessThanOrEqual((await num(chart(page), 'data-last-update')) + 1);
+
+  await page.getByRole('button', { name: 'Stop' }).click();
+  await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
+  const stoppedAt = await checkpointUpdate(page);
+  await page.getByRole('button', { name: 'Continue this run' }).click();
+  // The run line still tells of the first resume until the second one begins.
+  await expect(page.locator('#run-line')).toContainText(`at update ${stoppedAt}`);
+  await expectWholeRun(page, stoppedAt);
+  await page.getByRole('button', { name: 'Stop' }).click();
+  await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
+
+  // The chart's own controls: x by epoch, log scale.
+  await chart(page).getByLabel('x axis').selectOption('epoch');
+  await chart(page).getByLabel('log scale').check();
+  await expect(chart(page)).toHaveAttribute('data-x', 'epoch');
+  await expect(chart(page)).toHaveAttribute('data-log', 'true');
+  await expect(chart(page).locator('.u-legend')).toContainText('val loss');
+});
+
+test('a run renamed in the panel keeps its name after a reload; buttons name what they act on', async ({ page }) => {
+  await page.setViewportSize({ width: 360, height: 800 });
+  await page.goto(`/?${RUN}&run_id=hist-name`);
+  await page.getByRole('button', { name: 'Start' }).click();
+  await expect.poll(() => checkpointUpdate(page), { timeout: 90_000 }).toBeGreaterThanOrEqual(40);
+  await page.getByRole('button', { name: 'Stop' }).click();
+  await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
+
+  const run = page.locator('details.ckpt-run[data-run="hist-name"]');
+  await expect(run).toBeVisible();
+  await expect(run.locator('summary')).toContainText('names');
+  await run.getByRole('button', { name: 'Rename run hist-name' }).click();
+  await run.getByLabel('New name for run hist-name').fill('my first names model');
+  await run.getByRole('button', { name: 'Save the name of run hist-name' }).click();
+  await expect(run).toHaveAttribute('data-run-name', 'my first names model');
+
+  await page.reload();
+  const again = page.locator('details.ckpt-run[data-run="hist-name"]');
+  await expect(again).toHaveAttribute('data-run-name', 'my first names model');
+  await expect(again.locator('summary')).toContainText('my first names model');
+  await expect(again.locator('summary')).toContainText('char-mlp');
+  // Every checkpoint's buttons name it and its run.
+  const tag = (await again.locator('tr[data-tag^="E"]').first().getAttribute('data-tag'))!;
+  for (const verb of ['Export', 'Delete', 'Continue from', 'Use the weights of'])
+    await expect(again.getByRole('button', { name: `${verb} ${tag} of run my first names model` })).toHaveCount(1);
+  // The metrics column reads the trainer part (here: its best-metric tracker).
+  await expect(again.locator(`tr[data-tag="${tag}"] td[data-metrics]`)).toContainText('val/loss');
+  // After a reload the chart shows the last run's history.
+  await expect.poll(() => num(chart(page), 'data-train-points')).toBeGreaterThanOrEqual(40);
+
+  // "Continue from here" confirms under its own row.
+  await again
+    .getByRole('button', { name: `Continue from ${tag} of run my first names model` })
+    .first()
+    .click();
+  await expect(again.locator('tr.row-note')).toContainText('resumes run hist-name');
+  // Folded runs stay folded when the panel redraws.
+  await again.locator('summary .run-name').click();
+  await expect(again).not.toHaveAttribute('open', '');
+  await page.getByRole('button', { name: 'Rename run my first names model' }).click();
+  await page.getByLabel('New name for run my first names model').fill('renamed again');
+  await page.getByRole('button', { name: 'Save the name of run my first names model' }).click();
+  await expect(again).toHaveAttribute('data-run-name', 'renamed again');
+  await expect(again).not.toHaveAttribute('open', '');
+  // Picked to compare, the run's history is laid over the chart; the box does not unfold the run.
+  await again.getByRole('checkbox', { name: 'Compare run renamed again on the chart' }).check();
+  await expect(chart(page)).toHaveAttribute('data-overlays', '1');
+  await expect(again).not.toHaveAttribute('open', '');
+  await expect(chart(page).locator('.u-legend')).toContainText('renamed again: val');
+  // At 360 px the panel's runs do not push the page sideways: tables scroll in their own box.
+  const overflow = await again.evaluate((d) => d.scrollWidth - d.clientWidth);
+  expect(overflow).toBeLessThanOrEqual(1);
+});
