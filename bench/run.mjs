@@ -84,7 +84,6 @@ try {
   const page = await browser.newPage();
   // The checkpoint bench's progress lines, from the trainer worker's console.
   page.on('worker', (w) => w.on?.('console', (m) => m.text().startsWith('bench ') && console.error(m.text())));
-  page.on('console', (m) => m.text().startsWith('bench ') && console.error(m.text()));
   await page.goto(`${baseUrl}/`);
   const sections = (process.env.BENCH_SECTIONS || (smoke ? 'loop,checkpoints' : 'loop,models,checkpoints')).split(',');
   const results = {

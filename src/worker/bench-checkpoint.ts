@@ -44,6 +44,17 @@ export interface MemoryPeak {
   peakTensorDeltaBytes: number;
 }
 
+/** tfjs's own save and load of the same model. */
+export interface TfjsFigures {
+  tfjsSaveMs: number;
+  tfjsLoadMs: number;
+  tfjsFirstPredictionMs: number;
+  tfjsBytes: number;
+  tfjsIncludesOptimizer: boolean;
+  /** Why the save fell back to weights only, when it did. */
+  fallback?: string;
+}
+
 export interface CheckpointBench {
   params: number;
   backend: string;
@@ -67,19 +78,9 @@ export interface CheckpointBench {
     stagesMs: Record<string, number>;
   };
   /** tfjs's own save and load of the same model, optimizer included; our time over theirs. */
-  vsTfjs: {
-    tfjsSaveMs: number;
-    tfjsLoadMs: number;
-    tfjsFirstPredictionMs: number;
-    tfjsBytes: number;
-    tfjsIncludesOptimizer: boolean;
-    /** Why the save fell back to weights only, when it did. */
-    fallback?: string;
-    ourSaveMs: number;
-    ourResumeMs: number;
-    saveRatio: number;
-    loadRatio: number;
-  };
+  vsTfjs:
+    | { error: string; ourSaveMs: number; ourResumeMs: number }
+    | (TfjsFigures & { ourSaveMs: number; ourResumeMs: number; saveRatio: number; loadRatio: number });
   memory: { stateBytes: number; save: MemoryPeak; resume: MemoryPeak };
 }
 
@@ -98,6 +99,7 @@ export const RAW_OPFS_DIR = 'bench-raw';
 export const RAW_IDB_NAME = 'bench-raw';
 /** tfjs's own save, under its IndexedDB scheme. */
 const TFJS_URL = 'indexeddb://bench-tfjs';
+const TFJS_LIMIT_S = 150;
 
 /** Progress on the worker's console (the bench forwards it to stderr), so a stall shows where. */
 const progress = (size: string, what: string) => console.info(`bench ${size}: ${what}`);
@@ -279,10 +281,7 @@ async function tfjsTwin(run: RunConfig, vocab: number): Promise<tf.LayersModel> 
   return model;
 }
 
-async function tfjsSaveAndLoad(
-  run: RunConfig,
-  vocab: number,
-): Promise<Omit<CheckpointBench['vsTfjs'], 'ourSaveMs' | 'ourResumeMs' | 'saveRatio' | 'loadRatio'>> {
+async function tfjsSaveAndLoad(run: RunConfig, vocab: number): Promise<TfjsFigures> {
   const model = await tfjsTwin(run, vocab);
   let saveMs: number;
   let includes = true;
@@ -458,9 +457,18 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
     });
 
     progress(size, 'raw resume done');
-    const tfjs = await tfjsSaveAndLoad(prepared.run, session.params['embedding.weight'].shape[0]);
+    // Bounded: at 20M tfjs's IndexedDB save has been seen to stall here with no error at all.
+    const tfjs = await Promise.race([
+      tfjsSaveAndLoad(prepared.run, session.params['embedding.weight'].shape[0]),
+      new Promise<never>((_, reject) =>
+        setTimeout(
+          () => reject(new Error(`tfjs's save and load did not finish within ${TFJS_LIMIT_S} s`)),
+          TFJS_LIMIT_S * 1000,
+        ),
+      ),
+    ]).catch((e: unknown) => ({ error: (e as Error).message }));
     progress(size, 'tfjs done');
-    const tfjsLoad = tfjs.tfjsLoadMs + tfjs.tfjsFirstPredictionMs;
+    const tfjsLoad = 'error' in tfjs ? NaN : tfjs.tfjsLoadMs + tfjs.tfjsFirstPredictionMs;
     const inWorker = typeof (self as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
     const versus = (storeMs: number, rawMs: number, old: number, how: string): Versus => ({
       storeMs,
@@ -506,13 +514,16 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
         },
         stagesMs: stages,
       },
-      vsTfjs: {
-        ...tfjs,
-        ourSaveMs: endBoth,
-        ourResumeMs: toFirstStep,
-        saveRatio: endBoth / tfjs.tfjsSaveMs,
-        loadRatio: toFirstStep / tfjsLoad,
-      },
+      vsTfjs:
+        'error' in tfjs
+          ? { error: tfjs.error, ourSaveMs: endBoth, ourResumeMs: toFirstStep }
+          : {
+              ...tfjs,
+              ourSaveMs: endBoth,
+              ourResumeMs: toFirstStep,
+              saveRatio: endBoth / tfjs.tfjsSaveMs,
+              loadRatio: toFirstStep / tfjsLoad,
+            },
       memory: { stateBytes, save: saveMemory, resume: resumeMemory },
     };
   } finally {
