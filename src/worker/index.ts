@@ -9,6 +9,7 @@ import type { RunConfig } from '../shared/config';
 import type { Counters, TrainerEvent } from '../shared/progress';
 import { modelShapes } from './model-shapes';
 import { Trainer } from './run-start';
+import { forgetTimings, timingsOfThisDevice, type CachedTiming } from './timing-cache';
 import { testHooks, type TestHooks } from './test-hooks';
 
 const trainer = new Trainer();
@@ -38,6 +39,16 @@ const api = {
   /** Cancels a start still preparing; stops a training run after its current step, with a checkpoint. */
   stop(): void {
     trainer.stop();
+  },
+
+  /** Backend timings cached on this device, by model shape (`timingShapeKey`): the page's epoch estimates. */
+  backendTimings(): Promise<Record<string, CachedTiming>> {
+    return timingsOfThisDevice();
+  },
+
+  /** "Measure backends again": the next start of this shape (or of any, without one) times every backend. */
+  forgetBackendTimings(shapeKey?: string): Promise<void> {
+    return forgetTimings(shapeKey);
   },
 
   /** Live tensor count, to show and to check that training leaks none. */
