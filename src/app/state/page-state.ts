@@ -94,6 +94,8 @@ export interface PageState {
   pendingRecovery: { lastUpdate: number } | null;
   /** Cached backend timings of this device, by shape key. */
   timings: Record<string, TimingRecord>;
+  /** When the trainer worker was restarted after dying under a run (ms), to bound the retries. */
+  restarts: number[];
 }
 
 export type Action =
@@ -112,9 +114,10 @@ export type Action =
   | { type: 'found-cut-off'; runId: string; lastUpdate: number; lockedElsewhere: boolean; autoResume: boolean }
   | { type: 'lock-released'; runId: string }
   | { type: 'dismiss-banner' }
+  /** Every cached timing of this device (replaces what the page held). */
   | { type: 'timings'; records: Record<string, TimingRecord> }
   /** The trainer worker died and is being restarted to resume from the newest checkpoint. */
-  | { type: 'restarting' };
+  | { type: 'restarting'; at: number };
 
 export function textsOf(config: RunConfig): FieldTexts {
   const texts = {} as FieldTexts;
@@ -146,6 +149,7 @@ export function initialState(config: RunConfig = DEFAULT_CONFIG, problems: Confi
     readOnly: false,
     pendingRecovery: null,
     timings: {},
+    restarts: [],
   };
 }
 
@@ -161,6 +165,15 @@ export function isBusy(s: Pick<PageState, 'trainer'>): boolean {
 }
 
 const PYTORCH_BACKEND = 'pytorch';
+
+/** At most MAX_RESTARTS restarts of a dead trainer within this window, so a backend that fails at once is not retried forever. */
+export const RESTART_WINDOW_MS = 60_000;
+export const MAX_RESTARTS = 3;
+
+/** Whether a dead trainer may be restarted now. */
+export function mayRestart(s: PageState, now: number): boolean {
+  return s.restarts.filter((t) => now - t < RESTART_WINDOW_MS).length < MAX_RESTARTS;
+}
 
 /** The page's one transition function: no I/O, no clock, no DOM. */
 export function reduce(s: PageState, a: Action): PageState {
@@ -185,7 +198,7 @@ export function reduce(s: PageState, a: Action): PageState {
         ? (s.texts.model as ModelKind)
         : defaultModelFor((s.texts.task as TaskName) ?? 'names');
       const values = PRESET_VALUES[model][a.preset];
-      const texts = { ...s.texts, model };
+      const texts: FieldTexts = { ...s.texts, model };
       for (const [k, v] of Object.entries(values)) texts[k as keyof RunConfig] = String(v);
       return { ...s, texts };
     }
@@ -230,10 +243,11 @@ export function reduce(s: PageState, a: Action): PageState {
     case 'dismiss-banner':
       return s.banner?.kind === 'read-only' ? s : { ...s, banner: null };
     case 'timings':
-      return { ...s, timings: { ...s.timings, ...a.records } };
+      return { ...s, timings: a.records };
     case 'restarting':
       return {
         ...s,
+        restarts: [...s.restarts.filter((t) => a.at - t < RESTART_WINDOW_MS), a.at],
         error: s.error
           ? {
               ...s.error,
