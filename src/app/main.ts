@@ -215,7 +215,10 @@ function startFromForm(): void {
   const s = store.getState();
   const { config } = formConfig(s);
   if (!config || startBlocked(s) !== null) return;
+  const hadFocus = document.activeElement?.id === 'start';
   startRun(config);
+  // Start turns off once pressed: the keyboard moves on to Stop instead of dropping to the page's top.
+  if (hadFocus) setTimeout(() => $('stop').focus(), 0);
 }
 
 /** How long a start still preparing may take to honour Stop before its worker is dropped. */

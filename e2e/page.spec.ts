@@ -1,0 +1,192 @@
+// The page (issue 14, items 1, 2, 6, 7): task first, Start's reason, layout at 1280 and 360 px,
+// no axe-core violations in every main state, and a run trained with the keyboard alone.
+import AxeBuilder from '@axe-core/playwright';
+import { mkdirSync } from 'node:fs';
+import { expect, test, type Page } from '@playwright/test';
+import { waitForUpdate } from './helpers';
+
+const SHOTS = 'docs/screenshots';
+const QUICK = 'backend=wasm&hidden=16&embed=8&batch_size=32&eval_every=20';
+
+async function noViolations(page: Page, state: string): Promise<void> {
+  const result = await new AxeBuilder({ page }).analyze();
+  const found = result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  expect(found, `axe-core violations in state ${state}`).toEqual([]);
+}
+
+/** One screenshot of the viewport per width; the state is checked with axe at each width too. */
+async function capture(page: Page, state: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  for (const [width, height] of [
+    [1280, 800],
+    [390, 844],
+  ]) {
+    await page.setViewportSize({ width, height });
+    await noViolations(page, `${state} at ${width} px`);
+    await page.screenshot({ path: `${SHOTS}/${state}-${width}.png`, animations: 'disabled' });
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
+
+async function noHorizontalScroll(page: Page): Promise<void> {
+  const { scroll, client } = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    client: document.documentElement.clientWidth,
+  }));
+  expect(scroll).toBeLessThanOrEqual(client);
+}
+
+test('at 1280x800 the task, Start and the progress are in view; at 360 px nothing scrolls sideways', async ({
+  page,
+}) => {
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto('/');
+  await expect(page.getByRole('radio', { name: 'Invent names' })).toBeInViewport();
+  await expect(page.getByRole('button', { name: 'Start training names' })).toBeInViewport();
+  await expect(page.getByRole('status')).toBeInViewport();
+  await expect(page.locator('#progress')).toBeInViewport();
+  await page.setViewportSize({ width: 360, height: 740 });
+  await noHorizontalScroll(page);
+  // Every field fits: none reaches past the right edge.
+  const overflowing = await page.evaluate(() =>
+    [...document.querySelectorAll('input, select, button')]
+      .filter((e) => e.getBoundingClientRect().width > 0 && e.getBoundingClientRect().right > window.innerWidth)
+      .map((e) => e.id || e.textContent),
+  );
+  expect(overflowing).toEqual([]);
+});
+
+test('task first: a task brings a model that can learn it and only that model’s fields; a bad pair cannot start', async ({
+  page,
+}) => {
+  await page.goto('/');
+  await expect(page.locator('#f-context')).toBeVisible();
+  await expect(page.locator('#f-hash_buckets')).toHaveCount(0);
+  await page.getByRole('radio', { name: 'Spot spam' }).check();
+  await expect(page.locator('#f-model')).toHaveValue('text-mlp');
+  await expect(page.locator('#f-model option')).toHaveCount(1);
+  await expect(page.locator('#f-hash_buckets')).toBeVisible();
+  await expect(page.locator('#f-context')).toHaveCount(0);
+  await expect(page.locator('#h-hash_buckets')).toContainText('buckets');
+  await expect(page).toHaveURL(/task=spam/);
+  // A preset sets the model's size.
+  await page.getByRole('radio', { name: 'quick' }).check();
+  await expect(page.locator('#f-hash_buckets')).toHaveValue('1024');
+
+  // A link with a pair that cannot work: Start is off and says why, beside it.
+  await page.goto('/?task=g2p&model=char-mlp');
+  const start = page.getByRole('button', { name: 'Start training' });
+  await expect(start).toBeDisabled();
+  await expect(page.locator('#start-reason')).toContainText('g2p task cannot be learned by the char-mlp model');
+  await expect(start).toHaveAccessibleDescription(/cannot be learned/);
+  await page.locator('#f-model').selectOption('seq2seq');
+  await expect(start).toBeEnabled();
+
+  // Task text without a file: off, with the reason.
+  await page.getByRole('radio', { name: 'Your own text' }).check();
+  await expect(start).toBeDisabled();
+  await expect(page.locator('#start-reason')).toContainText('choose one first');
+  await page.locator('#f-user-file').setInputFiles({
+    name: 'story.txt',
+    mimeType: 'text/plain',
+    buffer: Buffer.from('once upon a time\n'.repeat(20)),
+  });
+  await expect(start).toBeEnabled();
+});
+
+test('a resume with nothing to resume says so, offers a fresh start, and the URL no longer traps', async ({ page }) => {
+  await page.goto(`/?${QUICK}&run_id=never-saved&resume_run_id=never-saved&resume_stage_name=train`);
+  await page.getByRole('button', { name: 'Start training' }).click();
+  const banner = page.locator('#recovery-banner');
+  await expect(banner).toContainText('has no checkpoint to resume');
+  await expect(page).not.toHaveURL(/resume_run_id/);
+  await expect(page.locator('#error-banner')).toBeHidden();
+  await capture(page, 'recovery-banner');
+  await banner.getByRole('button', { name: 'Train a new run with these settings' }).click();
+  await waitForUpdate(page, 3);
+  await page.getByRole('button', { name: 'Stop training' }).click();
+  await expect(page.getByRole('button', { name: 'Start training' })).toBeEnabled();
+});
+
+test('every main state has no axe-core violations (screenshots at 1280 and 390 px)', async ({ page }) => {
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto(`/?${QUICK}&backend=auto&epochs=50`);
+  await capture(page, 'idle');
+
+  // Preparing: the backend timing shows which backend and how far; Stop works in it.
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await expect(page.getByRole('status')).toContainText(/timing \w+ \(\d of \d\)/);
+  await noViolations(page, 'timing');
+  await page.screenshot({ path: `${SHOTS}/timing-1280.png` });
+
+  await waitForUpdate(page, 5);
+  await capture(page, 'training');
+  await page.getByRole('button', { name: 'Pause training' }).click();
+  await expect(page.getByRole('status')).toContainText('paused');
+  await capture(page, 'paused');
+  await page.getByRole('button', { name: 'Stop training' }).click();
+  await expect(page.getByRole('status')).toContainText('stopped');
+  await expect(page.locator('#progress-detail')).not.toContainText('ETA');
+  await expect(page.locator('#recovery-banner')).toContainText('stopped');
+  await capture(page, 'stopped');
+
+  // Done: one short epoch.
+  await page.goto(`/?${QUICK}&epochs=1&batch_size=512&eval_every=0`);
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await expect(page.getByRole('status')).toContainText('done', { timeout: 120_000 });
+  await expect(page.getByRole('status')).toContainText('epoch 1/1');
+  await capture(page, 'done');
+
+  // Failed: a binary file as text.
+  await page.goto(`/?${QUICK}&task=text&model=gpt&context=8`);
+  await page
+    .locator('#f-user-file')
+    .setInputFiles({ name: 'blob.bin', mimeType: 'application/octet-stream', buffer: Buffer.from([1, 0, 2, 3]) });
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await expect(page.getByRole('alert')).toContainText('looks binary');
+  await capture(page, 'failed');
+});
+
+test('Stop while the backends are timed cancels at once; the timing is cached and reused, and can be measured again', async ({
+  page,
+}) => {
+  await page.goto(`/?${QUICK}&backend=auto&epochs=50&run_id=timed`);
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await expect(page.getByRole('status')).toContainText(/timing \w+ \(\d of \d\)/);
+  await page.getByRole('button', { name: 'Stop training' }).click();
+  await expect(page.getByRole('status')).toHaveText('Cancelled before training began.', { timeout: 5_000 });
+  await expect(page.getByRole('button', { name: 'Start training' })).toBeEnabled();
+  await expect(page.locator('#run-line')).toBeEmpty();
+
+  // A full start times the backends once; the estimate appears before the next Start.
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await waitForUpdate(page, 3);
+  await expect(page.locator('#backends li[data-ms]').first()).toBeVisible();
+  await page.getByRole('button', { name: 'Stop training' }).click();
+  await expect(page.locator('#estimate')).toContainText(/per epoch on this device/);
+  await page.getByRole('button', { name: 'Continue this run' }).click();
+  await expect(page.locator('#backends-cached')).toContainText('reused');
+  await waitForUpdate(page, 6);
+  await page.getByRole('button', { name: 'Stop training' }).click();
+  await expect(page.getByRole('button', { name: 'Start training' })).toBeEnabled();
+  await page.getByRole('button', { name: 'Measure backends again' }).click();
+  await expect(page.locator('#estimate')).toContainText('not measured on this device yet');
+});
+
+test('keyboard only: choose a task, start, watch it train, stop', async ({ page }) => {
+  await page.goto(`/?${QUICK}&epochs=50`);
+  // First Tab stop: the task group; arrows are not needed, the default task is names.
+  const start = page.getByRole('button', { name: 'Start training' });
+  let presses = 0;
+  while (!(await start.evaluate((b) => b === document.activeElement)) && presses < 15) {
+    await page.keyboard.press('Tab');
+    presses++;
+  }
+  expect(presses).toBeLessThan(15);
+  await page.keyboard.press('Enter');
+  await waitForUpdate(page, 5);
+  // Start turned off: the focus moved on to Stop.
+  await expect(page.getByRole('button', { name: 'Stop training' })).toBeFocused();
+  await page.keyboard.press('Space');
+  await expect(page.getByRole('status')).toContainText('stopped');
+});
