@@ -6,7 +6,21 @@ import { expect, test, type Page } from '@playwright/test';
 import { waitForUpdate } from './helpers';
 
 const SHOTS = 'docs/screenshots';
-const QUICK = 'backend=wasm&hidden=16&embed=8&batch_size=32&eval_every=20';
+const SMALL = 'hidden=16&embed=8&batch_size=32&eval_every=20';
+const QUICK = `backend=wasm&${SMALL}`;
+/** Records every status text, so a short state is seen even if a poll would miss it. */
+async function watchStatus(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as { seen: string[] };
+    w.seen = [];
+    const status = document.getElementById('status')!;
+    new MutationObserver(() => w.seen.push(status.textContent ?? '')).observe(status, {
+      childList: true,
+      characterData: true,
+      subtree: true,
+    });
+  });
+}
 
 async function noViolations(page: Page, state: string): Promise<void> {
   const result = await new AxeBuilder({ page }).analyze();
@@ -110,15 +124,20 @@ test('a resume with nothing to resume says so, offers a fresh start, and the URL
 
 test('every main state has no axe-core violations (screenshots at 1280 and 390 px)', async ({ page }) => {
   await page.setViewportSize({ width: 1280, height: 800 });
-  await page.goto(`/?${QUICK}&backend=auto&epochs=50`);
+  await page.goto(`/?${QUICK}&epochs=50`);
   await capture(page, 'idle');
 
-  // Preparing: the backend timing shows which backend and how far; Stop works in it.
+  // Preparing: G2P's dictionary takes a while to load; Stop cancels the start.
+  await page.goto(`/?${QUICK}&task=g2p&model=seq2seq&layers=1&heads=2`);
   await page.getByRole('button', { name: 'Start training' }).click();
-  await expect(page.getByRole('status')).toContainText(/timing \w+ \(\d of \d\)/);
-  await noViolations(page, 'timing');
-  await page.screenshot({ path: `${SHOTS}/timing-1280.png` });
+  await expect(page.getByRole('status')).toContainText('preparing');
+  await noViolations(page, 'preparing');
+  await page.screenshot({ path: `${SHOTS}/preparing-1280.png` });
+  await page.getByRole('button', { name: 'Stop training' }).click();
+  await expect(page.getByRole('status')).toHaveText('Cancelled before training began.');
 
+  await page.goto(`/?${QUICK}&epochs=50`);
+  await page.getByRole('button', { name: 'Start training' }).click();
   await waitForUpdate(page, 5);
   await capture(page, 'training');
   await page.getByRole('button', { name: 'Pause training' }).click();
@@ -131,7 +150,7 @@ test('every main state has no axe-core violations (screenshots at 1280 and 390 p
   await capture(page, 'stopped');
 
   // Done: one short epoch.
-  await page.goto(`/?${QUICK}&epochs=1&batch_size=512&eval_every=0`);
+  await page.goto(`/?backend=wasm&hidden=16&embed=8&batch_size=512&epochs=1&eval_every=0`);
   await page.getByRole('button', { name: 'Start training' }).click();
   await expect(page.getByRole('status')).toContainText('done', { timeout: 120_000 });
   await expect(page.getByRole('status')).toContainText('epoch 1/1');
@@ -147,26 +166,55 @@ test('every main state has no axe-core violations (screenshots at 1280 and 390 p
   await capture(page, 'failed');
 });
 
-test('Stop while the backends are timed cancels at once; the timing is cached and reused, and can be measured again', async ({
-  page,
-}) => {
-  await page.goto(`/?${QUICK}&backend=auto&epochs=50&run_id=timed`);
+test('Stop while the backends are timed cancels at once, with the timing progress shown', async ({ page }) => {
+  await page.goto(`/?${SMALL}&backend=auto&epochs=50&run_id=timed`);
+  await watchStatus(page);
+  // Stop is pressed the moment the first trial is announced.
+  await page.evaluate(() => {
+    const status = document.getElementById('status')!;
+    const watch = new MutationObserver(() => {
+      if (!/timing \w+ \(1 of \d\)/.test(status.textContent ?? '')) return;
+      watch.disconnect();
+      document.getElementById('stop')!.click();
+    });
+    watch.observe(status, { childList: true, characterData: true, subtree: true });
+  });
   await page.getByRole('button', { name: 'Start training' }).click();
-  await expect(page.getByRole('status')).toContainText(/timing \w+ \(\d of \d\)/);
-  await page.getByRole('button', { name: 'Stop training' }).click();
-  await expect(page.getByRole('status')).toHaveText('Cancelled before training began.', { timeout: 5_000 });
+  await expect(page.getByRole('status')).toHaveText('Cancelled before training began.');
   await expect(page.getByRole('button', { name: 'Start training' })).toBeEnabled();
   await expect(page.locator('#run-line')).toBeEmpty();
+  await expect(page.locator('#checkpoint-line')).toHaveText('No checkpoint yet');
+  const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
+  expect(seen.some((t) => t.includes('stopping'))).toBe(true);
+  // Nothing trained after the press.
+  expect(seen.filter((t) => /update \d+/.test(t))).toEqual([]);
+});
 
-  // A full start times the backends once; the estimate appears before the next Start.
+test('the backend timing is cached per device and model shape, reused on resume, and can be measured again', async ({
+  page,
+}) => {
+  await page.goto(`/?${SMALL}&backend=auto&epochs=50&run_id=timed-once`);
+  await watchStatus(page);
+  await expect(page.locator('#estimate')).toContainText('not measured on this device yet');
   await page.getByRole('button', { name: 'Start training' }).click();
   await waitForUpdate(page, 3);
   await expect(page.locator('#backends li[data-ms]').first()).toBeVisible();
   await page.getByRole('button', { name: 'Stop training' }).click();
+  await expect(page.getByRole('button', { name: 'Start training' })).toBeEnabled();
+  // Estimated before the next Start: cached ms a step × updates per epoch.
   await expect(page.locator('#estimate')).toContainText(/per epoch on this device/);
+  await expect(page.locator('.estimate[data-preset="standard"]')).toHaveText(/\/epoch/);
+  const timedBefore = await page.evaluate(
+    () => (window as unknown as { seen: string[] }).seen.filter((t) => t.includes('timing')).length,
+  );
+  expect(timedBefore).toBeGreaterThan(0);
   await page.getByRole('button', { name: 'Continue this run' }).click();
   await expect(page.locator('#backends-cached')).toContainText('reused');
   await waitForUpdate(page, 6);
+  const timedAfter = await page.evaluate(
+    () => (window as unknown as { seen: string[] }).seen.filter((t) => t.includes('timing')).length,
+  );
+  expect(timedAfter).toBe(timedBefore);
   await page.getByRole('button', { name: 'Stop training' }).click();
   await expect(page.getByRole('button', { name: 'Start training' })).toBeEnabled();
   await page.getByRole('button', { name: 'Measure backends again' }).click();

@@ -43,14 +43,21 @@ const trainer = () => (client ??= new TrainerClient());
 
 // ---------------------------------------------------------------- rendering
 
+/** Renders at most every RENDER_GAP_MS: a fast model sends hundreds of events a second. */
+const RENDER_GAP_MS = 50;
 let renderQueued = false;
+let lastRender = 0;
 function scheduleRender(): void {
   if (renderQueued) return;
   renderQueued = true;
-  queueMicrotask(() => {
+  const run = () => {
     renderQueued = false;
+    lastRender = performance.now();
     renderAll(store.getState());
-  });
+  };
+  const wait = lastRender + RENDER_GAP_MS - performance.now();
+  if (wait <= 0) queueMicrotask(run);
+  else setTimeout(run, wait);
 }
 
 const setupHandlers = {
@@ -343,4 +350,3 @@ if (import.meta.env.VITE_TEST_HOOKS) {
     config: () => formConfig(store.getState()).config ?? initial.config,
   });
 }
-

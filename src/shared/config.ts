@@ -471,7 +471,8 @@ export const FIELD_HELP: Partial<Record<keyof RunConfig, string>> = {
   eval_every: 'Validation every N updates (0: only at epoch ends).',
   backend: 'auto times every usable backend on this model and keeps the fastest.',
   save_every: 'A checkpoint every N updates (OpenNMT save_every); 0: never.',
-  save_every_seconds: 'A checkpoint when this many seconds passed since the last; bounds what a closed tab loses. 0: never.',
+  save_every_seconds:
+    'A checkpoint when this many seconds passed since the last; bounds what a closed tab loses. 0: never.',
   keep_checkpoint: 'Periodic checkpoints kept (OpenNMT keep_checkpoint); -1: all.',
 };
 

@@ -143,4 +143,11 @@ export interface TimingEvent {
 
 export type TrainerEvent =
   | TimingEvent
-  | ProgressEvent | EvalEvent | LossBatchEvent | StateEvent | BackendEvent | RunEvent | SavingEvent | SavedEvent;
+  | ProgressEvent
+  | EvalEvent
+  | LossBatchEvent
+  | StateEvent
+  | BackendEvent
+  | RunEvent
+  | SavingEvent
+  | SavedEvent;

@@ -108,7 +108,12 @@ export interface ChooseOptions {
   /** Told before each timed trial: which backend, the i-th (1-based) of n. */
   onTrial?: (backend: BackendName, index: number, count: number) => void;
   /** Timings measured earlier on this device for this model shape: reused when their backend still starts. */
-  cached?: { backend: BackendName; at: number; timings: Partial<Record<BackendName, number>>; reasons: Partial<Record<BackendName, string>> } | null;
+  cached?: {
+    backend: BackendName;
+    at: number;
+    timings: Partial<Record<BackendName, number>>;
+    reasons: Partial<Record<BackendName, string>>;
+  } | null;
 }
 
 export async function chooseBackend(

@@ -75,7 +75,8 @@ export async function timingsOfThisDevice(): Promise<Record<string, CachedTiming
     const d = await open();
     const prefix = `${await deviceKey()}\n`;
     const keys = (await d.getAllKeys(STORE)) as string[];
-    for (const k of keys) if (k.startsWith(prefix)) out[k.slice(prefix.length)] = (await d.get(STORE, k)) as CachedTiming;
+    for (const k of keys)
+      if (k.startsWith(prefix)) out[k.slice(prefix.length)] = (await d.get(STORE, k)) as CachedTiming;
   } catch {
     // none
   }

@@ -34,9 +34,25 @@ const progress = (update: number, epoch: number, s: TrainerState = 'running'): A
     numTensors: 12,
   } satisfies ProgressEvent);
 const run = (runId: string, resumedFrom?: RunEvent['resumedFrom'], config: RunConfig = DEFAULT_CONFIG): Action =>
-  ev({ type: 'run', runId, stageName: 'train', modelName: 'char-mlp', outputDir: `${runId}/train/`, config, resumedFrom });
+  ev({
+    type: 'run',
+    runId,
+    stageName: 'train',
+    modelName: 'char-mlp',
+    outputDir: `${runId}/train/`,
+    config,
+    resumedFrom,
+  });
 const saved = (tag: string, update: number): Action =>
-  ev({ type: 'saved', tag, counters: counters(update), stores: ['opfs', 'idb'], failures: [], bytes: 2048, heldMs: 3 } satisfies SavedEvent);
+  ev({
+    type: 'saved',
+    tag,
+    counters: counters(update),
+    stores: ['opfs', 'idb'],
+    failures: [],
+    bytes: 2048,
+    heldMs: 3,
+  } satisfies SavedEvent);
 
 function replay(actions: Action[], from: PageState = initialState()): PageState {
   return actions.reduce(reduce, from);
@@ -64,7 +80,10 @@ describe('Stop during backend timing', () => {
     expect(statusText(s)).toBe('stopping: cancelling the start…');
     expect(canStop(s)).toBe(false);
     // The worker's next trial message arrives after the press: still stopping.
-    s = replay([ev({ type: 'timing', backend: 'wasm', index: 2, count: 3 }), state('preparing', 'choosing a backend')], s);
+    s = replay(
+      [ev({ type: 'timing', backend: 'wasm', index: 2, count: 3 }), state('preparing', 'choosing a backend')],
+      s,
+    );
     expect(s.trainer).toBe('stopping');
     s = reduce(s, { type: 'start-ended', error: { name: 'AbortError', message: 'cancelled' } });
     expect(s.trainer).toBe('idle');
@@ -79,7 +98,10 @@ describe('Stop during backend timing', () => {
   it('a stop pressed while the worker already began training still ends as stopped, with no ETA', () => {
     let s = replay([...timing, { type: 'stop' }, state('running'), progress(3, 0)]);
     expect(s.trainer).toBe('stopping');
-    s = replay([run('r1'), progress(4, 0), state('stopping', 'saving a checkpoint'), saved('E0_U4_S128', 4), state('idle')], s);
+    s = replay(
+      [run('r1'), progress(4, 0), state('stopping', 'saving a checkpoint'), saved('E0_U4_S128', 4), state('idle')],
+      s,
+    );
     expect(statusText(s)).toMatch(/ · stopped$/);
     expect(detailText(s)).not.toMatch(/ETA/);
   });
@@ -99,9 +121,16 @@ describe('a tab that crashed before its first checkpoint', () => {
       { type: 'load-config', config: resumeConfig },
       { type: 'start', recovering: { lastUpdate: 37 } },
       state('preparing', 'loading data'),
-      ev({ type: 'state', state: 'failed', error: { name: 'CheckpointNotFoundError', message: 'no checkpoint of crashed/train' } }),
+      ev({
+        type: 'state',
+        state: 'failed',
+        error: { name: 'CheckpointNotFoundError', message: 'no checkpoint of crashed/train' },
+      }),
     ]);
-    s = reduce(s, { type: 'start-ended', error: { name: 'CheckpointNotFoundError', message: 'no checkpoint of crashed/train' } });
+    s = reduce(s, {
+      type: 'start-ended',
+      error: { name: 'CheckpointNotFoundError', message: 'no checkpoint of crashed/train' },
+    });
     expect(s.banner).toMatchObject({ kind: 'nothing-to-resume', runId: 'crashed' });
     expect(s.error).toBeNull();
     expect(s.trainer).toBe('idle');
@@ -128,7 +157,13 @@ describe('a tab that crashed before its first checkpoint', () => {
 
 describe('a read-only tab', () => {
   it('cannot start while another tab trains the run, and is offered a take-over when that tab closes', () => {
-    let s = reduce(initialState(), { type: 'found-cut-off', runId: 'shared', lastUpdate: 10, lockedElsewhere: true, autoResume: true });
+    let s = reduce(initialState(), {
+      type: 'found-cut-off',
+      runId: 'shared',
+      lastUpdate: 10,
+      lockedElsewhere: true,
+      autoResume: true,
+    });
     expect(s.readOnly).toBe(true);
     expect(startBlocked(s)).toMatch(/another tab/);
     // Dismissing does not hide that the tab is read-only; editing the form does not unlock Start.
@@ -142,7 +177,13 @@ describe('a read-only tab', () => {
   });
 
   it('a cut-off run in "ask me first" mode waits for the user', () => {
-    const s = reduce(initialState(), { type: 'found-cut-off', runId: 'r', lastUpdate: 90, lockedElsewhere: false, autoResume: false });
+    const s = reduce(initialState(), {
+      type: 'found-cut-off',
+      runId: 'r',
+      lastUpdate: 90,
+      lockedElsewhere: false,
+      autoResume: false,
+    });
     expect(s.banner).toEqual({ kind: 'cut-off', runId: 'r', lastUpdate: 90 });
     expect(s.trainer).toBe('idle');
   });
@@ -255,7 +296,11 @@ describe('the form', () => {
   });
 
   it('the form is locked while a run is busy', () => {
-    const s = replay([{ type: 'start' }, { type: 'edit', key: 'lr', text: '0.5' }, { type: 'pick-task', task: 'spam' }]);
+    const s = replay([
+      { type: 'start' },
+      { type: 'edit', key: 'lr', text: '0.5' },
+      { type: 'pick-task', task: 'spam' },
+    ]);
     expect(s.texts.lr).toBe('0.01');
     expect(s.texts.task).toBe('names');
   });
@@ -280,6 +325,12 @@ describe('trainedRun', () => {
     const cfg = { ...DEFAULT_CONFIG, task: 'spam' as const, model: 'text-mlp' as const };
     expect(trainedRun(initialState())).toBeNull();
     const s = replay([{ type: 'start' }, state('running'), run('r9', undefined, cfg)]);
-    expect(trainedRun(s)).toEqual({ runId: 'r9', stageName: 'train', task: 'spam', model: 'text-mlp', state: 'running' });
+    expect(trainedRun(s)).toEqual({
+      runId: 'r9',
+      stageName: 'train',
+      task: 'spam',
+      model: 'text-mlp',
+      state: 'running',
+    });
   });
 });

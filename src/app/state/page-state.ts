@@ -16,7 +16,14 @@ import {
   type TaskName,
 } from '../../shared/config';
 import type { WireError } from '../../shared/errors';
-import type { BackendReport, EvalEvent, ProgressEvent, RunEvent, TrainerEvent, TrainerState } from '../../shared/progress';
+import type {
+  BackendReport,
+  EvalEvent,
+  ProgressEvent,
+  RunEvent,
+  TrainerEvent,
+  TrainerState,
+} from '../../shared/progress';
 
 export type FieldTexts = Record<keyof RunConfig, string>;
 

@@ -51,7 +51,8 @@ export function startBlocked(s: PageState): string | null {
 export const canStop = (s: PageState): boolean =>
   !s.stopRequested && (s.trainer === 'preparing' || s.trainer === 'running' || s.trainer === 'paused');
 
-export const canPause = (s: PageState): boolean => !s.stopRequested && (s.trainer === 'running' || s.trainer === 'paused');
+export const canPause = (s: PageState): boolean =>
+  !s.stopRequested && (s.trainer === 'running' || s.trainer === 'paused');
 
 /** The models the picked task can learn. */
 export function modelsForTask(s: PageState): readonly ModelKind[] {

@@ -1,7 +1,7 @@
 /** Start, Pause and Stop, why Start is off, the epoch estimate, and the status with its progress bar. */
 import { html, nothing, type TemplateResult } from 'lit-html';
 import { timingShapeKey } from '../../shared/config';
-import type { PageState } from '../state/page-state';
+import { isBusy, type PageState } from '../state/page-state';
 import {
   canPause,
   canStop,
@@ -43,13 +43,7 @@ export function controls(s: PageState, h: ControlHandlers, autoResume: 'auto' | 
   const { config } = formConfig(s);
   const cached = config ? s.timings[timingShapeKey(config)] : undefined;
   return html`<div class="buttons">
-      <button
-        id="start"
-        type="button"
-        ?disabled=${blocked !== null}
-        aria-describedby="start-reason"
-        @click=${h.start}
-      >
+      <button id="start" type="button" ?disabled=${blocked !== null} aria-describedby="start-reason" @click=${h.start}>
         Start training ${task}
       </button>
       <button id="pause" type="button" ?disabled=${!canPause(s)} @click=${h.pauseOrResume}>
@@ -57,7 +51,7 @@ export function controls(s: PageState, h: ControlHandlers, autoResume: 'auto' | 
       </button>
       <button id="stop" type="button" ?disabled=${!canStop(s)} @click=${h.stop}>Stop training</button>
     </div>
-    <p id="start-reason" class="reason" ?hidden=${blocked === null || s.trainer !== 'idle'}>
+    <p id="start-reason" class="reason" ?hidden=${blocked === null || isBusy(s)}>
       ${blocked === null ? '' : `Start is off: ${blocked}.`}
     </p>
     <div
@@ -73,12 +67,7 @@ export function controls(s: PageState, h: ControlHandlers, autoResume: 'auto' | 
     >
       ${statusText(s)}
     </div>
-    <progress
-      id="progress"
-      max="1"
-      .value=${p?.fraction ?? 0}
-      aria-label="Training progress"
-    ></progress>
+    <progress id="progress" max="1" .value=${p?.fraction ?? 0} aria-label="Training progress"></progress>
     <p id="progress-detail" class="muted">${detailText(s)}</p>
     ${estimate(s)}
     <p class="row">

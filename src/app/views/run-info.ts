@@ -11,7 +11,14 @@ const metricKey = (k: string) => k.replace(/[^A-Za-z0-9]/g, '_');
 export function runLines(s: PageState): TemplateResult {
   const metrics = s.evaluation ? Object.entries(s.evaluation.metrics) : [];
   const c = s.checkpoint;
-  return html`<p id="run-line" class="muted" data-run-id=${s.run?.runId ?? nothing} title=${s.run?.warmStart ? JSON.stringify(s.run.warmStart, null, 1) : nothing}>${runText(s)}</p>
+  return html`<p
+      id="run-line"
+      class="muted"
+      data-run-id=${s.run?.runId ?? nothing}
+      title=${s.run?.warmStart ? JSON.stringify(s.run.warmStart, null, 1) : nothing}
+    >
+      ${runText(s)}
+    </p>
     <p
       id="checkpoint-line"
       class="muted"
@@ -19,9 +26,11 @@ export function runLines(s: PageState): TemplateResult {
       data-update=${c && c.kind !== 'resumed' ? String(c.update) : nothing}
       data-stores=${c?.stores ? c.stores.join(' ') : nothing}
       data-saving=${String(s.saving)}
-    >${checkpointText(s)}</p>
-    <p id="metrics-line" class="muted" aria-label="Validation metrics">
-      ${metrics.map(([k, v], i) => html`${i > 0 ? ' · ' : ''}<span data-metric=${metricKey(k)}>${k} ${v.toFixed(4)}</span>`)}
+    >
+      ${checkpointText(s)}
+    </p>
+    <p id="metrics-line" class="muted">
+      ${metrics.length > 0 ? 'Validation: ' : ''}${metrics.map(([k, v], i) => html`${i > 0 ? ' · ' : ''}<span data-metric=${metricKey(k)}>${k} ${v.toFixed(4)}</span>`)}
     </p>
     <p id="save-warning" class="banner" aria-live="polite" ?hidden=${!s.saveWarning}>${s.saveWarning ?? ''}</p>`;
 }
@@ -59,11 +68,13 @@ export function runExtras(s: PageState): TemplateResult {
       ${(s.evaluation?.samples ?? []).map((x) => html`<li>${x || '(empty)'}</li>`)}
     </ul>
     <h3>Backends</h3>
-    ${r?.cachedAt
-      ? html`<p class="muted" id="backends-cached">
-          Timings measured ${new Date(r.cachedAt).toLocaleString()} on this device for this model shape, reused.
-        </p>`
-      : nothing}
+    ${
+      r?.cachedAt
+        ? html`<p class="muted" id="backends-cached">
+            Timings measured ${new Date(r.cachedAt).toLocaleString()} on this device for this model shape, reused.
+          </p>`
+        : nothing
+    }
     <ul id="backends">
       ${BACKENDS.map((b) => backendItem(r, b))}
     </ul>`;

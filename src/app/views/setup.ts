@@ -34,7 +34,12 @@ function fieldsOf(s: PageState, group: FieldGroup): (keyof RunConfig)[] {
   return CONFIG_KEYS.filter((k) => CONFIG_FIELDS[k].group === group && k !== 'task' && k !== 'model');
 }
 
-function field(s: PageState, key: keyof RunConfig, problems: Partial<Record<keyof RunConfig, string>>, h: SetupHandlers) {
+function field(
+  s: PageState,
+  key: keyof RunConfig,
+  problems: Partial<Record<keyof RunConfig, string>>,
+  h: SetupHandlers,
+) {
   const spec = CONFIG_FIELDS[key];
   const text = s.texts[key];
   const busy = isBusy(s);
@@ -80,8 +85,7 @@ function field(s: PageState, key: keyof RunConfig, problems: Partial<Record<keyo
   }
   return html`<div class="field">
     <label for="f-${key}">${spec.label}</label>
-    ${input}
-    ${help ? html`<span class="help" id="h-${key}">${help}</span>` : nothing}
+    ${input} ${help ? html`<span class="help" id="h-${key}">${help}</span>` : nothing}
     <span class="message" id="m-${key}">${message}</span>
   </div>`;
 }
