@@ -134,7 +134,8 @@ test('every main state has no axe-core violations (screenshots at 1280 and 390 p
   await noViolations(page, 'preparing');
   await page.screenshot({ path: `${SHOTS}/preparing-1280.png` });
   await page.getByRole('button', { name: 'Stop training' }).click();
-  await expect(page.getByRole('status')).toHaveText('Cancelled before training began.');
+  // On a fast machine the data may have loaded by the press: then the run stops instead.
+  await expect(page.getByRole('status')).toHaveText(/^Cancelled before training began\.$|stopped$/);
 
   await page.goto(`/?${QUICK}&epochs=50`);
   await page.getByRole('button', { name: 'Start training' }).click();

@@ -4,10 +4,10 @@ import { reduce, type Action, type PageState } from './page-state';
 export type Listener = (state: PageState, previous: PageState, action: Action) => void;
 
 export interface Store {
-  getState(): PageState;
-  dispatch(action: Action): void;
+  getState: () => PageState;
+  dispatch: (action: Action) => void;
   /** Called after every action that changed the state; returns an unsubscribe. */
-  subscribe(listener: Listener): () => void;
+  subscribe: (listener: Listener) => () => void;
 }
 
 export function createStore(initial: PageState): Store {

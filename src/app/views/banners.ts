@@ -5,12 +5,12 @@ import { bannerText } from '../state/selectors';
 
 export interface BannerHandlers {
   /** Continue the stopped run from its checkpoint. */
-  continueRun(): void;
+  continueRun: () => void;
   /** Resume the cut-off run (after "ask me first", or taking over from a closed tab). */
-  resumeCutOff(): void;
+  resumeCutOff: () => void;
   /** Nothing to resume: begin a new run with the form's settings. */
-  freshStart(): void;
-  dismiss(): void;
+  freshStart: () => void;
+  dismiss: () => void;
 }
 
 export function errorBanner(s: PageState): TemplateResult | typeof nothing {

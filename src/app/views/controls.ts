@@ -14,11 +14,11 @@ import {
 } from '../state/selectors';
 
 export interface ControlHandlers {
-  start(): void;
-  pauseOrResume(): void;
-  stop(): void;
-  measureAgain(): void;
-  autoResume(value: 'auto' | 'prompt'): void;
+  start: () => void;
+  pauseOrResume: () => void;
+  stop: () => void;
+  measureAgain: () => void;
+  autoResume: (value: 'auto' | 'prompt') => void;
 }
 
 function estimate(s: PageState): TemplateResult | typeof nothing {
@@ -31,7 +31,7 @@ function estimate(s: PageState): TemplateResult | typeof nothing {
       ? config.backend === 'auto'
         ? 'Time per epoch: not measured on this device yet; the backends are timed in the first seconds after Start.'
         : 'Time per epoch: measured once a run of this shape has timed its backends (backend auto).'
-      : `About ${formatDuration(perEpoch)} per epoch on this device (${cached!.backend}: ${cached!.msPerStep.toFixed(1)} ms a step × ${cached!.updatesPerEpoch} updates, measured ${new Date(cached!.at).toLocaleString()}).`;
+      : `About ${formatDuration(perEpoch)} per epoch on this device (${cached.backend}: ${cached.msPerStep.toFixed(1)} ms a step × ${cached.updatesPerEpoch} updates, measured ${new Date(cached.at).toLocaleString()}).`;
   return html`<p id="estimate" class="muted">${text}</p>`;
 }
 

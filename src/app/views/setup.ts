@@ -19,9 +19,9 @@ import { isBusy, type Action, type PageState } from '../state/page-state';
 import { chosenPreset, formConfig, formatDuration, presetEstimates } from '../state/selectors';
 
 export interface SetupHandlers {
-  dispatch(a: Action): void;
+  dispatch: (a: Action) => void;
   /** The user chose (or dropped) a file for task `text`. */
-  chooseFile(file: File | undefined): void;
+  chooseFile: (file: File | undefined) => void;
 }
 
 /** The group each field is shown in; model fields not read by the chosen model are not shown at all. */
