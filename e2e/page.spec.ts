@@ -131,8 +131,8 @@ test('every main state has no axe-core violations (screenshots at 1280 and 390 p
   await page.goto(`/?${QUICK}&task=g2p&model=seq2seq&layers=1&heads=2`);
   await page.getByRole('button', { name: 'Start training' }).click();
   await expect(page.getByRole('status')).toContainText('preparing');
-  await noViolations(page, 'preparing');
   await page.screenshot({ path: `${SHOTS}/preparing-1280.png` });
+  await noViolations(page, 'preparing');
   await page.getByRole('button', { name: 'Stop training' }).click();
   // On a fast machine the data may have loaded by the press: then the run stops instead.
   await expect(page.getByRole('status')).toHaveText(/^Cancelled before training began\.$|stopped$/);

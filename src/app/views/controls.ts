@@ -51,9 +51,12 @@ export function controls(s: PageState, h: ControlHandlers, autoResume: 'auto' | 
       </button>
       <button id="stop" type="button" ?disabled=${!canStop(s)} @click=${h.stop}>Stop training</button>
     </div>
-    <p id="start-reason" class="reason" ?hidden=${blocked === null || isBusy(s)}>
-      ${blocked === null ? '' : `Start is off: ${blocked}.`}
-    </p>
+    <p
+      id="start-reason"
+      class="reason"
+      ?hidden=${blocked === null || isBusy(s)}
+      .textContent=${blocked === null ? '' : `Start is off: ${blocked}.`}
+    ></p>
     <div
       id="status"
       role="status"
@@ -64,11 +67,10 @@ export function controls(s: PageState, h: ControlHandlers, autoResume: 'auto' | 
       data-num-tensors=${p ? String(p.numTensors) : nothing}
       data-val-loss=${s.evaluation ? String(s.evaluation.metrics['val/loss'] ?? '') : nothing}
       data-val-update=${s.evaluation ? String(s.evaluation.counters.update) : nothing}
-    >
-      ${statusText(s)}
-    </div>
+      .textContent=${statusText(s)}
+    ></div>
     <progress id="progress" max="1" .value=${p?.fraction ?? 0} aria-label="Training progress"></progress>
-    <p id="progress-detail" class="muted">${detailText(s)}</p>
+    <p id="progress-detail" class="muted" .textContent=${detailText(s)}></p>
     ${estimate(s)}
     <p class="row">
       <button

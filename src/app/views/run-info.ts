@@ -16,9 +16,8 @@ export function runLines(s: PageState): TemplateResult {
       class="muted"
       data-run-id=${s.run?.runId ?? nothing}
       title=${s.run?.warmStart ? JSON.stringify(s.run.warmStart, null, 1) : nothing}
-    >
-      ${runText(s)}
-    </p>
+      .textContent=${runText(s)}
+    ></p>
     <p
       id="checkpoint-line"
       class="muted"
@@ -26,9 +25,8 @@ export function runLines(s: PageState): TemplateResult {
       data-update=${c && c.kind !== 'resumed' ? String(c.update) : nothing}
       data-stores=${c?.stores ? c.stores.join(' ') : nothing}
       data-saving=${String(s.saving)}
-    >
-      ${checkpointText(s)}
-    </p>
+      .textContent=${checkpointText(s)}
+    ></p>
     <p id="metrics-line" class="muted">
       ${metrics.length > 0 ? 'Validation: ' : ''}${metrics.map(([k, v], i) => html`${i > 0 ? ' · ' : ''}<span data-metric=${metricKey(k)}>${k} ${v.toFixed(4)}</span>`)}
     </p>
