@@ -95,7 +95,9 @@ const bannerHandlers = {
 };
 
 function renderAll(s: PageState): void {
-  document.body.dataset.state = s.trainer;
+  // No state on the body until something started (a spec reads "nothing runs until asked" from it).
+  if (s.trainer !== 'idle' || s.outcome !== 'none') document.body.dataset.state = s.trainer;
+  else delete document.body.dataset.state;
   document.body.dataset.readOnly = String(s.readOnly);
   $('backend-line').textContent = backendLine(s);
   render(setupTop(s, setupHandlers), $('setup-top'));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG, PRESET_VALUES, timingShapeKey, type RunConfig } from '../../shared/config';
 import type { Counters, ProgressEvent, RunEvent, SavedEvent, TrainerEvent, TrainerState } from '../../shared/progress';
-import { initialState, reduce, type Action, type PageState } from './page-state';
+import { initialState, mayRestart, reduce, type Action, type PageState } from './page-state';
 import {
   canPause,
   canStop,
@@ -332,5 +332,27 @@ describe('trainedRun', () => {
       model: 'text-mlp',
       state: 'running',
     });
+  });
+});
+
+describe('restarting a dead trainer', () => {
+  it('keeps the failure in view and allows three restarts a minute', () => {
+    let s = replay([
+      { type: 'start' },
+      { type: 'start-ended', error: { name: 'BackendFailedError', message: 'lost' } },
+    ]);
+    expect(mayRestart(s, 1_000)).toBe(true);
+    s = replay(
+      [
+        { type: 'restarting', at: 1_000 },
+        { type: 'restarting', at: 2_000 },
+      ],
+      s,
+    );
+    expect(s.error?.message).toMatch(/^lost — restarting the trainer/);
+    expect(reduce(s, { type: 'start', keepError: true }).error?.name).toBe('BackendFailedError');
+    s = reduce(s, { type: 'restarting', at: 3_000 });
+    expect(mayRestart(s, 4_000)).toBe(false);
+    expect(mayRestart(s, 62_000)).toBe(true);
   });
 });
