@@ -4,7 +4,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { waitForValidation } from './helpers';
 
 const TINY =
-  'backend=wasm&embed=8&hidden=16&layers=1&heads=2&batch_size=16&eval_every=5&epochs=1000&save_every=0&save_at_epoch_end=false&lr=0.01';
+  'backend=wasm&embed=8&hidden=16&layers=1&heads=2&batch_size=16&eval_every=5&epochs=1000&save_every=0&save_at_epoch_end=false&save_every_seconds=0&lr=0.01';
 
 async function trainUntilValidated(page: Page): Promise<void> {
   await page.getByRole('button', { name: 'Start' }).click();

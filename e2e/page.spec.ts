@@ -279,3 +279,18 @@ test('keyboard only: choose a task, start, watch it train, stop', async ({ page 
   await page.keyboard.press('Space');
   await expect(page.getByRole('status')).toContainText('stopped');
 });
+
+test('save_every_seconds: with every other trigger off, checkpoints still come, by the clock', async ({ page }) => {
+  await page.goto(
+    `/?${QUICK}&epochs=50&save_every=0&save_at_epoch_end=false&eval_every=0&best_metrics=&save_every_seconds=2&run_id=by-the-clock`,
+  );
+  await page.getByRole('button', { name: 'Start training' }).click();
+  const line = page.locator('#checkpoint-line');
+  await expect(line).toHaveAttribute('data-update', /\d+/, { timeout: 30_000 });
+  const first = Number(await line.getAttribute('data-update'));
+  await expect
+    .poll(async () => Number(await line.getAttribute('data-update')), { timeout: 30_000 })
+    .toBeGreaterThan(first);
+  await page.getByRole('button', { name: 'Stop training' }).click();
+  await expect(page.getByRole('button', { name: 'Start training' })).toBeEnabled();
+});
