@@ -341,6 +341,9 @@ initCheckpointBrowser({
   },
 });
 
+// The "Try it" panel mounts into <section id="try">: it takes `store` (subscribe, getState) and reads
+// `trainedRun(state)` from state/selectors.ts (run id, stage, task, model, trainer state).
+
 renderAll(store.getState());
 void recoverCrashedRun();
 void loadTimings();
