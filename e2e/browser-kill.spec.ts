@@ -21,7 +21,7 @@ const CDP_PORT = Number(process.env.BROWSER_KILL_CDP_PORT) || 4313;
 const RUN = 'browser-kill';
 const SAVE_EVERY = 2;
 // Plain SGD: the optimizer part is tiny, so the weights (HIDDEN × 2400 floats) are what is written.
-const SETTINGS = `task=names&model=char-mlp&hidden=${HIDDEN}&embed=300&context=8&batch_size=8&optimizer=sgd&momentum=0&lr=0.001&epochs=1000&backend=wasm&eval_every=0&best_metrics=&save_every=${SAVE_EVERY}&keep_checkpoint=1&run_id=${RUN}`;
+const SETTINGS = `task=names&model=char-mlp&hidden=${HIDDEN}&embed=300&context=8&batch_size=8&optimizer=sgd&momentum=0&lr=0.001&epochs=1000&backend=wasm&eval_every=0&best_metrics=&save_every=${SAVE_EVERY}&keep_checkpoint=1&save_every_seconds=0&run_id=${RUN}`;
 
 interface Launched {
   proc: ChildProcess;

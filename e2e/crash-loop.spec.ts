@@ -141,7 +141,7 @@ test(`the renderer killed ${KILLS} times, half of them during a save: every reop
     const keysIn = (s: string) => copies.filter((c) => c.store === s).map((c) => c.key);
     expect(keysIn('opfs'), 'both stores hold the same checkpoints').toEqual(keysIn('idb'));
     expect(leftovers(after, RUN)).toEqual([]);
-    await page.getByRole('button', { name: 'Resume', exact: true }).click();
+    await page.getByRole('button', { name: 'Resume training' }).click();
   }
   const lostList = figures.updatesLost;
   console.log(

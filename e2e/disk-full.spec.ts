@@ -69,7 +69,7 @@ test('on a full disk, deleting old checkpoints in the Checkpoints panel and pres
     await expect(page.locator('#import-result')).toContainText('Deleted');
   }
   await expect(periodic).toHaveCount(1);
-  await page.getByRole('button', { name: 'Resume', exact: true }).click();
+  await page.getByRole('button', { name: 'Resume training' }).click();
   // The save that did not fit is written now, and training goes on past the pause.
   await expect
     .poll(async () => Number(await page.locator('#checkpoint-line').getAttribute('data-update')), { timeout: 60_000 })

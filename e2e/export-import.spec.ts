@@ -15,7 +15,7 @@ const STEPS = 20;
 /** The app's validation loss of PyTorch's weights vs PyTorch's own print: float32 forward passes in two libraries. */
 const VAL_TOL = 1e-4;
 const TINY =
-  'backend=wasm&embed=16&hidden=32&layers=1&heads=2&batch_size=32&epochs=200&save_every=10&eval_every=10&lr=0.01';
+  'backend=wasm&embed=16&hidden=32&layers=1&heads=2&batch_size=32&epochs=200&save_every=10&save_every_seconds=0&eval_every=10&lr=0.01';
 
 interface Kind {
   task: string;

@@ -41,7 +41,8 @@ export async function waitForUpdate(page: Page, atLeast: number, timeout = 120_0
 }
 
 /** Small settings so specs run quickly on a software GPU. (A key given twice in a URL counts once: the first.) */
-export const SMALL_RUN = 'hidden=32&embed=8&batch_size=32&epochs=50';
+/** (No time-triggered checkpoints: specs that count checkpoints must not depend on how fast this machine is.) */
+export const SMALL_RUN = 'hidden=32&embed=8&batch_size=32&epochs=50&save_every_seconds=0';
 
 /** No File System Access pickers: exports fall back to downloads, which Playwright can catch; every confirm() says yes. */
 export async function withoutPickers(page: Page): Promise<void> {

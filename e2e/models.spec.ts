@@ -4,7 +4,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { waitForValidation } from './helpers';
 
 const TINY =
-  'backend=wasm&embed=8&hidden=16&layers=1&heads=2&batch_size=16&eval_every=5&epochs=1000&save_every=0&save_at_epoch_end=false&lr=0.01';
+  'backend=wasm&embed=8&hidden=16&layers=1&heads=2&batch_size=16&eval_every=5&epochs=1000&save_every=0&save_at_epoch_end=false&save_every_seconds=0&lr=0.01';
 
 async function trainUntilValidated(page: Page): Promise<void> {
   await page.getByRole('button', { name: 'Start' }).click();
@@ -39,10 +39,12 @@ test('spam: classified validation messages appear', async ({ page }) => {
   await stop(page);
 });
 
-test('task/model pairs that cannot work are refused with a message', async ({ page }) => {
+test('task/model pairs that cannot work cannot be started: Start is off, with the reason beside it', async ({
+  page,
+}) => {
   await page.goto(`/?${TINY}&task=g2p&model=char-mlp`);
-  await page.getByRole('button', { name: 'Start' }).click();
-  await expect(page.getByRole('alert')).toContainText('cannot be learned by the char-mlp model');
+  await expect(page.getByRole('button', { name: 'Start' })).toBeDisabled();
+  await expect(page.locator('#start-reason')).toContainText('cannot be learned by the char-mlp model');
 });
 
 test('your own text: a dropped-in file trains the GPT; a binary file is refused', async ({ page }) => {

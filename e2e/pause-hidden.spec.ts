@@ -8,7 +8,7 @@ test('pause finishes the step and holds; resume goes on', async ({ page }) => {
   await page.getByRole('button', { name: 'Pause' }).click();
   await expect(page.getByRole('status')).toContainText('paused');
   const held = (await progress(page)).update;
-  await page.getByRole('button', { name: 'Resume', exact: true }).click();
+  await page.getByRole('button', { name: 'Resume training' }).click();
   await waitForUpdate(page, held + 10);
   await expect(page.getByRole('status')).not.toContainText('paused');
 

@@ -9,7 +9,7 @@ import { readTorchFile } from '../src/checkpoint/torch/index';
 import { progress } from './helpers';
 
 const RUN =
-  'backend=cpu&epochs=2&eval_every=0&save_every=0&save_at_epoch_end=false&batch_size=512&hidden=8&embed=4&schedule=cosine&warmup=30&lr=0.01';
+  'backend=cpu&epochs=2&eval_every=0&save_every=0&save_at_epoch_end=false&save_every_seconds=0&batch_size=512&hidden=8&embed=4&schedule=cosine&warmup=30&lr=0.01';
 
 /** The three parts of a stored checkpoint, read straight from OPFS (real folders and files). */
 async function readStored(page: Page, runId: string, tag: string) {

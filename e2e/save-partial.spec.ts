@@ -115,7 +115,7 @@ test('a save that reached only OPFS is shown as such, the run goes on, and a sav
   // Room again; the run goes on from where it paused.
   await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: (usage ?? 0) + ROOM });
   const pausedAt = (await progress(page)).update;
-  await page.getByRole('button', { name: 'Resume', exact: true }).click();
+  await page.getByRole('button', { name: 'Resume training' }).click();
   await waitForUpdate(page, pausedAt + 20);
 
   // Stop saves to both stores (a best checkpoint since Resume may have already): the warning goes.

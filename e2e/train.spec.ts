@@ -4,7 +4,9 @@ import { SMALL_RUN, waitForValidation } from './helpers';
 test('opens, trains on WebGPU, and the loss falls', async ({ page }) => {
   await page.goto(`/?${SMALL_RUN}&eval_every=50&backend=webgpu&lr=0.02`);
   await page.getByRole('button', { name: 'Start' }).click();
-  await expect(page.getByRole('status')).toContainText(/^webgpu · epoch \d+ · update \d+ · sample \d+ · loss \d+\.\d+/);
+  await expect(page.getByRole('status')).toContainText(
+    /^webgpu · epoch \d+\/\d+ · update \d+ · sample \d+ · loss \d+\.\d+/,
+  );
   await expect(page.locator('#backend-line')).toContainText('webgpu');
   // An untrained model over 27 characters scores about ln(27) ≈ 3.3 on held-out names.
   const early = await waitForValidation(page, 50);

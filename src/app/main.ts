@@ -1,26 +1,20 @@
-/** The page: wires the form, the buttons and the views to the trainer worker. */
-import { PYTORCH_BACKEND } from '../checkpoint/contents';
-import { configFromParams, type RunConfig } from '../shared/config';
-import type {
-  BackendReport,
-  EvalEvent,
-  ProgressEvent,
-  RunEvent,
-  SavedEvent,
-  TrainerEvent,
-  TrainerState,
-} from '../shared/progress';
-import { LossChart } from './chart';
-import { overlayRuns, showLastRun, showRunHistory } from './run-history';
-import { RunForm, writeConfigToUrl } from './run-form';
-import { TrainerClient } from './trainer-client';
+/**
+ * The page: one store (state/page-state.ts), the views rendered from it, and the effects an action
+ * calls for (the trainer worker, the URL, the crash-recovery record, the chart).
+ */
+import { render } from 'lit-html';
+import { configFromParams, timingShapeKey, type RunConfig } from '../shared/config';
+import type { WireError } from '../shared/errors';
+import type { TrainerEvent } from '../shared/progress';
 import { registerServiceWorker } from '../pwa/register';
-import { initCheckpointBrowser, refresh as refreshCheckpoints } from './checkpoint-browser';
-import { installTestHooks } from './test-hooks';
+import { LossChart } from './chart';
 import { createCheckpointStore } from '../checkpoint/store/dual-store';
-import { mountTryPanel } from './views/try-panel';
-import { renderResults } from './views/results';
+import { overlayRuns, showLastRun, showRunHistory } from './run-history';
 import { tryPanelDeps } from './try-wiring';
+import { renderResults } from './views/results';
+import { mountTryPanel, type TryPanelHandle } from './views/try-panel';
+import { initCheckpointBrowser, refresh as refreshCheckpoints } from './checkpoint-browser';
+import { RunForm, writeConfigToUrl } from './run-form';
 import {
   autoResumeSetting,
   readActiveRun,
@@ -28,283 +22,175 @@ import {
   setAutoResume,
   updateActiveRun,
   writeActiveRun,
+  type ActiveRun,
 } from './run-registry';
+import { initialState, isBusy, mayRestart, type PageState } from './state/page-state';
+import { formConfig, startBlocked } from './state/selectors';
+import { createStore } from './state/store';
+import { installTestHooks } from './test-hooks';
+import { TrainerClient } from './trainer-client';
+import { setUserFile } from './user-file';
+import { errorBanner, runBanner } from './views/banners';
+import { controls } from './views/controls';
+import { backendLine, runExtras, runLines } from './views/run-info';
+import { setupFields, setupTop } from './views/setup';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
-const statusEl = $<HTMLDivElement>('status');
-const progressEl = $<HTMLProgressElement>('progress');
-const detailEl = $<HTMLParagraphElement>('progress-detail');
-const startBtn = $<HTMLButtonElement>('start');
-const pauseBtn = $<HTMLButtonElement>('pause');
-const stopBtn = $<HTMLButtonElement>('stop');
-const errorBanner = $<HTMLDivElement>('error-banner');
-const backendLine = $<HTMLParagraphElement>('backend-line');
-const backendsList = $<HTMLUListElement>('backends');
-const samplesList = $<HTMLUListElement>('samples');
+const initial = configFromParams(new URLSearchParams(location.search));
+const store = createStore(initialState(initial.config, initial.problems));
+const { dispatch } = store;
 const chart = new LossChart($<HTMLCanvasElement>('loss-chart'));
-const runLine = $<HTMLParagraphElement>('run-line');
-const metricsLine = $<HTMLParagraphElement>('metrics-line');
-const checkpointLine = $<HTMLParagraphElement>('checkpoint-line');
-const saveWarning = $<HTMLParagraphElement>('save-warning');
-const recoveryBanner = $<HTMLDivElement>('recovery-banner');
 const resultsEl = $<HTMLDivElement>('results');
 renderResults(resultsEl, null);
-// "Try it": the model training now, or a checkpoint of the run shown.
-const tryPanel = mountTryPanel(
+
+/** The trainer worker: a handle, not state (a new one replaces a dead or cancelled one). */
+let client: TrainerClient | null = null;
+const trainer = () => (client ??= new TrainerClient());
+
+/** "Try it": the model training now, or any checkpoint of the run in view (its own state, kept in the panel). */
+const tryPanel: TryPanelHandle = mountTryPanel(
   $<HTMLDivElement>('try-panel'),
-  tryPanelDeps(createCheckpointStore(), (r) => (client ??= new TrainerClient()).api.tryModel(r)),
+  tryPanelDeps(createCheckpointStore(), (r) => trainer().api.tryModel(r)),
 );
 
-let client: TrainerClient | null = null;
-let state: TrainerState = 'idle';
-let backend = '';
-let lastProgress: ProgressEvent | null = null;
-let lastValLoss: number | null = null;
-/** The update a run resumed PyTorch's weights at, until the app's validation of them arrives. */
-let awaitingPytorchValidation: number | null = null;
+/** The Try panel follows the run in view: live while it trains, its checkpoints once it ends. */
+function showRunInTryPanel(run: Pick<ActiveRun, 'runId' | 'stageName' | 'config'>, training: boolean): void {
+  tryPanel.setRun({
+    runId: run.runId,
+    stageName: run.stageName,
+    task: run.config.task,
+    modelKind: run.config.model,
+    training,
+  });
+}
 
-const form = new RunForm($<HTMLFormElement>('run-form'), (config) => {
-  startBtn.disabled = config === null || isBusy();
-  if (config) writeConfigToUrl(config);
+// ---------------------------------------------------------------- rendering
+
+/** Renders at most every RENDER_GAP_MS: a fast model sends hundreds of events a second. */
+const RENDER_GAP_MS = 50;
+let renderQueued = false;
+let lastRender = 0;
+function scheduleRender(): void {
+  if (renderQueued) return;
+  renderQueued = true;
+  const run = () => {
+    renderQueued = false;
+    lastRender = performance.now();
+    renderAll(store.getState());
+  };
+  const wait = lastRender + RENDER_GAP_MS - performance.now();
+  if (wait <= 0) queueMicrotask(run);
+  else setTimeout(run, wait);
+}
+
+const setupHandlers = {
+  dispatch,
+  chooseFile: (file: File | undefined) => void takeUserFile(file),
+};
+const controlHandlers = {
+  start: () => startFromForm(),
+  pauseOrResume: () => {
+    const s = store.getState();
+    if (s.trainer === 'running') void client?.api.pause();
+    else if (s.trainer === 'paused') void client?.api.resume();
+  },
+  stop,
+  measureAgain: () => void measureAgain(),
+  autoResume: (v: 'auto' | 'prompt') => {
+    setAutoResume(v);
+    scheduleRender();
+  },
+};
+const bannerHandlers = {
+  continueRun: () => {
+    const run = readActiveRun();
+    if (run) resumeRun(run, false);
+  },
+  resumeCutOff: () => {
+    const run = readActiveRun();
+    if (run) resumeRun(run, true);
+  },
+  freshStart: () => {
+    dispatch({ type: 'dismiss-banner' });
+    startFromForm();
+  },
+  dismiss: () => dispatch({ type: 'dismiss-banner' }),
+};
+
+function renderAll(s: PageState): void {
+  // No state on the body until something started (a spec reads "nothing runs until asked" from it).
+  if (s.trainer !== 'idle' || s.outcome !== 'none') document.body.dataset.state = s.trainer;
+  else delete document.body.dataset.state;
+  document.body.dataset.readOnly = String(s.readOnly);
+  $('backend-line').textContent = backendLine(s);
+  render(setupTop(s, setupHandlers), $('setup-top'));
+  render(setupFields(s, setupHandlers), $('run-form'));
+  render(controls(s, controlHandlers, autoResumeSetting()), $('controls'));
+  render(runLines(s), $('run-lines'));
+  render(runExtras(s), $('run-extras'));
+  const err = $('error-banner');
+  err.hidden = !s.error;
+  render(errorBanner(s), err);
+  const banner = $('recovery-banner');
+  banner.hidden = !s.banner;
+  const b = s.banner;
+  if (b?.kind === 'recovered') {
+    banner.dataset.lost = String(b.lost);
+    banner.dataset.from = b.from;
+  }
+  banner.dataset.kind = b?.kind ?? '';
+  render(runBanner(s, bannerHandlers), banner);
+  setDynamicData(s);
+}
+
+/** Data attributes whose names follow the metrics (what the specs and tools read). */
+function setDynamicData(s: PageState): void {
+  const runLine = $('run-line');
+  const metricsLine = $('metrics-line');
+  for (const el of [runLine, metricsLine])
+    for (const k of Object.keys(el.dataset)) if (k.includes('_') || k.startsWith('resumed')) delete el.dataset[k];
+  for (const [k, v] of Object.entries(s.pytorchCheck?.metrics ?? {}))
+    runLine.dataset[`resumed_${k.replace(/[^A-Za-z0-9]/g, '_')}`] = String(v);
+  for (const [k, v] of Object.entries(s.evaluation?.metrics ?? {}))
+    metricsLine.dataset[k.replace(/[^A-Za-z0-9]/g, '_')] = String(v);
+}
+
+// ---------------------------------------------------------------- effects of a change
+
+store.subscribe((s, prev) => {
+  // The URL follows the form, so a link reproduces the setup (a resume that found nothing drops its resume_run_id here).
+  if (s.texts !== prev.texts) {
+    const { config } = formConfig(s);
+    if (config) writeConfigToUrl(config);
+  }
+  scheduleRender();
 });
-const initial = configFromParams(new URLSearchParams(location.search));
-form.show(initial.config, initial.problems);
 
-function isBusy(): boolean {
-  return state === 'preparing' || state === 'running' || state === 'paused' || state === 'stopping';
-}
-
-function setState(next: TrainerState): void {
-  state = next;
-  document.body.dataset.state = next;
-  const busy = isBusy();
-  startBtn.disabled = busy;
-  pauseBtn.disabled = !(next === 'running' || next === 'paused');
-  pauseBtn.textContent = next === 'paused' ? 'Resume' : 'Pause';
-  stopBtn.disabled = !busy;
-  form.setDisabled(busy);
-}
-
-function showError(name: string, message: string): void {
-  if (name === 'AbortError') return;
-  errorBanner.hidden = false;
-  errorBanner.textContent = `${name}: ${message}`;
-}
-
-function formatEta(seconds: number | null): string {
-  if (seconds === null || !Number.isFinite(seconds)) return 'ETA —';
-  if (seconds < 60) return `ETA ${Math.round(seconds)} s`;
-  if (seconds < 3600) return `ETA ${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
-  return `ETA ${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
-}
-
-function renderStatus(): void {
-  const p = lastProgress;
-  if (!p) return;
-  const epoch = Math.min(p.counters.epoch + 1, p.totalEpochs);
-  const loss = p.loss === null ? '—' : p.loss.toFixed(2);
-  const parts = [
-    backend || '…',
-    `epoch ${epoch}`,
-    `update ${p.counters.update}`,
-    `sample ${p.counters.sample}`,
-    `loss ${loss}`,
-  ];
-  if (state === 'paused') parts.push('paused');
-  if (state === 'done') parts.push('done');
-  statusEl.textContent = parts.join(' · ');
-  statusEl.dataset.update = String(p.counters.update);
-  statusEl.dataset.loss = String(p.loss ?? '');
-  statusEl.dataset.numTensors = String(p.numTensors);
-  progressEl.value = p.fraction;
-  const val = lastValLoss === null ? '' : ` · validation loss ${lastValLoss.toFixed(3)}`;
-  detailEl.textContent =
-    `epoch ${p.counters.epoch}/${p.totalEpochs} done · ${(p.fraction * 100).toFixed(1)}% · ` +
-    `${Math.round(p.samplesPerSecond)} samples/s · lr ${p.lr.toPrecision(3)} · ${formatEta(p.etaSeconds)} · ` +
-    `${p.numTensors} tensors${val}`;
-}
-
-function renderBackend(report: BackendReport): void {
-  backend = report.backend;
-  const soft = report.backend === 'webgpu' && report.webgpuFallbackAdapter ? ' (software adapter)' : '';
-  backendLine.textContent = `Backend: ${report.backend}${soft}`;
-  backendsList.replaceChildren(
-    ...(['webgpu', 'webgl', 'wasm', 'cpu'] as const).map((b) => {
-      const li = document.createElement('li');
-      const t = report.timings[b];
-      const timing = t === undefined ? '' : ` — ${t.toFixed(1)} ms/step`;
-      const reason = report.reasons[b];
-      li.textContent =
-        b === report.backend
-          ? `${b}: in use${timing}`
-          : reason === undefined
-            ? `${b}: not tried`
-            : `${b}: ${reason}${reason.includes('ms a step') ? '' : timing}`;
-      li.dataset.backend = b;
-      if (b === 'wasm' && report.wasmThreads) {
-        const { threads, threadedBuild, why } = report.wasmThreads;
-        li.textContent += ` · ${threads} thread${threads === 1 ? '' : 's'}${threadedBuild ? ', threaded build' : ''}${why ? ` (${why})` : ''}`;
-        li.dataset.threads = String(threads);
-        li.dataset.threadedBuild = String(threadedBuild);
-      }
-      if (t !== undefined) li.dataset.ms = String(t);
-      if (b === report.backend) li.dataset.inUse = 'true';
-      return li;
-    }),
-  );
-}
-
-function renderEval(e: EvalEvent): void {
-  if (awaitingPytorchValidation === e.counters.update) {
-    // What came back from PyTorch, measured by the app: compare it with what PyTorch printed.
-    awaitingPytorchValidation = null;
-    runLine.textContent += ` · the app's validation of its weights: ${Object.entries(e.metrics)
-      .map(([k, v]) => `${k} ${v.toFixed(4)}`)
-      .join(', ')}`;
-    for (const [k, v] of Object.entries(e.metrics))
-      runLine.dataset[`resumed_${k.replace(/[^A-Za-z0-9]/g, '_')}`] = String(v);
+function onWorkerEvent(e: TrainerEvent): void {
+  dispatch({ type: 'worker', event: e });
+  if (e.type === 'loss') chart.addTrain(e.points);
+  if (e.type === 'eval' && e.metrics['val/loss'] !== undefined)
+    chart.addVal({ update: e.counters.update, loss: e.metrics['val/loss'] });
+  if (e.type === 'progress') chart.setUpdatesPerEpoch(e.updatesPerEpoch);
+  if (e.type === 'run') {
+    void showRunHistory(chart, e);
+    showRunInTryPanel(e, true);
   }
-  lastValLoss = e.metrics['val/loss'] ?? null;
-  metricsLine.textContent = Object.entries(e.metrics)
-    .map(([k, v]) => `${k} ${v.toFixed(4)}`)
-    .join(' · ');
-  for (const [k, v] of Object.entries(e.metrics)) metricsLine.dataset[k.replace(/[^A-Za-z0-9]/g, '_')] = String(v);
-  statusEl.dataset.valLoss = String(lastValLoss ?? '');
-  statusEl.dataset.valUpdate = String(e.counters.update);
-  if (lastValLoss !== null) chart.addVal({ update: e.counters.update, loss: lastValLoss });
-  renderResults(resultsEl, e);
-  samplesList.replaceChildren(
-    ...e.samples.map((s) => {
-      const li = document.createElement('li');
-      li.textContent = s || '(empty)';
-      return li;
-    }),
-  );
-}
-
-function onEvent(e: TrainerEvent): void {
-  switch (e.type) {
-    case 'state':
-      setState(e.state);
-      if (e.message) statusEl.textContent = `${e.state}: ${e.message}`;
-      if (e.error) showError(e.error.name, e.error.message);
-      renderStatus();
-      break;
-    case 'backend':
-      renderBackend(e.report);
-      break;
-    case 'progress':
-      lastProgress = e;
-      chart.setUpdatesPerEpoch(e.updatesPerEpoch);
-      renderStatus();
-      break;
-    case 'loss':
-      chart.addTrain(e.points);
-      break;
-    case 'eval':
-      renderEval(e);
-      renderStatus();
-      break;
-    case 'run':
-      renderRun(e);
-      void showRunHistory(chart, e);
-      break;
-    case 'saving':
-      checkpointLine.dataset.saving = 'true';
-      break;
-    case 'saved':
-      renderSaved(e);
-      refreshCheckpoints(); // checkpoint browser
-      void tryPanel.refresh();
-      break;
+  if (e.type === 'eval') renderResults(resultsEl, e);
+  if (e.type === 'saved') {
+    refreshCheckpoints();
+    void tryPanel.refresh();
   }
+  if (e.type === 'state' && (e.state === 'done' || e.state === 'idle' || e.state === 'failed')) {
+    const run = readActiveRun();
+    if (run) showRunInTryPanel(run, false);
+  }
+  if (e.type === 'backend' && e.report.cachedAt === undefined) void loadTimings();
   trackRun(e);
 }
 
-function renderRecovered(e: RunEvent): void {
-  if (!pendingRecovery || !e.resumedFrom) return;
-  const lost = Math.max(0, pendingRecovery.lastUpdate - e.resumedFrom.counters.update);
-  showRecovery(
-    `Recovered run ${e.runId}: resumed from checkpoint ${e.resumedFrom.tag} (update ${e.resumedFrom.counters.update}); ${lost} updates were lost.`,
-    [],
-  );
-  recoveryBanner.dataset.lost = String(lost);
-  recoveryBanner.dataset.from = e.resumedFrom.tag;
-  pendingRecovery = null;
-}
-
-function renderRun(e: RunEvent): void {
-  renderRecovered(e);
-  tryPanel.setRun({
-    runId: e.runId,
-    stageName: e.stageName,
-    task: e.config.task,
-    modelKind: e.config.model,
-    training: true,
-  });
-  const stage = e.stageName ? ` / ${e.stageName}` : '';
-  runLine.textContent = `Run ${e.runId}${stage} · model ${e.modelName}`;
-  runLine.dataset.runId = e.runId;
-  for (const k of Object.keys(runLine.dataset)) if (k.startsWith('resumed_')) delete runLine.dataset[k];
-  if (e.resumedFrom) {
-    const c = e.resumedFrom.counters;
-    const skipped = e.resumedFrom.skipped.map((s) => ` (skipped ${s.tag}: ${s.reason})`).join('');
-    const fromPytorch = e.resumedFrom.backend === PYTORCH_BACKEND;
-    awaitingPytorchValidation = fromPytorch ? c.update : null;
-    const engine = fromPytorch ? ' (trained in PyTorch)' : '';
-    runLine.textContent += ` · resumed from ${e.resumedFrom.tag} at update ${c.update}${engine}${skipped}`;
-    runLine.textContent += describeRepairs(e.resumedFrom);
-  }
-  if (e.warmStart) {
-    const w = e.warmStart;
-    runLine.textContent +=
-      ` · warm start from ${w.from}: ${w.loaded.length} loaded, ${w.missing.length} missing, ` +
-      `${w.extra.length} extra, ${w.wrongShape.length} wrong shape`;
-    if (w.unknownChars?.mapped) {
-      runLine.textContent += ` · ${w.unknownChars.mapped} characters outside the vocabulary (${w.unknownChars.unknown.slice(0, 10).join(' ')}) mapped to \uFFFD`;
-    }
-    runLine.title = JSON.stringify(w, null, 1);
-  }
-}
-
-/** A damaged copy is named one by one; copies a store had lost are counted per store. */
-function describeRepairs(r: NonNullable<RunEvent['resumedFrom']>): string {
-  const repaired = r.repaired ?? [];
-  const damaged = repaired.filter((x) => x.error.name !== 'CheckpointNotFoundError');
-  let text = damaged
-    .map(
-      (d) =>
-        ` · the ${d.store} copy of ${d.tag} was damaged (${d.error.name}: ${d.error.message}); rewritten from the other store`,
-    )
-    .join('');
-  const lost = new Map<string, number>();
-  for (const x of repaired)
-    if (x.error.name === 'CheckpointNotFoundError') lost.set(x.store, (lost.get(x.store) ?? 0) + 1);
-  for (const [store, n] of lost) text += ` · ${n} checkpoint${n === 1 ? '' : 's'} missing from ${store} copied back`;
-  if (r.failure) text += ` · copying checkpoints between the stores stopped: ${r.failure.name}: ${r.failure.message}`;
-  return text;
-}
-
-function renderSaved(e: SavedEvent): void {
-  const kib = (e.bytes / 1024).toFixed(1);
-  const where = e.stores.length > 0 ? e.stores.join(' + ') : 'no one store holds all of it';
-  checkpointLine.textContent = `Last checkpoint: ${e.tag} at update ${e.counters.update} · ${kib} KiB · ${where} · loop held ${e.heldMs.toFixed(0)} ms`;
-  checkpointLine.dataset.tag = e.tag;
-  checkpointLine.dataset.saving = 'false';
-  checkpointLine.dataset.update = String(e.counters.update);
-  checkpointLine.dataset.stores = e.stores.join(' ');
-  // One copy is still a checkpoint, so training goes on; the warning stays until a save reaches every store.
-  saveWarning.hidden = e.failures.length === 0;
-  saveWarning.textContent =
-    e.failures.length === 0
-      ? ''
-      : `Checkpoint ${e.tag} reached only ${e.stores.join(' + ') || 'part of the stores'}: ` +
-        e.failures.map((f) => `${f.store} refused it (${f.error.name}: ${f.error.message})`).join('; ') +
-        '. Training goes on; this warning clears when a save reaches every store.';
-}
-
-/** Keeps the crash-recovery record in step with the run. */
+/** Keeps the crash-recovery record (localStorage) in step with the run. */
 function trackRun(e: TrainerEvent): void {
   if (e.type === 'run') {
     writeActiveRun({
@@ -321,21 +207,94 @@ function trackRun(e: TrainerEvent): void {
     updateActiveRun({ lastCheckpoint: e.tag });
   } else if (e.type === 'state' && (e.state === 'done' || e.state === 'idle' || e.state === 'failed')) {
     updateActiveRun({ state: e.state === 'done' ? 'done' : e.state === 'failed' ? 'failed' : 'stopped' });
-    const run = readActiveRun();
-    if (run)
-      tryPanel.setRun({
-        runId: run.runId,
-        stageName: run.stageName,
-        task: run.config.task,
-        modelKind: run.config.model,
-        training: false,
-      });
-    if (e.state === 'idle' && run) {
-      showRecovery(`Run ${run.runId} stopped at its checkpoint ${run.lastCheckpoint ?? ''}.`, [
-        ['Continue this run', () => resumeRun(run.config, run.runId, run.stageName, run.lastUpdate)],
-      ]);
-    }
   }
+}
+
+async function loadTimings(): Promise<void> {
+  try {
+    dispatch({ type: 'timings', records: await trainer().api.backendTimings() });
+  } catch (e) {
+    console.warn('backend timings not read:', e);
+  }
+}
+
+async function measureAgain(): Promise<void> {
+  const { config } = formConfig(store.getState());
+  await trainer().api.forgetBackendTimings(config ? timingShapeKey(config) : undefined);
+  await loadTimings();
+}
+
+async function takeUserFile(file: File | undefined): Promise<void> {
+  if (!file) return;
+  setUserFile({ name: file.name, bytes: await file.arrayBuffer() });
+  dispatch({ type: 'user-file', file: { name: file.name, size: file.size } });
+}
+
+// ---------------------------------------------------------------- starting and stopping
+
+/** Each start's number: a start whose worker was dropped (a forced cancel) reports nothing more. */
+let startSeq = 0;
+
+function startRun(config: RunConfig, opts: { recovering?: { lastUpdate: number }; keepError?: boolean } = {}): void {
+  const seq = ++startSeq;
+  dispatch({ type: 'start', ...opts });
+  chart.reset();
+  renderResults(resultsEl, null);
+  trainer()
+    .start(config, (e) => {
+      if (seq === startSeq) onWorkerEvent(e);
+    })
+    .then(
+      () => {
+        if (seq === startSeq) dispatch({ type: 'start-ended', error: null });
+      },
+      (e: unknown) => {
+        if (seq !== startSeq) return;
+        const err = e as Partial<WireError>;
+        const error = { name: err.name ?? 'Error', message: err.message ?? String(e) };
+        dispatch({ type: 'start-ended', error });
+        if (error.name === 'BackendFailedError') restartAfterFailure();
+      },
+    );
+}
+
+function startFromForm(): void {
+  const s = store.getState();
+  const { config } = formConfig(s);
+  if (!config || startBlocked(s) !== null) return;
+  const hadFocus = document.activeElement?.id === 'start';
+  startRun(config);
+  // Start turns off once pressed: the keyboard moves on to Stop instead of dropping to the page's top.
+  if (hadFocus) setTimeout(() => $('stop').focus(), 0);
+}
+
+/** How long a start still preparing may take to honour Stop before its worker is dropped. */
+const STOP_GRACE_MS = 1500;
+
+/**
+ * Stop: a start still preparing is cancelled (the worker checks between data loading, backend
+ * trials and their steps); if it has not ended within the grace period, its worker is dropped,
+ * which is safe as nothing was trained or saved. A training run stops after its step, with a checkpoint.
+ */
+function stop(): void {
+  const s = store.getState();
+  if (!isBusy(s)) return;
+  const seq = startSeq;
+  const preparing = s.run === null;
+  dispatch({ type: 'stop' });
+  void client?.api.stop();
+  if (!preparing) return;
+  setTimeout(() => {
+    const now = store.getState();
+    if (seq !== startSeq || now.run !== null || !isBusy(now)) return;
+    client?.terminate();
+    client = null;
+    startSeq++;
+    dispatch({
+      type: 'start-ended',
+      error: { name: 'AbortError', message: 'the start was cancelled before training began' },
+    });
+  }, STOP_GRACE_MS);
 }
 
 /** The settings that continue a run where its newest checkpoint left it. */
@@ -351,169 +310,90 @@ function resumeConfig(config: RunConfig, runId: string, stageName?: string): Run
   };
 }
 
-/**
- * On opening: a run still marked as training was cut off (crash, kill, reload, closed tab).
- * Resume it from its newest valid checkpoint, or ask first if the user chose so. If another tab
- * holds its lock, it is training there: this tab shows it read-only and may take over later.
- */
-async function recoverCrashedRun(): Promise<void> {
-  const active = readActiveRun();
-  if (!active || active.state !== 'training') return;
-  if (await runIsLockedElsewhere(active.runId)) {
-    showRecovery(`Run ${active.runId} is training in another tab; it is read-only here.`, []);
-    document.body.dataset.readOnly = 'true';
-    startBtn.disabled = true;
-    // When that tab dies, its lock is released: offer to take over.
-    void navigator.locks.request(`run:${active.runId}`, async () => {
-      document.body.dataset.readOnly = 'false';
-      startBtn.disabled = false;
-      showRecovery(`The tab training run ${active.runId} has closed.`, [
-        ['Take over and resume', () => resumeRun(active.config, active.runId, active.stageName, active.lastUpdate)],
-      ]);
-    });
-    return;
-  }
-  if (autoResumeSetting() === 'auto') resumeRun(active.config, active.runId, active.stageName, active.lastUpdate);
-  else
-    showRecovery(`Run ${active.runId} was cut off at update ${active.lastUpdate}.`, [
-      ['Resume it', () => resumeRun(active.config, active.runId, active.stageName, active.lastUpdate)],
-    ]);
+/** Continues a run from its newest checkpoint; `recovery`: it was cut off, so count what was lost. */
+function resumeRun(run: ActiveRun, recovery: boolean, keepError = false): void {
+  const cfg = resumeConfig(run.config, run.runId, run.stageName);
+  dispatch({ type: 'load-config', config: cfg });
+  startRun(cfg, { recovering: recovery ? { lastUpdate: run.lastUpdate } : undefined, keepError });
 }
-
-function showRecovery(text: string, actions: [string, () => void][]): void {
-  recoveryBanner.hidden = false;
-  recoveryBanner.replaceChildren(text + ' ');
-  for (const [label, act] of actions) {
-    const b = document.createElement('button');
-    b.type = 'button';
-    b.textContent = label;
-    b.addEventListener('click', act);
-    recoveryBanner.append(b);
-  }
-}
-
-function resumeRun(config: RunConfig, runId: string, stageName: string | undefined, lastUpdate: number): void {
-  const cfg = resumeConfig(config, runId, stageName);
-  form.show(cfg);
-  writeConfigToUrl(cfg);
-  pendingRecovery = { lastUpdate };
-  void start(cfg);
-}
-
-let pendingRecovery: { lastUpdate: number } | null = null;
-
-async function start(config: RunConfig): Promise<void> {
-  // A restart after a failure keeps the failure's message in view.
-  if (!restarting) errorBanner.hidden = true;
-  restarting = false;
-  chart.reset();
-  lastProgress = null;
-  lastValLoss = null;
-  client ??= new TrainerClient();
-  setState('preparing');
-  try {
-    await client.start(config, onEvent);
-  } catch (e) {
-    const err = e as { name?: string; message?: string };
-    if (err.name === 'AbortError') {
-      // Stop before the first step: nothing was trained or saved, and the form is free again.
-      setState('idle');
-      statusEl.textContent = 'Cancelled before training began.';
-      return;
-    }
-    showError(err.name ?? 'Error', err.message ?? String(e));
-    setState('failed');
-    if (err.name === 'BackendFailedError') restartAfterFailure();
-  }
-}
-
-const MAX_RESTARTS = 3;
-let restarts: number[] = [];
-let restarting = false;
 
 /**
  * The worker died under a run (a lost GPU device, out of memory, a crash): start a fresh worker
- * and resume from the newest checkpoint, without a reload. A few times a minute at most, so a
- * backend that fails at once is not retried forever.
+ * and resume from the newest checkpoint, without a reload; a few times a minute at most.
  */
 function restartAfterFailure(): void {
   const run = readActiveRun();
   const now = Date.now();
-  restarts = restarts.filter((t) => now - t < 60_000);
-  if (!run?.lastCheckpoint || restarts.length >= MAX_RESTARTS) return;
-  restarts.push(now);
+  if (!run?.lastCheckpoint || !mayRestart(store.getState(), now)) return;
   client?.terminate();
   client = null;
-  restarting = true;
-  errorBanner.textContent += ' — restarting the trainer and resuming from the newest checkpoint.';
-  resumeRun(run.config, run.runId, run.stageName, run.lastUpdate);
+  dispatch({ type: 'restarting', at: now });
+  resumeRun(run, true, true);
 }
 
-startBtn.addEventListener('click', () => {
-  const config = form.read();
-  if (config) void start(config);
-});
-pauseBtn.addEventListener('click', () => {
-  if (state === 'running') void client?.api.pause();
-  else if (state === 'paused') void client?.api.resume();
-});
-stopBtn.addEventListener('click', () => {
-  setState('stopping');
-  void client?.api.stop();
-});
+/**
+ * On opening: a run still marked as training was cut off (crash, kill, reload, closed tab).
+ * Resume it, or ask first if the user chose so. If another tab holds its lock, it is training
+ * there: this tab shows it read-only and may take over when that tab closes.
+ */
+async function recoverCrashedRun(): Promise<void> {
+  const active = readActiveRun();
+  if (!active || active.state !== 'training') return;
+  const lockedElsewhere = await runIsLockedElsewhere(active.runId);
+  const autoResume = autoResumeSetting() === 'auto';
+  dispatch({ type: 'found-cut-off', runId: active.runId, lastUpdate: active.lastUpdate, lockedElsewhere, autoResume });
+  if (lockedElsewhere) {
+    // When that tab dies, its lock is released: offer to take over.
+    void navigator.locks.request(`run:${active.runId}`, async () => {
+      dispatch({ type: 'lock-released', runId: active.runId });
+    });
+    return;
+  }
+  if (autoResume) resumeRun(active, true);
+}
 
-registerServiceWorker({ isBusy });
+// ---------------------------------------------------------------- wiring
 
-// `trainer.autoResume` in localStorage: what the next opening does with a run a crash cut off.
-const autoResumeSelect = $<HTMLSelectElement>('auto-resume');
-autoResumeSelect.value = autoResumeSetting();
-autoResumeSelect.addEventListener('change', () =>
-  setAutoResume(autoResumeSelect.value === 'prompt' ? 'prompt' : 'auto'),
-);
+$<HTMLFormElement>('run-form').addEventListener('submit', (e) => e.preventDefault());
 
-// Best effort: a checkpoint when the page is hidden or closed, in case it never comes back.
+registerServiceWorker({ isBusy: () => isBusy(store.getState()) });
+
+// Best effort: a checkpoint when the page is hidden or closed, in case it never comes back
+// (save_every_seconds bounds what is lost if even this does not arrive).
 document.addEventListener('visibilitychange', () => {
-  if (document.visibilityState === 'hidden' && state === 'running') void client?.api.checkpointNow();
+  if (document.visibilityState === 'hidden' && store.getState().trainer === 'running') void client?.api.checkpointNow();
 });
 window.addEventListener('pagehide', () => {
-  if (state === 'running') void client?.api.checkpointNow();
+  if (store.getState().trainer === 'running') void client?.api.checkpointNow();
 });
 
-// ---- checkpoint browser (export, import, resume/warm start from a checkpoint) ----
+const form = new RunForm(store);
 initCheckpointBrowser({
   root: $<HTMLElement>('checkpoints'),
   form,
-  shapesFor: (config) => {
-    client ??= new TrainerClient();
-    return client.api.modelShapes(config);
+  shapesFor: (config) => trainer().api.modelShapes(config),
+  onFormFilled: () => scheduleRender(),
+  ownRunPaused: (runId) => {
+    const s = store.getState();
+    return s.trainer === 'paused' && s.run?.runId === runId;
   },
-  onFormFilled: (config) => {
-    writeConfigToUrl(config);
-    startBtn.disabled = isBusy() || document.body.dataset.readOnly === 'true';
-  },
-  ownRunPaused: (runId) => state === 'paused' && runLine.dataset.runId === runId,
   onCompare: (runs) => void overlayRuns(chart, runs),
 });
-void showLastRun(chart, readActiveRun());
-// ---- end checkpoint browser ----
+
+renderAll(store.getState());
 {
-  // The last run's checkpoints can be tried at once after a reload.
+  // After a reload: the last run's chart and its checkpoints to try (a cut-off run resumes below).
   const last = readActiveRun();
-  if (last && last.state !== 'training')
-    tryPanel.setRun({
-      runId: last.runId,
-      stageName: last.stageName,
-      task: last.config.task,
-      modelKind: last.config.model,
-      training: false,
-    });
+  void showLastRun(chart, last);
+  if (last && last.state !== 'training') showRunInTryPanel(last, false);
 }
 void recoverCrashedRun();
+void loadTimings();
 
 // Fault injection and benchmarks exist only in a test build; the flag is a build-time literal.
 if (import.meta.env.VITE_TEST_HOOKS) {
   installTestHooks({
-    client: () => (client ??= new TrainerClient()),
-    config: () => form.read() ?? initial.config,
+    client: trainer,
+    config: () => formConfig(store.getState()).config ?? initial.config,
   });
 }

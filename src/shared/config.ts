@@ -75,6 +75,8 @@ export interface RunConfig {
   save_every: number;
   save_every_samples: number;
   save_every_epochs: number;
+  /** Save when this many seconds passed since the last save (0: never): bounds what a closed tab loses, whatever the model's speed. */
+  save_every_seconds: number;
   save_at_epoch_end: boolean;
   /** Start saving only after N updates (SINGA). */
   checkpoint_after: number;
@@ -167,6 +169,7 @@ export const DEFAULT_CONFIG: RunConfig = {
   save_every: 200,
   save_every_samples: 0,
   save_every_epochs: 0,
+  save_every_seconds: 60,
   save_at_epoch_end: true,
   checkpoint_after: 0,
   keep_checkpoint: 3,
@@ -278,6 +281,7 @@ export const CONFIG_FIELDS: { [K in keyof RunConfig]: FieldSpec } = {
   save_every: { kind: 'int', min: 0, max: 100_000_000, label: 'Save every N updates', group: C },
   save_every_samples: { kind: 'int', min: 0, max: 1e12, label: 'Save every N samples', group: C },
   save_every_epochs: { kind: 'int', min: 0, max: 100_000, label: 'Save every N epochs', group: C },
+  save_every_seconds: { kind: 'int', min: 0, max: 86_400, label: 'Save every N seconds', group: C },
   save_at_epoch_end: { kind: 'bool', label: 'Save at each epoch end', group: C },
   checkpoint_after: { kind: 'int', min: 0, max: 100_000_000, label: 'Start saving after N updates', group: C },
   keep_checkpoint: { kind: 'int', min: -1, max: 100_000, label: 'Keep newest K periodic (-1: all)', group: C },
@@ -398,4 +402,112 @@ export function validateConfig(input: Record<string, unknown>): { config: RunCon
   const params = new URLSearchParams();
   for (const key of CONFIG_KEYS) if (key in input) params.set(key, String(input[key]));
   return configFromParams(params);
+}
+
+// ---- The page's task-first form: what each task is, which fields each model reads, presets ----
+
+/** One sentence per task and a glimpse of its data (a few lines in the form the model sees). */
+export const TASK_INFO: Record<TaskName, { title: string; sentence: string; glimpse: readonly string[] }> = {
+  names: {
+    title: 'Invent names',
+    sentence: 'Learn English first names letter by letter, then make up new ones.',
+    glimpse: ['mary', 'jonathan', 'beatrix', 'ezekiel'],
+  },
+  g2p: {
+    title: 'Pronounce words (G2P)',
+    sentence: 'Learn to spell out how a word sounds, from the CMU pronouncing dictionary.',
+    glimpse: ['cat → K AE1 T', 'phone → F OW1 N', 'thought → TH AO1 T'],
+  },
+  spam: {
+    title: 'Spot spam',
+    sentence: 'Learn to tell spam e-mail from wanted mail (SpamAssassin corpus).',
+    glimpse: ['spam: "Limited offer!!! Claim your prize now"', 'ham: "Minutes of Tuesday\'s meeting attached"'],
+  },
+  text: {
+    title: 'Your own text',
+    sentence: 'Train on a file you choose: plain text to continue it, or source<TAB>target lines to translate.',
+    glimpse: ['story.txt: any plain text', 'pairs.tsv: hello<TAB>bonjour'],
+  },
+};
+
+/** The model a task gets when it is picked (the first one that can learn it). */
+export function defaultModelFor(task: TaskName): ModelKind {
+  return TASK_MODELS[task][0];
+}
+
+/** The model fields each model reads; the form shows only these (plus the common ones). */
+export const MODEL_FIELDS: Record<ModelKind, readonly (keyof RunConfig)[]> = {
+  'char-mlp': ['context', 'embed', 'hidden'],
+  gpt: ['context', 'embed', 'hidden', 'layers', 'heads', 'dropout', 'tie_weights'],
+  seq2seq: ['embed', 'hidden', 'layers', 'heads', 'dropout'],
+  'text-mlp': ['hidden', 'dropout', 'ngram_min', 'ngram_max', 'hash_buckets'],
+};
+
+/** Fields of the model-and-data group that every model uses. */
+export const COMMON_MODEL_FIELDS: readonly (keyof RunConfig)[] = ['val_fraction', 'seed'];
+
+/** One line of help per field, shown under it. */
+export const FIELD_HELP: Partial<Record<keyof RunConfig, string>> = {
+  context: 'How many previous characters the model sees to guess the next one.',
+  embed: 'Size of the vector that stands for each character.',
+  hidden: 'Width of the hidden layer (the feed-forward width in a transformer).',
+  layers: 'Transformer blocks (seq2seq: encoder and decoder layers each).',
+  heads: 'Attention heads; the embedding width must be a multiple of it.',
+  dropout: 'Share of activations dropped while training, against overfitting.',
+  tie_weights: 'The output layer reuses the character embedding (fewer parameters).',
+  ngram_min: 'Shortest run of characters counted as a feature.',
+  ngram_max: 'Longest run of characters counted as a feature.',
+  hash_buckets: 'Features are hashed into this many buckets.',
+  val_fraction: 'Share of the data held out to measure validation loss.',
+  seed: 'Same seed, same settings: the same run.',
+  optimizer: 'How the weights move along the gradient.',
+  lr: 'Step size of each update.',
+  momentum: 'SGD and RMSProp only.',
+  weight_decay: 'Pulls weights towards zero each update.',
+  schedule: 'How the learning rate changes over the run.',
+  warmup: 'Updates over which the learning rate rises from 0.',
+  batch_size: 'Examples per update.',
+  epochs: 'Passes over the training data.',
+  eval_every: 'Validation every N updates (0: only at epoch ends).',
+  backend: 'auto times every usable backend on this model and keeps the fastest.',
+  save_every: 'A checkpoint every N updates (OpenNMT save_every); 0: never.',
+  save_every_seconds:
+    'A checkpoint when this many seconds passed since the last; bounds what a closed tab loses. 0: never.',
+  keep_checkpoint: 'Periodic checkpoints kept (OpenNMT keep_checkpoint); -1: all.',
+};
+
+export const PRESETS = ['quick', 'standard', 'long'] as const;
+export type PresetName = (typeof PRESETS)[number];
+
+/** Presets per model: the fields they set. A preset is "chosen" when every one of its fields matches. */
+export const PRESET_VALUES: Record<ModelKind, Record<PresetName, Partial<RunConfig>>> = {
+  'char-mlp': {
+    quick: { context: 3, embed: 8, hidden: 32, batch_size: 32, epochs: 2 },
+    standard: { context: 3, embed: 16, hidden: 128, batch_size: 64, epochs: 5 },
+    long: { context: 5, embed: 32, hidden: 256, batch_size: 64, epochs: 20 },
+  },
+  gpt: {
+    quick: { context: 16, embed: 32, hidden: 64, layers: 1, heads: 2, batch_size: 32, epochs: 2 },
+    standard: { context: 32, embed: 64, hidden: 128, layers: 2, heads: 4, batch_size: 64, epochs: 5 },
+    long: { context: 64, embed: 128, hidden: 512, layers: 4, heads: 4, batch_size: 64, epochs: 20 },
+  },
+  seq2seq: {
+    quick: { embed: 32, hidden: 64, layers: 1, heads: 2, batch_size: 32, epochs: 2 },
+    standard: { embed: 64, hidden: 128, layers: 2, heads: 4, batch_size: 64, epochs: 5 },
+    long: { embed: 128, hidden: 256, layers: 3, heads: 4, batch_size: 64, epochs: 20 },
+  },
+  'text-mlp': {
+    quick: { hidden: 32, hash_buckets: 1024, batch_size: 32, epochs: 2 },
+    standard: { hidden: 128, hash_buckets: 4096, batch_size: 64, epochs: 5 },
+    long: { hidden: 256, hash_buckets: 16_384, batch_size: 64, epochs: 20 },
+  },
+};
+
+/**
+ * What makes a training step cost what it does: the task, the model's shape, the batch size and the
+ * backend choice. Backend timings are kept per device under this key.
+ */
+export function timingShapeKey(run: RunConfig): string {
+  const shape = [...MODEL_FIELDS[run.model].filter((k) => k !== 'dropout'), 'batch_size', 'backend'] as const;
+  return [run.task, run.model, ...shape.map((k) => `${k}=${String(run[k])}`)].join('|');
 }

@@ -20,6 +20,8 @@ export interface BackendReport {
   webgpuFallbackAdapter?: boolean;
   /** The WASM backend's threads once it started: its pool size, whether tfjs loaded its threaded build, and why not more. */
   wasmThreads?: { threads: number; threadedBuild: boolean; why: string };
+  /** Set when the timings were measured by an earlier start on this device and model shape, and reused. */
+  cachedAt?: number;
 }
 
 export interface ProgressEvent {
@@ -147,5 +149,21 @@ export interface SavingEvent {
   tag: string;
 }
 
+/** Backend timing under way: trial `index` (1-based) of `count`, on `backend`. */
+export interface TimingEvent {
+  type: 'timing';
+  backend: BackendName;
+  index: number;
+  count: number;
+}
+
 export type TrainerEvent =
-  ProgressEvent | EvalEvent | LossBatchEvent | StateEvent | BackendEvent | RunEvent | SavingEvent | SavedEvent;
+  | TimingEvent
+  | ProgressEvent
+  | EvalEvent
+  | LossBatchEvent
+  | StateEvent
+  | BackendEvent
+  | RunEvent
+  | SavingEvent
+  | SavedEvent;

@@ -102,10 +102,26 @@ export async function activate(name: BackendName): Promise<Availability> {
  * Picks the backend. `timeStep` runs a few real training steps on the active backend and returns
  * milliseconds per step; it is only called in automatic mode when more than one backend is usable.
  */
+export interface ChooseOptions {
+  /** A cancel: checked before every probe and trial; an abort ends the choice at once with its reason. */
+  signal?: AbortSignal;
+  /** Told before each timed trial: which backend, the i-th (1-based) of n. */
+  onTrial?: (backend: BackendName, index: number, count: number) => void;
+  /** Timings measured earlier on this device for this model shape: reused when their backend still starts. */
+  cached?: {
+    backend: BackendName;
+    at: number;
+    timings: Partial<Record<BackendName, number>>;
+    reasons: Partial<Record<BackendName, string>>;
+  } | null;
+}
+
 export async function chooseBackend(
   choice: BackendChoice,
   timeStep: (backend: BackendName) => Promise<number>,
+  opts: ChooseOptions = {},
 ): Promise<BackendReport> {
+  const { signal, onTrial, cached } = opts;
   const reasons: Partial<Record<BackendName, string>> = {};
   const timings: Partial<Record<BackendName, number>> = {};
   let webgpuFallbackAdapter: boolean | undefined;
@@ -125,8 +141,26 @@ export async function chooseBackend(
     throw new TrainerError('BackendUnavailableError', describeFailures(reasons));
   }
 
+  if (cached) {
+    // Timed before on this device and shape: the same choice, without the trials.
+    signal?.throwIfAborted();
+    const a = await activate(cached.backend);
+    if (a.ok) {
+      if (cached.backend === 'webgpu') webgpuFallbackAdapter = a.fallbackAdapter;
+      return {
+        backend: cached.backend,
+        reasons: { ...cached.reasons, [cached.backend]: '' },
+        timings: { ...cached.timings },
+        webgpuFallbackAdapter,
+        wasmThreads: await wasmThreads(),
+        cachedAt: cached.at,
+      };
+    }
+  }
+
   const usable: BackendName[] = [];
   for (const b of BACKENDS) {
+    signal?.throwIfAborted();
     if (b === 'cpu' && usable.length > 0) {
       reasons.cpu = `not tried: a faster backend is usable (${usable.join(', ')}); tfjs's plain-JavaScript CPU backend is the slowest`;
       continue;
@@ -145,11 +179,15 @@ export async function chooseBackend(
     await activate(usable[0]);
     return { backend: usable[0], reasons, timings, webgpuFallbackAdapter, wasmThreads: await wasmThreads() };
   }
-  for (const b of usable) {
+  for (const [i, b] of usable.entries()) {
+    signal?.throwIfAborted();
+    onTrial?.(b, i + 1, usable.length);
     await activate(b);
     try {
       timings[b] = await timeStep(b);
     } catch (e) {
+      // A cancel is not a failed trial: it ends the choice.
+      signal?.throwIfAborted();
       reasons[b] = `failed a trial step: ${(e as Error).message}`;
     }
   }
@@ -169,11 +207,19 @@ export async function chooseBackend(
 }
 
 /** Milliseconds per step of the real model on the active backend: 2 warm-up steps, then 3 timed. */
-export async function timeTrialSteps(run: RunConfig, task: Task, backend: BackendName): Promise<number> {
+export async function timeTrialSteps(
+  run: RunConfig,
+  task: Task,
+  backend: BackendName,
+  signal?: AbortSignal,
+): Promise<number> {
+  signal?.throwIfAborted();
   const trial = new TrainingSession(run, task, `trial-${backend}/`);
   try {
     const idx = new Int32Array(Math.min(run.batch_size, task.trainSize)).map((_, i) => i);
     const step = async () => {
+      // A cancel between steps: the trial's variables are disposed below, nothing leaks.
+      signal?.throwIfAborted();
       const l = trial.trainStep(idx, run.lr, 0);
       await l.data();
       l.dispose();

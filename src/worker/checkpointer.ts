@@ -62,6 +62,9 @@ export class Checkpointer implements LoopHooks {
   private writing: Promise<unknown> = Promise.resolve();
   /** The latest validation metrics and their update: saved with every checkpoint, for its table row. */
   private lastMetrics: { update: number; values: Record<string, number> } | null = null;
+  /** Milliseconds; the time trigger (`save_every_seconds`) counts from the run's start or its last resumable save. */
+  private readonly clock: () => number = () => performance.now();
+  private lastResumableSaveAt = this.clock();
 
   constructor(
     readonly run: RunConfig,
@@ -88,7 +91,11 @@ export class Checkpointer implements LoopHooks {
 
   /** Called after every step; cheap when nothing is due. */
   async afterStep(s: StepInfo): Promise<void> {
-    if (s.saveNow || periodicDue(this.policy, s.before, s.position.counters, s.epochEnd))
+    if (
+      s.saveNow ||
+      periodicDue(this.policy, s.before, s.position.counters, s.epochEnd) ||
+      secondsDue(this.run.save_every_seconds, this.lastResumableSaveAt, this.clock())
+    )
       await this.save(s.position, s.totalUpdates, 'periodic');
   }
 
@@ -135,6 +142,8 @@ export class Checkpointer implements LoopHooks {
     const previous = this.writing;
     this.writing = Promise.resolve();
     await previous;
+    // A best.* holds weights only: a run cannot resume from it, so it does not reset the time trigger.
+    if (kind !== 'best') this.lastResumableSaveAt = this.clock();
     const t0 = performance.now();
     const counters = { ...position.counters };
     const lr = learningRateAt(this.run, counters.update, totalUpdates);
@@ -228,4 +237,12 @@ export class Checkpointer implements LoopHooks {
     });
     for (const old of checkpointsToDelete(this.policy, mine)) await this.store.delete(old.key);
   }
+}
+
+/**
+ * The time trigger (`save_every_seconds`, beside OpenNMT's `save_every`): due once `seconds` passed
+ * since the last resumable save, whatever the model's speed. 0 turns it off.
+ */
+export function secondsDue(seconds: number, lastSaveAtMs: number, nowMs: number): boolean {
+  return seconds > 0 && nowMs - lastSaveAtMs >= seconds * 1000;
 }

@@ -10,6 +10,7 @@ import type { Counters, TrainerEvent } from '../shared/progress';
 import type { TryRequest, TryResult } from '../shared/try';
 import { modelShapes } from './model-shapes';
 import { Trainer } from './run-start';
+import { forgetTimings, timingsOfThisDevice, type CachedTiming } from './timing-cache';
 import { testHooks, type TestHooks } from './test-hooks';
 
 const trainer = new Trainer();
@@ -52,6 +53,16 @@ const api = {
   /** Frees the checkpoint model kept since the last try (the page calls it when the Try panel closes or changes run). */
   releaseTryModel(): void {
     trainer.releaseTryModel();
+  },
+
+  /** Backend timings cached on this device, by model shape (`timingShapeKey`): the page's epoch estimates. */
+  backendTimings(): Promise<Record<string, CachedTiming>> {
+    return timingsOfThisDevice();
+  },
+
+  /** "Measure backends again": the next start of this shape (or of any, without one) times every backend. */
+  forgetBackendTimings(shapeKey?: string): Promise<void> {
+    return forgetTimings(shapeKey);
   },
 
   /** Live tensor count, to show and to check that training leaks none. */

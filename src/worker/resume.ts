@@ -158,6 +158,7 @@ const MAY_CHANGE: readonly (keyof RunConfig)[] = [
   'save_every',
   'save_every_samples',
   'save_every_epochs',
+  'save_every_seconds',
   'save_at_epoch_end',
   'checkpoint_after',
   'keep_checkpoint',

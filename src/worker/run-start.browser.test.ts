@@ -95,6 +95,24 @@ describe('a start has its own lifetime', () => {
     expect(tf.memory().numTensors).toBe(tensorsBefore);
   });
 
+  it('a stop while the backends are timed ends the timing at once: no further trial, no run, no tensor left', async () => {
+    const tensorsBefore = tf.memory().numTensors;
+    const a = recorder();
+    const cancelled = trainer.start({ ...base, backend: 'auto', run_id: 'cancel-timing' }, (e) => {
+      a.onEvent(e);
+      if (e.type === 'timing' && e.index === 1) trainer.stop();
+    });
+    const err = await errorOf(cancelled);
+    expect(err.name).toBe('AbortError');
+    const trials = a.events.filter((e) => e.type === 'timing');
+    // WebGPU (SwiftShader) and WASM are both usable here: the first trial is announced, no second.
+    expect(trials).toHaveLength(1);
+    expect(a.events.some((e) => e.type === 'backend' || e.type === 'run' || e.type === 'saved')).toBe(false);
+    expect(await heldRunLocks()).toEqual([]);
+    await tf.setBackend('cpu');
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+  });
+
   it('a stop at once, before the store is even open, cancels too; a stop with nothing alive does nothing', async () => {
     const cancelled = trainer.start({ ...base, run_id: 'cancel-now' }, () => {});
     trainer.stop();

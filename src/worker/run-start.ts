@@ -7,13 +7,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createCheckpointStore, type DualCheckpointStore } from '../checkpoint/store/dual-store';
-import type { RunConfig } from '../shared/config';
+import { timingShapeKey, type RunConfig } from '../shared/config';
 import { TrainerError, isNamed, toWireError } from '../shared/errors';
 import type { Counters, TrainerEvent } from '../shared/progress';
 import type { UserData } from '../tasks/registry';
 import { chooseBackend, timeTrialSteps } from './backend';
 import { Checkpointer } from './checkpointer';
-import { TrainingLoop } from './loop';
+import { TrainingLoop, plannedUpdates } from './loop';
 import { prepareRun } from './prepare';
 import { RunLogWriter } from './run-log-writer';
 import { TrainingSession } from './session';
@@ -21,6 +21,7 @@ import { TryService, dictionaryFrom, type LiveModel } from './try';
 import type { TryRequest, TryResult } from '../shared/try';
 import { loadCmudict } from '../data/cmudict-source';
 import { DEFAULT_CONFIG } from '../shared/config';
+import { readTiming, writeTiming } from './timing-cache';
 
 type OnEvent = (e: TrainerEvent) => void;
 
@@ -140,12 +141,27 @@ export class RunStart {
       const { run, task } = prepared;
       return await withRunLock(prepared.names.runId, async () => {
         onEvent({ type: 'state', state: 'preparing', message: 'choosing a backend' });
-        // A cancel skips the trial steps still to come (chooseBackend counts the skip as a failed trial).
-        const report = await chooseBackend(run.backend, (b) => {
-          signal.throwIfAborted();
-          return timeTrialSteps(run, task, b);
+        // A cancel ends the timing between trials and between a trial's steps.
+        const shapeKey = timingShapeKey(run);
+        const cached = run.backend === 'auto' ? await readTiming(shapeKey) : null;
+        signal.throwIfAborted();
+        const report = await chooseBackend(run.backend, (b) => timeTrialSteps(run, task, b, signal), {
+          signal,
+          cached,
+          onTrial: (backend, index, count) => onEvent({ type: 'timing', backend, index, count }),
         });
         signal.throwIfAborted();
+        const msPerStep = report.timings[report.backend];
+        if (report.cachedAt === undefined && msPerStep !== undefined) {
+          await writeTiming(shapeKey, {
+            backend: report.backend,
+            msPerStep,
+            updatesPerEpoch: plannedUpdates(task.trainSize, run.batch_size, 1),
+            at: Date.now(),
+            timings: report.timings,
+            reasons: report.reasons,
+          });
+        }
         onEvent({ type: 'backend', report });
         const session = new TrainingSession(run, task, '', prepared.restoresWeights ? 'zeros' : 'init');
         this.session = session;
