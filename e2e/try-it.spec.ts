@@ -65,6 +65,18 @@ test('names: a prefix is finished while training and by the checkpoint after Sto
   answer = await ask(page, { 'Start of the name': 'Li', Temperature: '0' }, 'Generate');
   await expect(answer.locator('.prompt')).toHaveText('li');
   await expect(answer.locator('#try-generated')).toHaveText(/^[a-z' -]*$/);
+
+  // Each checkpoint row of the panel below has a Try button, named for its checkpoint: the Try panel
+  // then answers from that one.
+  const tryButtons = page.locator('#checkpoint-tree button[data-action="try"]');
+  await expect(tryButtons).not.toHaveCount(0);
+  const tryButton = tryButtons.last();
+  const tag = /^Try (\S+) of run /.exec((await tryButton.getAttribute('aria-label')) ?? '')?.[1];
+  expect(tag).toBeTruthy();
+  await tryButton.click();
+  await expect(page.locator('#try-source')).toHaveValue(`cp:${tag}`);
+  answer = await ask(page, { 'Start of the name': 'An' }, 'Generate');
+  await expect(answer.locator('.prompt')).toHaveText('an');
 });
 
 test('g2p: a word gets phonemes and the dictionary answer; error rates with marks', async ({ page }) => {

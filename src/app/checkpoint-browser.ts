@@ -46,6 +46,8 @@ export interface CheckpointBrowserOptions {
   ownRunPaused?: (runId: string) => boolean;
   /** The runs picked to compare ([] when none): the page lays their histories over the chart. */
   onCompare?: (runs: CompareRun[]) => void;
+  /** "Try": the Try panel answers from this checkpoint. */
+  onTry?: (runId: string, stageName: string | undefined, tag: string) => void;
 }
 
 // The File System Access API's pickers: Chromium has them, TypeScript's DOM lib does not yet.
@@ -374,6 +376,17 @@ class CheckpointBrowser {
             () => this.resume(m),
             'Resume: fill the form to continue this run from this checkpoint',
             `Continue from ${what}`,
+          ),
+        );
+      const onTry = this.o.onTry;
+      if (onTry && !m.id.modelInfo)
+        actions.append(
+          this.button(
+            'Try',
+            'try',
+            () => onTry(m.id.runId, m.id.stageName, tag),
+            'Try the model: the Try panel answers from this checkpoint',
+            `Try ${what}`,
           ),
         );
       actions.append(

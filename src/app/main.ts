@@ -378,6 +378,7 @@ initCheckpointBrowser({
     return s.trainer === 'paused' && s.run?.runId === runId;
   },
   onCompare: (runs) => void overlayRuns(chart, runs),
+  onTry: (runId, stageName, tag) => void tryPanel.tryFromCheckpoint(runId, stageName, tag),
 });
 
 renderAll(store.getState());
