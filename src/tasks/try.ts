@@ -8,7 +8,7 @@
  * other character outside the model's vocabulary is refused, listed.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BOUNDARY } from '../data/char-vocab';
+import { BOUNDARY, UNKNOWN } from '../data/char-vocab';
 import { densify, hashedNgrams, normaliseText } from '../data/ngram-hash';
 import { Rng } from '../data/rng';
 import { SPECIALS, vocabFromTokens } from '../data/seq-vocab';
@@ -150,6 +150,9 @@ async function generate(m: TryModel, input: GenerateInput, origin: TryOrigin): P
     });
     const values = await logits.data();
     logits.dispose();
+    // The unknown character stands for what the data lacked: never an answer, at any temperature.
+    const unknownId = index.get(UNKNOWN);
+    if (unknownId !== undefined) values[unknownId] = -Infinity;
     const next = pickNext(values, temperature, topK, rng);
     if (words && next === 0) {
       ended = true;
