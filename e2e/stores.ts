@@ -322,20 +322,23 @@ export async function flipByte(page: Page, store: StoreKind, key: string, part: 
         r.onerror = () => reject(r.error ?? new Error('IndexedDB request failed'));
       });
       try {
-        await new Promise<void>((resolve, reject) => {
-          const tx = db.transaction('chunks', 'readwrite');
-          const chunks = tx.objectStore('chunks');
-          const k = [key, part, 0];
-          const r = chunks.get(k);
-          r.onsuccess = () => {
-            const v = new Uint8Array(r.result as Uint8Array);
-            if (v.length === 0) return reject(new Error(`no chunk ${JSON.stringify(k)}`));
-            v[Math.floor(v.length / 2)] ^= 0xff;
-            chunks.put(v, k);
-          };
-          tx.oncomplete = () => resolve();
-          tx.onerror = () => reject(tx.error ?? new Error('IndexedDB request failed'));
-        });
+        const k = [key, part, 0];
+        const request = <T>(r: IDBRequest<T>) =>
+          new Promise<T>((resolve, reject) => {
+            r.onsuccess = () => resolve(r.result);
+            r.onerror = () => reject(r.error ?? new Error('IndexedDB request failed'));
+          });
+        // Records are Blobs (older saves: Uint8Arrays); a Blob is read outside the transaction.
+        const rec = await request<unknown>(db.transaction('chunks').objectStore('chunks').get(k));
+        const v = rec instanceof Blob ? new Uint8Array(await rec.arrayBuffer()) : new Uint8Array(rec as Uint8Array);
+        if (v.length === 0) throw new Error(`no chunk ${JSON.stringify(k)}`);
+        v[Math.floor(v.length / 2)] ^= 0xff;
+        await request(
+          db
+            .transaction('chunks', 'readwrite')
+            .objectStore('chunks')
+            .put(rec instanceof Blob ? new Blob([v]) : v, k),
+        );
       } finally {
         db.close();
       }
