@@ -27,7 +27,7 @@ test('a backend that fails before any checkpoint stops the run with a message, n
   await page.evaluate(() => window.trainerDebug!.loseDevice());
   await expect(page.getByRole('alert')).toContainText('BackendFailedError');
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
-  await expect(page.getByRole('button', { name: 'Stop' })).toBeDisabled();
+  await expect(page.getByRole('button', { name: 'Stop training' })).toBeDisabled();
 });
 
 test('a worker that dies of out-of-memory is replaced without a reload and the run resumes', async ({ page }) => {

@@ -19,7 +19,7 @@ test('Stop while the run is being prepared cancels the start: nothing trains, no
   await page.getByRole('button', { name: 'Start' }).click();
   await expect(page.getByRole('status')).toHaveText('Cancelled before training began.');
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
-  await expect(page.getByRole('button', { name: 'Stop' })).toBeDisabled();
+  await expect(page.getByRole('button', { name: 'Stop training' })).toBeDisabled();
   await expect(page.locator('#error-banner')).toBeHidden();
   await expect(page.locator('#run-line')).toBeEmpty();
   await expect(page.locator('#checkpoint-line')).toHaveText('No checkpoint yet');

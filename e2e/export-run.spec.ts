@@ -37,7 +37,7 @@ test('export a whole run: every checkpoint in one zip that PyTorch loads; folder
         timeout: 60_000,
       })
       .toBeGreaterThanOrEqual(20);
-    await page.getByRole('button', { name: 'Stop' }).click();
+    await page.getByRole('button', { name: 'Stop training' }).click();
     await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
     const rows = page.locator(`tr[data-run="${RUN}"]`);
     await expect(rows).not.toHaveCount(0);

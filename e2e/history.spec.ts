@@ -39,14 +39,14 @@ test('the chart keeps the whole run across a reload and a resume', async ({ page
   const points = await num(chart(page), 'data-train-points');
   expect(points).toBeLessThanOrEqual((await num(chart(page), 'data-last-update')) + 1);
 
-  await page.getByRole('button', { name: 'Stop' }).click();
+  await page.getByRole('button', { name: 'Stop training' }).click();
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
   const stoppedAt = await checkpointUpdate(page);
   await page.getByRole('button', { name: 'Continue this run' }).click();
   // The run line still tells of the first resume until the second one begins.
   await expect(page.locator('#run-line')).toContainText(`at update ${stoppedAt}`);
   await expectWholeRun(page, stoppedAt);
-  await page.getByRole('button', { name: 'Stop' }).click();
+  await page.getByRole('button', { name: 'Stop training' }).click();
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
 
   // The chart's own controls: x by epoch, log scale.
@@ -62,7 +62,7 @@ test('a run renamed in the panel keeps its name after a reload; buttons name wha
   await page.goto(`/?${RUN}&run_id=hist-name`);
   await page.getByRole('button', { name: 'Start' }).click();
   await expect.poll(() => checkpointUpdate(page), { timeout: 90_000 }).toBeGreaterThanOrEqual(40);
-  await page.getByRole('button', { name: 'Stop' }).click();
+  await page.getByRole('button', { name: 'Stop training' }).click();
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
 
   const run = page.locator('details.ckpt-run[data-run="hist-name"]');

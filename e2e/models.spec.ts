@@ -14,7 +14,7 @@ async function trainUntilValidated(page: Page): Promise<void> {
 }
 
 async function stop(page: Page): Promise<void> {
-  await page.getByRole('button', { name: 'Stop' }).click();
+  await page.getByRole('button', { name: 'Stop training' }).click();
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
 }
 

@@ -43,7 +43,7 @@ async function stopAndContinue(page: Page, atLeast: number): Promise<number> {
   await expect
     .poll(async () => (await progress(page)).update, { timeout: 120_000, intervals: [20] })
     .toBeGreaterThanOrEqual(atLeast);
-  await page.getByRole('button', { name: 'Stop' }).click();
+  await page.getByRole('button', { name: 'Stop training' }).click();
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
   const stoppedAt = (await progress(page)).update;
   await page.getByRole('button', { name: 'Continue this run' }).click();

@@ -11,7 +11,7 @@ test('a stopped run continues from its checkpoint with its counters', async ({ p
   await page.goto(`/?${SAVING}&run_id=stop-and-go`);
   await page.getByRole('button', { name: 'Start' }).click();
   await waitForUpdate(page, 60);
-  await page.getByRole('button', { name: 'Stop' }).click();
+  await page.getByRole('button', { name: 'Stop training' }).click();
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
   const stoppedAt = await checkpointUpdate(page);
   expect(stoppedAt).toBeGreaterThanOrEqual(60);

@@ -69,7 +69,8 @@ test('a save that reached only OPFS is shown as such, the run goes on, and a sav
       document.getElementById('pause')!.click();
     });
     watch.observe(line, { attributes: true, attributeFilter: ['data-saving'] });
-    return line.dataset.saving ?? 'no save yet';
+    // No save began yet, and none finished: the page marks `data-saving` false and names no tag.
+    return line.dataset.saving === 'true' || line.dataset.tag ? `saving ${line.dataset.tag ?? ''}` : 'no save yet';
   });
   // The hold came first: the save it catches is the first one.
   expect(savingBeforeHold).toBe('no save yet');
@@ -119,7 +120,7 @@ test('a save that reached only OPFS is shown as such, the run goes on, and a sav
   await waitForUpdate(page, pausedAt + 20);
 
   // Stop saves to both stores (a best checkpoint since Resume may have already): the warning goes.
-  await page.getByRole('button', { name: 'Stop' }).click();
+  await page.getByRole('button', { name: 'Stop training' }).click();
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
   await expect(page.locator('#checkpoint-line')).toHaveAttribute('data-stores', 'opfs idb');
   await expect(warning).toBeHidden();

@@ -20,7 +20,7 @@ async function trainAndStop(page: Page, run: string, atLeast: number): Promise<v
 }
 
 async function stop(page: Page): Promise<void> {
-  await page.getByRole('button', { name: 'Stop' }).click();
+  await page.getByRole('button', { name: 'Stop training' }).click();
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
 }
 

@@ -14,6 +14,6 @@ test('opens, trains on WebGPU, and the loss falls', async ({ page }) => {
   const later = await waitForValidation(page, 250);
   expect(later.loss).toBeLessThan(early.loss - 0.05);
   await expect(page.locator('#samples li').first()).toBeVisible();
-  await page.getByRole('button', { name: 'Stop' }).click();
+  await page.getByRole('button', { name: 'Stop training' }).click();
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
 });

@@ -26,7 +26,7 @@ async function ask(page: Page, fill: Record<string, string>, button: string) {
 }
 
 async function stopAndPickCheckpoint(page: Page): Promise<void> {
-  await page.getByRole('button', { name: 'Stop' }).click();
+  await page.getByRole('button', { name: 'Stop training' }).click();
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
   // After a stop the live model is gone: the stop's checkpoint is chosen.
   await expect(page.locator('#try-source option')).not.toHaveCount(0);

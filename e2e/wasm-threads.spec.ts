@@ -14,7 +14,7 @@ async function wasmLine(page: Page) {
   const threads = Number(await li.getAttribute('data-threads'));
   const threadedBuild = (await li.getAttribute('data-threaded-build')) === 'true';
   const text = (await li.textContent()) ?? '';
-  await page.getByRole('button', { name: 'Stop' }).click();
+  await page.getByRole('button', { name: 'Stop training' }).click();
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
   return { threads, threadedBuild, text };
 }

@@ -11,7 +11,7 @@ test('the served app trains with the defaults to a checkpoint, and lists the run
   const checkpointLine = page.locator('#checkpoint-line');
   await expect(checkpointLine).toContainText('Last checkpoint:', { timeout: 240_000 });
   const runId = (await page.locator('#run-line').textContent())!.match(/^Run (\S+)/)![1];
-  await page.getByRole('button', { name: 'Stop' }).click();
+  await page.getByRole('button', { name: 'Stop training' }).click();
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled({ timeout: 120_000 });
 
   await page.reload();
