@@ -18,6 +18,7 @@ import { RunForm, writeConfigToUrl } from './run-form';
 import {
   autoResumeSetting,
   readActiveRun,
+  restoreDurableCopy,
   runIsLockedElsewhere,
   setAutoResume,
   updateActiveRun,
@@ -382,13 +383,16 @@ initCheckpointBrowser({
 });
 
 renderAll(store.getState());
-{
+void (async () => {
+  // The crash-recovery record first: a killed browser may have lost localStorage's copy.
+  await restoreDurableCopy();
+  scheduleRender(); // the "after a crash" setting may have come back with it
   // After a reload: the last run's chart and its checkpoints to try (a cut-off run resumes below).
   const last = readActiveRun();
   void showLastRun(chart, last);
   if (last && last.state !== 'training') showRunInTryPanel(last, false);
-}
-void recoverCrashedRun();
+  await recoverCrashedRun();
+})();
 void loadTimings();
 
 // Fault injection and benchmarks exist only in a test build; the flag is a build-time literal.

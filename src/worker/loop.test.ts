@@ -213,3 +213,24 @@ it('work waiting when a stop comes is still done before the loop returns', async
   expect(ran).toBe(true);
   session.dispose();
 });
+
+it('a pause announces the held counters before it says paused, and Stop ends on them', async () => {
+  // The page may render between two messages: the state it shows must come with the loop's own counters.
+  const session = new TrainingSession(run, new CharWindowTask(words, run));
+  const events: TrainerEvent[] = [];
+  const loop: TrainingLoop = new TrainingLoop(session, run, startPosition(run), (e) => events.push(e), {
+    afterStep: async (s) => {
+      if (s.position.counters.update === 4) loop.pause();
+    },
+  });
+  const done = loop.runToEnd(100);
+  await expect.poll(() => events.some((e) => e.type === 'state' && e.state === 'paused')).toBe(true);
+  const held = loop.position().counters.update;
+  expect(held).toBe(4);
+  const at = events.findIndex((e) => e.type === 'state' && e.state === 'paused');
+  const before = events.slice(0, at).filter((e) => e.type === 'progress');
+  expect(before.at(-1)).toMatchObject({ state: 'paused', counters: { update: held } });
+  loop.stop();
+  await expect(done).resolves.toMatchObject({ update: held });
+  session.dispose();
+});

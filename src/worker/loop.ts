@@ -149,10 +149,15 @@ export class TrainingLoop {
     this.wake?.();
   }
 
+  /**
+   * The progress (with the state and the loop's own counters) goes first, then the state event:
+   * the page may render between two messages, and a page saying "paused" must already show the
+   * update the loop holds at, not a throttled sample from a few steps before.
+   */
   private setState(state: TrainerState, message?: string): void {
     this.state = state;
-    this.emit({ type: 'state', state, message });
     this.emitProgress(true);
+    this.emit({ type: 'state', state, message });
   }
 
   /** Trains until the last epoch ends, a stop, or `maxUpdates` more updates (benchmarks use that). */
@@ -268,8 +273,8 @@ export class TrainingLoop {
         // Stopping with a full disk ends the run at its last complete checkpoint.
         if (this.stopRequested) return;
         this.state = 'paused';
-        this.emit({ type: 'state', state: 'paused', message: 'the disk is full', error: toWireError(e) });
         this.emitProgress(true);
+        this.emit({ type: 'state', state: 'paused', message: 'the disk is full', error: toWireError(e) });
         await this.runJobs();
         await new Promise<void>((r) => (this.wake = r));
         this.wake = null;
