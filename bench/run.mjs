@@ -38,18 +38,35 @@ const args = [
 ];
 // On a machine with a real GPU, BENCH_GPU=1 drops the SwiftShader flags so Chromium uses it.
 const launchArgs = gpu ? ['--enable-unsafe-webgpu', '--no-sandbox', '--enable-features=Vulkan'] : args;
-const port = Number(process.env.BENCH_PORT) || 4176;
+/** A port no one listens on now (the OS picks it), so a Playwright server or another bench never clashes. */
+async function freePort() {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+const port = givenUrl ? 0 : Number(process.env.BENCH_PORT) || (await freePort());
 const baseUrl = givenUrl ?? `http://127.0.0.1:${port}`;
 let stopServer = () => {};
+/** Why our own server ended, if it did: its exit and the tail of its stderr. */
+let serverExit = null;
+let serverErr = '';
 if (!givenUrl) {
   // The benchmarks live in a test build (VITE_TEST_HOOKS=1), served the one way the app is served.
   // Build output goes to stderr so that stdout stays one JSON document.
   execFileSync('npx', ['vite', 'build'], { stdio: ['ignore', 2, 2], env: { ...process.env, VITE_TEST_HOOKS: '1' } });
   const server = spawn(process.execPath, ['scripts/serve.mjs'], {
     env: { ...process.env, PORT: String(port) },
-    stdio: 'ignore',
+    stdio: ['ignore', 'ignore', 'pipe'],
     detached: true,
   });
+  server.stderr.on('data', (d) => (serverErr = (serverErr + d).slice(-2000)));
+  server.on('exit', (code, signal) => (serverExit = signal ?? `code ${code}`));
   stopServer = () => {
     try {
       process.kill(-server.pid);
@@ -60,17 +77,26 @@ if (!givenUrl) {
   process.on('exit', stopServer);
 }
 
-async function waitForServer() {
-  for (let i = 0; i < 100; i++) {
-    try {
-      const r = await fetch(`${baseUrl}/`);
-      if (r.ok) return;
-    } catch {
-      // not listening yet
+/** Waits for the app server: generously (a loaded machine starts it slowly), each request bounded too. */
+async function waitForServer(limitMs = Number(process.env.BENCH_SERVER_WAIT_MS) || 120_000) {
+  const until = Date.now() + limitMs;
+  let last = 'no answer yet';
+  while (Date.now() < until) {
+    if (serverExit !== null) {
+      throw new Error(
+        `the app server on port ${port} exited (${serverExit}) before answering: ${serverErr.trim() || 'no message'}`,
+      );
     }
-    await new Promise((r) => setTimeout(r, 200));
+    try {
+      const r = await fetch(`${baseUrl}/`, { signal: AbortSignal.timeout(10_000) });
+      if (r.ok) return;
+      last = `HTTP ${r.status} ${r.statusText}`;
+    } catch (e) {
+      last = e?.cause?.code ?? e?.name ?? String(e);
+    }
+    await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error('the app server did not start');
+  throw new Error(`the app server at ${baseUrl} did not answer within ${Math.round(limitMs / 1000)} s (last: ${last})`);
 }
 
 // On a real GPU every backend is compared; SwiftShader's WebGL adds nothing here.

@@ -12,7 +12,11 @@ test('a full disk pauses training with the way out, and every checkpoint saved b
   await page.goto(
     `/?${SMALL_RUN}&backend=wasm&save_every=20&eval_every=0&keep_checkpoint=-1&epochs=1000&run_id=disk-full`,
   );
-  // A small quota (set through the DevTools protocol): room for some checkpoints, not for all.
+  // A small quota (set through the DevTools protocol): room for some checkpoints, not for all. It is
+  // counted from the usage once the service worker has precached the app (over a megabyte of it), else
+  // the precache finishing later would take the room meant for checkpoints.
+  await expect(page.locator('body')).toHaveAttribute('data-offline-ready', 'true');
+  await expect(page.locator('body')).toHaveAttribute('data-offline-ready', 'true'); // the precache counted, as above
   const { usage } = await page.evaluate(() => navigator.storage.estimate());
   await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: (usage ?? 0) + 1_500_000 });
   await page.getByRole('button', { name: 'Start' }).click();
@@ -46,6 +50,7 @@ test('on a full disk, deleting old checkpoints in the Checkpoints panel and pres
   await page.goto(
     `/?${SMALL_RUN}&backend=wasm&save_every=20&eval_every=0&keep_checkpoint=-1&epochs=1000&run_id=disk-free`,
   );
+  await expect(page.locator('body')).toHaveAttribute('data-offline-ready', 'true'); // the precache counted, as above
   const { usage } = await page.evaluate(() => navigator.storage.estimate());
   await cdp.send('Storage.overrideQuotaForOrigin', {
     origin: new URL(baseURL!).origin,

@@ -14,8 +14,11 @@ import { progress, SMALL_RUN, validation, waitForUpdate, waitForValidation, with
 const STEPS = 20;
 /** The app's validation loss of PyTorch's weights vs PyTorch's own print: float32 forward passes in two libraries. */
 const VAL_TOL = 1e-4;
+// No epoch-end checkpoints: PyTorch honours the run's save_at_epoch_end, and where Stop lands after update 20
+// (how fast this machine trains) decides whether its 20 updates cross an epoch end (the text task's epoch is 41
+// updates), which would add a third tag to the folder the spec counts. Its only save is then the one at the end.
 const TINY =
-  'backend=wasm&embed=16&hidden=32&layers=1&heads=2&batch_size=32&epochs=200&save_every=10&save_every_seconds=0&eval_every=10&lr=0.01';
+  'backend=wasm&embed=16&hidden=32&layers=1&heads=2&batch_size=32&epochs=200&save_every=10&save_every_seconds=0&save_at_epoch_end=false&eval_every=10&lr=0.01';
 
 interface Kind {
   task: string;
@@ -154,7 +157,7 @@ test('a plain PyTorch state_dict is imported under run "imported" and warm-start
   await row.locator('button[data-action="warm-start"]').click();
   await expect(page.locator('#f-init_run_id')).toHaveValue('imported');
   await expect(page.locator('#f-init_model_name')).toHaveValue('mlp-model');
-  await page.getByRole('button', { name: 'Start', exact: true }).click();
+  await page.getByRole('button', { name: /^Start training / }).click();
   await expect(page.locator('#run-line')).toContainText(
     'warm start from runs/imported/checkpoints/mlp-model_cp=last: 0 loaded, 5 missing',
   );
