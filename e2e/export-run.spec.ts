@@ -20,7 +20,7 @@ async function partsOfRun(page: Page): Promise<Record<string, string>> {
 }
 
 async function deleteRun(page: Page): Promise<void> {
-  await page.locator(`details[data-run="${RUN}"] button[data-action="delete-run"]`).click();
+  await page.locator(`.ckpt-run[data-run="${RUN}"] button[data-action="delete-run"]`).click();
   await expect(page.locator(`tr[data-run="${RUN}"]`)).toHaveCount(0);
 }
 
@@ -51,7 +51,7 @@ test('export a whole run: every checkpoint in one zip that PyTorch loads; folder
     await page.locator('#export-format').selectOption('zip');
     const [download] = await Promise.all([
       page.waitForEvent('download'),
-      page.locator(`details[data-run="${RUN}"] button[data-action="export-run"]`).click(),
+      page.locator(`.ckpt-run[data-run="${RUN}"] button[data-action="export-run"]`).click(),
     ]);
     expect(download.suggestedFilename()).toBe(`${RUN}.zip`);
     const zip = join(dir, download.suggestedFilename());

@@ -15,7 +15,7 @@ test('the served app trains with the defaults to a checkpoint, and lists the run
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled({ timeout: 120_000 });
 
   await page.reload();
-  await expect(page.locator(`#checkpoints details[data-run="${runId}"]`)).toBeAttached();
+  await expect(page.locator(`#checkpoints .ckpt-run[data-run="${runId}"]`)).toBeAttached();
   await expect(page.locator(`#checkpoints tr[data-run="${runId}"]`).first()).toBeAttached();
 });
 

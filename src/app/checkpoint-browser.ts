@@ -244,13 +244,16 @@ class CheckpointBrowser {
       const { runId, outputDir } = ms[0].id;
       const rec = this.runRecords.get(path);
       const name = rec?.name ?? runId;
-      const details = el('details', undefined, { class: 'ckpt-run', 'data-run': runId, 'data-run-name': name });
+      // The run's name, facts and actions stay in view when its checkpoints are folded; the fold's
+      // <summary> holds text only (controls inside a summary are nested interactive content).
+      const box = el('div', undefined, { class: 'ckpt-run', 'data-run': runId, 'data-run-name': name });
+      const details = el('details', undefined, { class: 'ckpt-run-checkpoints' });
       details.open = !this.folded.has(path);
       details.addEventListener('toggle', () => {
         if (details.open) this.folded.delete(path);
         else this.folded.add(path);
       });
-      const summary = el('summary');
+      const head = el('div', undefined, { class: 'run-head' });
       const title = el('span', name, { class: 'run-name' });
       const facts = [
         rec?.task || ms[0].id.modelName,
@@ -269,23 +272,21 @@ class CheckpointBrowser {
         'aria-label': `Compare run ${name} on the chart`,
       });
       compare.checked = this.compared.has(path);
-      compare.addEventListener('click', (e) => e.stopPropagation()); // inside <summary>: do not fold
       compare.addEventListener('change', () => {
         if (compare.checked) this.compared.add(path);
         else this.compared.delete(path);
         this.emitCompare();
       });
       const compareLabel = el('label', undefined, { class: 'compare' });
-      compareLabel.addEventListener('click', (e) => e.stopPropagation());
       compareLabel.append(compare, ' compare');
-      summary.append(
+      head.append(
         title,
         info,
         compareLabel,
         this.button(
           'Rename',
           'rename-run',
-          () => this.startRename(summary, outputDir, runId, name, ms),
+          () => this.startRename(head, outputDir, runId, name, ms),
           undefined,
           `Rename run ${name}`,
         ),
@@ -305,12 +306,14 @@ class CheckpointBrowser {
           `Delete run ${name}`,
         ),
       );
-      details.append(summary);
+      const count = `${ms.length} checkpoint${ms.length === 1 ? '' : 's'}`;
+      details.append(el('summary', `${count} of run ${name}`));
+      box.append(head, details);
       const stages = new Map<string, DualCheckpointMeta[]>();
       for (const m of ms) stages.set(m.id.stageName ?? '', [...(stages.get(m.id.stageName ?? '') ?? []), m]);
       for (const [stage, list] of stages) {
-        const head = el('h4', stage ? `stage ${stage} ` : '(no stage) ', { 'data-stage': stage });
-        head.append(
+        const stageHead = el('h3', stage ? `stage ${stage} ` : '(no stage) ', { 'data-stage': stage });
+        stageHead.append(
           this.button(
             'Delete stage',
             'delete-stage',
@@ -327,9 +330,9 @@ class CheckpointBrowser {
             name,
           ),
         );
-        details.append(head, wrap);
+        details.append(stageHead, wrap);
       }
-      nodes.push(details);
+      nodes.push(box);
     }
     this.tree.replaceChildren(...nodes);
   }
@@ -433,7 +436,7 @@ class CheckpointBrowser {
       ...(accessibleName ? { 'aria-label': accessibleName } : {}),
     });
     b.addEventListener('click', (e) => {
-      e.preventDefault(); // inside <summary>: do not fold the run
+      e.preventDefault();
       void this.run(async () => onClick());
     });
     return b;
@@ -462,7 +465,7 @@ class CheckpointBrowser {
 
   /** An inline name field in the run's row: Enter or Save stores it, Escape or Cancel leaves it. */
   private startRename(
-    summary: HTMLElement,
+    head: HTMLElement,
     outputDir: string,
     runId: string,
     current: string,
@@ -487,7 +490,6 @@ class CheckpointBrowser {
       'aria-label': `Cancel renaming run ${current}`,
     });
     formEl.append(input, save, cancel);
-    for (const e of ['click', 'keydown', 'keyup'] as const) formEl.addEventListener(e, (ev) => ev.stopPropagation()); // inside <summary>: typing a space must not fold it
     cancel.addEventListener('click', () => this.renderTree());
     input.addEventListener('keydown', (ev) => {
       if (ev.key === 'Escape') this.renderTree();
@@ -509,7 +511,7 @@ class CheckpointBrowser {
         this.emitCompare();
       });
     });
-    summary.append(formEl);
+    head.append(formEl);
     input.focus();
     input.select();
   }
