@@ -3,7 +3,7 @@
 import AxeBuilder from '@axe-core/playwright';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
-import { waitForUpdate } from './helpers';
+import { waitForUpdate, withoutPickers } from './helpers';
 
 const SHOTS = 'docs/screenshots';
 const SMALL = 'hidden=16&embed=8&batch_size=32&eval_every=20';
@@ -270,6 +270,7 @@ async function tabTo(page: Page, selector: string, max: number): Promise<number>
 }
 
 test('keyboard only: choose a task, start, watch it train, stop, try the model, export the run', async ({ page }) => {
+  await withoutPickers(page); // the export then downloads, as it does without the File System Access API
   await page.goto(`/?${QUICK}&epochs=50`);
   // First Tab stop: the task group; arrows are not needed, the default task is names.
   const start = page.getByRole('button', { name: 'Start training' });
