@@ -158,6 +158,7 @@ test('a resume with nothing to resume says so, offers a fresh start, and the URL
 });
 
 test('every main state has no axe-core violations (screenshots at 1280 and 390 px)', async ({ page }) => {
+  test.setTimeout(420_000); // eight states, two widths, an axe run and a screenshot each: a bound on work, not a timing
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.goto(`/?${QUICK}&epochs=50`);
   await capture(page, 'idle');
