@@ -5,7 +5,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { waitForUpdate, withoutPickers } from './helpers';
 
-const SHOTS = 'docs/screenshots';
+// Screenshots go to test-results/ (a test run leaves the clone unchanged); `SCREENSHOTS_DIR=docs/screenshots`
+// refreshes the committed ones.
+const SHOTS = process.env.SCREENSHOTS_DIR ?? 'test-results/screenshots';
 const SMALL = 'hidden=16&embed=8&batch_size=32&eval_every=20';
 const QUICK = `backend=wasm&${SMALL}`;
 /** Records every status text, so a short state is seen even if a poll would miss it. */
