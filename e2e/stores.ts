@@ -64,14 +64,20 @@ async function readStoresInPage(opts: { bytesOf: string | null; maxBytes: number
   const opfs: Blob64[] = [];
   const walk = async (dir: Dir, prefix: string): Promise<void> => {
     for await (const [name, h] of dir.entries()) {
-      if (h.kind === 'directory') await walk(h as Dir, `${prefix}${name}/`);
-      else
-        opfs.push(
-          await describe(
-            prefix + name,
-            new Uint8Array(await (await (h as FileSystemFileHandle).getFile()).arrayBuffer()),
-          ),
-        );
+      try {
+        if (h.kind === 'directory') await walk(h as Dir, `${prefix}${name}/`);
+        else
+          opfs.push(
+            await describe(
+              prefix + name,
+              new Uint8Array(await (await (h as FileSystemFileHandle).getFile()).arrayBuffer()),
+            ),
+          );
+      } catch (e) {
+        // A training run may move a staged file into place (or delete an old one) between the listing
+        // and the read: what vanished is not there any more, so it is not reported.
+        if ((e as Error).name !== 'NotFoundError') throw e;
+      }
     }
   };
   await walk((await navigator.storage.getDirectory()) as Dir, '');
