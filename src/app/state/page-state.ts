@@ -132,6 +132,21 @@ export function textsOf(config: RunConfig): FieldTexts {
   return texts;
 }
 
+/** What a start clears: everything that belongs to one run (the page's initial state holds the same). */
+const RUN_RESET = {
+  timing: null,
+  stopRequested: false,
+  outcome: 'none',
+  progress: null,
+  evaluation: null,
+  run: null,
+  pytorchCheck: null,
+  checkpoint: null,
+  best: null,
+  saving: false,
+  saveWarning: null,
+} satisfies Partial<PageState>;
+
 export function initialState(config: RunConfig = DEFAULT_CONFIG, problems: ConfigProblem[] = []): PageState {
   return {
     texts: textsOf(config),
@@ -139,18 +154,8 @@ export function initialState(config: RunConfig = DEFAULT_CONFIG, problems: Confi
     userFile: null,
     trainer: 'idle',
     phase: '',
-    timing: null,
-    stopRequested: false,
-    outcome: 'none',
+    ...RUN_RESET,
     backend: null,
-    progress: null,
-    evaluation: null,
-    run: null,
-    pytorchCheck: null,
-    checkpoint: null,
-    best: null,
-    saving: false,
-    saveWarning: null,
     error: null,
     banner: null,
     readOnly: false,
@@ -218,17 +223,7 @@ export function reduce(s: PageState, a: Action): PageState {
         ...s,
         trainer: 'preparing',
         phase: 'starting',
-        timing: null,
-        stopRequested: false,
-        outcome: 'none',
-        progress: null,
-        evaluation: null,
-        run: null,
-        pytorchCheck: null,
-        checkpoint: null,
-        best: null,
-        saving: false,
-        saveWarning: null,
+        ...RUN_RESET,
         error: a.keepError ? s.error : null,
         // A banner that offered this start has done its work; a read-only tab keeps its own.
         banner: s.banner?.kind === 'read-only' ? s.banner : null,
