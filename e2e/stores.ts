@@ -1,11 +1,12 @@
 /**
  * The checkpoint stores as the browser holds them, read with the raw OPFS and IndexedDB APIs
  * inside a page, never through the app's own store code: the specs check the app against an
- * independent reader. Part bytes are checked here, in Node, with node:crypto and the project's
- * PyTorch-file decoders. Also: damage at rest (flip a byte) and losing one store entirely.
+ * independent reader. Part bytes are checked here, in Node, with node:crypto (SHA-256),
+ * hash-wasm (XXH64) and the project's PyTorch-file decoders. Also: damage at rest (flip a byte) and losing one store entirely.
  */
 import { createHash } from 'node:crypto';
 import type { Page } from '@playwright/test';
+import { xxhash64 } from 'hash-wasm';
 import { decodeModelPart, decodeOptimPart, decodeTrainerPart } from '../src/checkpoint/contents';
 import { readTorchFile } from '../src/checkpoint/torch/index';
 
@@ -15,7 +16,9 @@ interface PartMeta {
   part: string;
   path: string;
   size: number;
-  sha256: string;
+  /** Saves since issue 12 record XXH64; older ones SHA-256. */
+  xxh64?: string;
+  sha256?: string;
 }
 interface Meta {
   key: string;
@@ -31,6 +34,10 @@ interface Blob64 {
   /** Base64 of the bytes; only when asked for and the file is not too big. */
   b64?: string;
   sha256: string;
+  /** XXH64, computed in Node from the bytes (every checkpoint part up to the size limit). */
+  xxh64?: string;
+  /** Internal: the bytes came only to be hashed in Node, not because the caller asked for them. */
+  hashOnly?: boolean;
 }
 
 /** What a page reads out of both stores: everything, with hashes; bytes on request. */
@@ -47,6 +54,8 @@ export interface RawStores {
  */
 async function readStoresInPage(opts: { bytesOf: string | null; maxBytes: number }): Promise<RawStores> {
   const want = opts.bytesOf === null ? null : new RegExp(opts.bytesOf);
+  // Part files always come back (when not too big): Node hashes them with XXH64, which crypto.subtle lacks.
+  const part = /\.th(\.g[a-z0-9]+\.tmp)?$/;
   const hex = (d: ArrayBuffer) => [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, '0')).join('');
   const b64 = (u: Uint8Array) => {
     let s = '';
@@ -58,7 +67,9 @@ async function readStoresInPage(opts: { bytesOf: string | null; maxBytes: number
     size: u.byteLength,
     // Every buffer here is a plain ArrayBuffer read from a file or a record; the type cannot say so.
     sha256: hex(await crypto.subtle.digest('SHA-256', u as Uint8Array<ArrayBuffer>)),
-    ...(want && want.test(path) && u.byteLength <= opts.maxBytes ? { b64: b64(u) } : {}),
+    ...((want?.test(path) || part.test(path)) && u.byteLength <= opts.maxBytes
+      ? { b64: b64(u), ...(want?.test(path) ? {} : { hashOnly: true }) }
+      : {}),
   });
   type Dir = FileSystemDirectoryHandle & { entries(): AsyncIterable<[string, FileSystemHandle]> };
   const opfs: Blob64[] = [];
@@ -140,7 +151,19 @@ export async function readStores(
   bytesOf: RegExp | null = null,
   maxBytes = 32 * 1024 * 1024,
 ): Promise<RawStores> {
-  return page.evaluate(readStoresInPage, { bytesOf: bytesOf?.source ?? null, maxBytes });
+  const s = await page.evaluate(readStoresInPage, { bytesOf: bytesOf?.source ?? null, maxBytes });
+  for (const f of [...s.opfs, ...Object.values(s.idbParts)]) {
+    if (f.b64 === undefined) continue;
+    f.xxh64 = await xxhash64(Buffer.from(f.b64, 'base64'));
+    if (f.hashOnly) delete f.b64;
+    delete f.hashOnly;
+  }
+  return s;
+}
+
+/** Whether a file's independently computed hash is the one the record names (XXH64, or SHA-256 in older records). */
+function recorded(f: Blob64, p: PartMeta): boolean {
+  return f.size === p.size && (p.xxh64 !== undefined ? f.xxh64 === p.xxh64 : f.sha256 === p.sha256);
 }
 
 /** Every byte both stores hold, as a comparable map: OPFS paths with sizes and hashes, IndexedDB keys with values. */
@@ -164,7 +187,7 @@ export interface CopyCheck {
   parts: number;
   /** Listed by the store as complete: every part present at its recorded size (what the app would try to load). */
   complete: boolean;
-  /** Complete, every part's bytes match the recorded SHA-256, and (when decoded) agree on the counters. */
+  /** Complete, every part's bytes match the recorded checksum, and (when decoded) agree on the counters. */
   intact: boolean;
   problems: string[];
 }
@@ -240,11 +263,11 @@ export function checkCopies(s: RawStores, runId?: string): CopyCheck[] {
         problems.push(`${p.part}: no file of ${p.size} bytes`);
         continue;
       }
-      const good = candidates.find((c) => c.size === p.size && c.sha256 === p.sha256);
-      if (!good) problems.push(`${p.part}: SHA-256 differs from the manifest`);
+      const good = candidates.find((c) => recorded(c, p));
+      if (!good) problems.push(`${p.part}: ${p.xxh64 !== undefined ? 'XXH64' : 'SHA-256'} differs from the manifest`);
       else if (good.b64 !== undefined) {
         const b = Buffer.from(good.b64, 'base64');
-        if (sha(b) !== p.sha256) problems.push(`${p.part}: bytes differ from the hash the page computed`);
+        if (sha(b) !== good.sha256) problems.push(`${p.part}: bytes differ from the hash the page computed`);
         bytes.set(p.part, b);
       }
     }
@@ -267,8 +290,7 @@ export function checkCopies(s: RawStores, runId?: string): CopyCheck[] {
     for (const p of m.parts) {
       const got = s.idbParts[`${key}_${p.part}.th`];
       if (!got) problems.push(`${p.part}: no chunks`);
-      else if (got.size !== p.size || got.sha256 !== p.sha256)
-        problems.push(`${p.part}: SHA-256 or size differs from the record`);
+      else if (!recorded(got, p)) problems.push(`${p.part}: checksum or size differs from the record`);
       else if (got.b64 !== undefined) bytes.set(p.part, Buffer.from(got.b64, 'base64'));
     }
     if (problems.length === 0) problems.push(...crossCheck(m, bytes));

@@ -79,7 +79,7 @@ describe('import', () => {
         part: p,
         path: `${plan.items[0].key}_${p}.th`,
         size: parts[p]![0].length,
-        sha256: '',
+        xxh64: '',
       })),
       // Only the fields the import reads; the rest of CheckpointMeta does not matter here.
     } as unknown as CheckpointMeta;

@@ -180,7 +180,7 @@ describe('run record store', () => {
           part: p,
           path: `${key}_${p}.th`,
           size: parts[p]![0].length,
-          sha256: '',
+          xxh64: '',
         })),
       } as unknown as CheckpointMeta;
       const log = [train(9), val(10), train(10)];

@@ -1,7 +1,7 @@
 /** What both stores share: checking a save's input, describing its parts, serialising work. */
 import { TrainerError } from '../../shared/errors';
 import { CHECKPOINT_PARTS, type CheckpointId, type CheckpointPart, checkpointKey, checkpointPath } from '../naming';
-import { sha256Hex } from './sha256';
+import { partChecksum } from './checksum';
 import type { CheckpointMeta, CheckpointParts, Counters, PartInfo, SaveInfo } from './types';
 
 /** The parts given, in the fixed order model, optim, trainer; refuses an empty save. */
@@ -29,10 +29,10 @@ export function newGeneration(): string {
   return `g${Date.now().toString(36)}${r[0].toString(36)}${r[1].toString(36)}`;
 }
 
-/** Every given part's SHA-256, computed once (and handed to each store's save). */
+/** Every given part's checksum, computed once (and handed to each store's save). */
 export async function hashParts(parts: CheckpointParts): Promise<Partial<Record<CheckpointPart, string>>> {
   const out: Partial<Record<CheckpointPart, string>> = {};
-  for (const [part, chunks] of givenParts(parts)) out[part] = await sha256Hex(chunks);
+  for (const [part, chunks] of givenParts(parts)) out[part] = await partChecksum(chunks);
   return out;
 }
 
@@ -48,11 +48,11 @@ export function describeSave(id: CheckpointId, parts: CheckpointParts, info: Sav
   const createdAt = info.createdAt ?? Date.now();
   const generation = info.generation ?? newGeneration();
   const described = async (): Promise<CheckpointMeta> => {
-    const known = await info.sha256;
+    const known = await info.checksums;
     const infos: PartInfo[] = [];
     for (const [part, chunks] of given) {
       const size = chunks.reduce((n, c) => n + c.byteLength, 0);
-      infos.push({ part, path: checkpointPath(id, part), size, sha256: known?.[part] ?? (await sha256Hex(chunks)) });
+      infos.push({ part, path: checkpointPath(id, part), size, xxh64: known?.[part] ?? (await partChecksum(chunks)) });
     }
     return {
       key,

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { checkpointFileName, tags } from '../naming';
 import { createCheckpointStore, createDualStore } from './dual-store';
 import { openCheckpointDb } from './idb-store';
+import { manifestFileName } from './opfs-store';
+import { nativeSha256Hex } from './sha256';
 import { storeContract } from './store-contract';
 import { bytes, counters, flipIdbRecord, id, scratchIdb, scratchOpfs } from './test-helpers';
 
@@ -194,5 +196,54 @@ describe('dual store', () => {
     expect(createCheckpointStore().stores.map((s) => s.kind)).toEqual(['opfs', 'idb']);
     expect(createCheckpointStore({ use: 'idb' }).kind).toBe('idb');
     expect(createCheckpointStore({ use: 'opfs' }).stores.map((s) => s.kind)).toEqual(['opfs']);
+  });
+
+  it('reads checkpoints recorded with SHA-256 (saved before XXH64), refuses a damaged one, and repairs beside them', async () => {
+    const { store, opfs, idb, cleanup } = await scratchDual();
+    try {
+      const parts = { model: [bytes(200, 1)], optim: [bytes(300, 2)] };
+      const r = await store.save(id(), parts, { counters: counters(1) });
+      expect(r.parts.every((p) => /^[0-9a-f]{16}$/.test(p.xxh64 ?? ''))).toBe(true);
+      // Rewrite both copies' records as an older version of the app wrote them: SHA-256, no XXH64.
+      const legacy = await Promise.all(
+        r.parts.map(async ({ xxh64: _x, ...p }) => ({
+          ...p,
+          sha256: await nativeSha256Hex(parts[p.part as 'model' | 'optim'][0]),
+        })),
+      );
+      const { stores: _s, failures: _f, ...meta } = r;
+      let dir = opfs.root;
+      for (const seg of 'runs/run1/train/checkpoints'.split('/')) dir = await dir.getDirectoryHandle(seg);
+      const w = await (
+        await dir.getFileHandle(manifestFileName(r.key.slice(r.key.lastIndexOf('/') + 1)))
+      ).createWritable();
+      await w.write(JSON.stringify({ format: 1, ...meta, parts: legacy }));
+      await w.close();
+      const db = await openCheckpointDb(idb.dbName);
+      await db.put('meta', { ...meta, parts: legacy });
+      db.close();
+
+      expect((await store.list()).map((m) => [m.parts[0].sha256 !== undefined, m.stores])).toEqual([
+        [true, ['opfs', 'idb']],
+      ]);
+      expect(await opfs.store.read(r.key, 'model')).toEqual(bytes(200, 1));
+      expect(await idb.store.read(r.key, 'optim')).toEqual(bytes(300, 2));
+      await flipInOpfs(opfs.root, checkpointFileName(id(), 'model'));
+      await expect(opfs.store.read(r.key, 'model')).rejects.toMatchObject({
+        name: 'ChecksumMismatchError',
+        message: /SHA-256 differs/,
+      });
+      expect(await store.readWithSource(r.key, 'model')).toMatchObject({ servedBy: 'idb', bytes: bytes(200, 1) });
+      // The repair rewrites the damaged copy (recorded with XXH64 now); the two copies, one recorded
+      // each way, are one save (same generation) and are listed as such.
+      const repaired = await store.repair(r.key);
+      expect(repaired.map((x) => [x.store, x.error.name])).toEqual([['opfs', 'ChecksumMismatchError']]);
+      const [o] = await opfs.store.list();
+      expect(o.parts.every((p) => p.xxh64 !== undefined && p.sha256 === undefined)).toBe(true);
+      expect((await store.list()).map((m) => m.stores)).toEqual([['opfs', 'idb']]);
+      expect(await opfs.store.read(r.key, 'model')).toEqual(bytes(200, 1));
+    } finally {
+      await cleanup();
+    }
   });
 });

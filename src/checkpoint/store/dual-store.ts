@@ -7,10 +7,11 @@ import type { StoreName } from '../../shared/config';
 import { TrainerError, type WireError, isNamed, toWireError } from '../../shared/errors';
 import type { StoreFailure } from '../../shared/progress';
 import { type CheckpointId, type CheckpointPart, parseCheckpointKey } from '../naming';
+import { sameChecksum } from './checksum';
 import { hashParts, newGeneration } from './common';
 import { createIdbStore, type IdbStoreOptions } from './idb-store';
 import { createOpfsStore, type OpfsStoreOptions } from './opfs-store';
-import type { CheckpointMeta, CheckpointParts, CheckpointStore, ListFilter, SaveInfo } from './types';
+import type { CheckpointMeta, CheckpointParts, CheckpointStore, ListFilter, PartInfo, SaveInfo } from './types';
 
 /** A checkpoint as the dual store sees it: the newest copy, and which stores hold that copy. */
 export interface DualCheckpointMeta extends CheckpointMeta {
@@ -83,12 +84,17 @@ function newest(metas: CheckpointMeta[]): CheckpointMeta {
   );
 }
 
-/** Two copies hold the same bytes when every part's size and SHA-256 agree. */
+/**
+ * Two copies hold the same bytes when every part's size and checksum agree (copies whose records
+ * use different checksum algorithms: when they come from the same save).
+ */
 function sameContent(a: CheckpointMeta, b: CheckpointMeta): boolean {
-  return (
-    a.parts.length === b.parts.length &&
-    a.parts.every((p) => b.parts.some((q) => q.part === p.part && q.size === p.size && q.sha256 === p.sha256))
-  );
+  return a.parts.length === b.parts.length && a.parts.every((p) => samePart(a, p, b));
+}
+
+function samePart(a: CheckpointMeta, p: PartInfo, b: CheckpointMeta): boolean {
+  const q = b.parts.find((x) => x.part === p.part);
+  return !!q && (sameChecksum(p, q) ?? (p.size === q.size && a.generation === b.generation));
 }
 
 function merge(copies: [StoreName, CheckpointMeta][]): DualCheckpointMeta {
@@ -121,10 +127,10 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
     };
     // Hashed once here rather than once per store, while the stores write (they wait for it only
     // to commit). A malformed save (no parts) is left for each store to refuse in its own words.
-    if (stores.length > 1 && !info.sha256 && Object.values(parts).some((c) => c !== undefined)) {
+    if (stores.length > 1 && !info.checksums && Object.values(parts).some((c) => c !== undefined)) {
       const hashing = hashParts(parts);
       hashing.catch(() => undefined); // each store's save reports it
-      shared.sha256 = hashing;
+      shared.checksums = hashing;
     }
     const results = await Promise.allSettled(stores.map((s) => s.save(id, parts, shared)));
     const failures: StoreFailure[] = [];
@@ -186,8 +192,7 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
     const failures: StoreFailure[] = [];
     for (const [s, m] of copies) {
       const kind = storeName(s);
-      const mine = m.parts.find((p) => p.part === part);
-      if (!mine || mine.sha256 !== want.sha256) {
+      if (!samePart(top, want, m)) {
         failures.push({
           store: kind,
           error: { name: 'CheckpointNotFoundError', message: `${kind} holds an older copy of ${key}.` },

@@ -24,7 +24,7 @@ import {
   stage,
 } from './common';
 import { toStorageError } from './quota';
-import { sha256Hex } from './sha256';
+import { checksumName, verifyPart } from './checksum';
 import type { CheckpointMeta, CheckpointParts, CheckpointStore, ListFilter, SaveInfo } from './types';
 
 /** The database's whole shape. */
@@ -217,8 +217,8 @@ export function createIdbStore(options: IdbStoreOptions = {}): CheckpointStore {
     bytes ??= buffer();
     performance.measure('checkpoint:read', { start: t0, end: performance.now() });
     const whole = bytes;
-    const hash = await stage('checkpoint:verify', () => sha256Hex([whole]));
-    if (hash !== want.sha256) throw checksumMismatch('IndexedDB', key, part, 'SHA-256 differs');
+    if (!(await stage('checkpoint:verify', () => verifyPart(want, whole))))
+      throw checksumMismatch('IndexedDB', key, part, `${checksumName(want)} differs`);
     return bytes;
   }
 

@@ -27,7 +27,7 @@ import {
   stage,
 } from './common';
 import { toStorageError } from './quota';
-import { sha256Hex } from './sha256';
+import { checksumName, verifyPart } from './checksum';
 import type { CheckpointMeta, CheckpointParts, CheckpointStore, ListFilter, SaveInfo } from './types';
 
 export interface OpfsStoreOptions {
@@ -364,16 +364,21 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
       let committed = false;
       let meta: CheckpointMeta | undefined;
       try {
-        dir = (await folder(dirSegments(id), true))!;
+        dir = (await stage('opfs-save:folder', () => folder(dirSegments(id), true)))!;
         for (const [i, [part, chunks]] of given.entries()) {
-          await writeStaged(dir, stagedFileName(checkpointFileName(id, part), generation), chunks);
+          await stage('opfs-save:write', () =>
+            writeStaged(dir!, stagedFileName(checkpointFileName(id, part), generation), chunks),
+          );
           if (crashAt('part-written', i)) throw new SimulatedCrash('part-written');
         }
-        meta = await describing;
+        const described = await stage('opfs-save:hash wait', () => describing);
+        meta = described;
         // The commit: once this file is replaced, the new checkpoint is the one under the key.
-        await writeFile(dir, manifestFileName(stemOf(meta.key)), [
-          JSON.stringify({ format: MANIFEST_FORMAT, ...meta } satisfies Manifest),
-        ]);
+        await stage('opfs-save:commit', () =>
+          writeFile(dir!, manifestFileName(stemOf(described.key)), [
+            JSON.stringify({ format: MANIFEST_FORMAT, ...described } satisfies Manifest),
+          ]),
+        );
         committed = true;
         if (crashAt('manifest-written', 0)) throw new SimulatedCrash('manifest-written');
       } catch (e) {
@@ -388,14 +393,18 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
       }
       const manifest: Manifest = { format: MANIFEST_FORMAT, ...meta };
       try {
-        await promote(dir, manifest, (i) => {
-          if (crashAt('part-promoted', i)) throw new SimulatedCrash('part-promoted');
-        });
-        await tidyStem(
-          dir,
-          stemOf(meta.key),
-          manifest,
-          (await entries(dir)).map(([n]) => n),
+        await stage('opfs-save:promote', () =>
+          promote(dir, manifest, (i) => {
+            if (crashAt('part-promoted', i)) throw new SimulatedCrash('part-promoted');
+          }),
+        );
+        await stage('opfs-save:tidy', async () =>
+          tidyStem(
+            dir,
+            stemOf(meta.key),
+            manifest,
+            (await entries(dir)).map(([n]) => n),
+          ),
         );
       } catch (e) {
         // The checkpoint is committed and readable from its staged files; sweep() finishes the move.
@@ -452,8 +461,8 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
         continue;
       }
       const bytes = await stage('checkpoint:read', async () => readBytes(await at.dir.getFileHandle(f.name), f));
-      if ((await stage('checkpoint:verify', () => sha256Hex([bytes]))) === want.sha256) return bytes;
-      why = 'SHA-256 differs';
+      if (await stage('checkpoint:verify', () => verifyPart(want, bytes))) return bytes;
+      why = `${checksumName(want)} differs`;
     }
     throw checksumMismatch('OPFS', key, part, why);
   }

@@ -29,7 +29,8 @@ export function storeContract(make: () => Promise<{ store: CheckpointStore; clea
         ['model', 1000, 'runs/run1/train/checkpoints/net_cp=E1_U10_S40_model.th'],
         ['trainer', 10, 'runs/run1/train/checkpoints/net_cp=E1_U10_S40_trainer.th'],
       ]);
-      expect(meta.parts[0].sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(meta.parts[0].xxh64).toMatch(/^[0-9a-f]{16}$/);
+      expect(meta.parts[0].sha256).toBeUndefined();
       const listed = await s.list();
       expect(listed).toHaveLength(1);
       expect(listed[0]).toMatchObject({ key: meta.key, id: a, counters: counters(10), metrics: { loss: 0.5 } });

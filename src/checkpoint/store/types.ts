@@ -5,12 +5,16 @@ import type { Counters } from '../../shared/progress';
 /** The training counters a checkpoint was taken at. */
 export type { Counters };
 
-/** One stored part: its full path (the naming scheme's), byte size and SHA-256 (lowercase hex). */
+/**
+ * One stored part: its full path (the naming scheme's), byte size and checksum (lowercase hex):
+ * XXH64 in saves since issue 12, SHA-256 in older ones (see checksum.ts). Exactly one is set.
+ */
 export interface PartInfo {
   part: CheckpointPart;
   path: string;
   size: number;
-  sha256: string;
+  xxh64?: string;
+  sha256?: string;
 }
 
 /** What a store knows about one complete checkpoint without reading its parts. */
@@ -37,10 +41,10 @@ export interface SaveInfo {
   generation?: string;
   createdAt?: number;
   /**
-   * The parts' SHA-256 when the caller computes them (the dual store hashes once for both copies,
+   * The parts' XXH64 when the caller computes them (the dual store hashes once for both copies,
    * while the stores write); a store hashes any part missing here itself.
    */
-  sha256?: Partial<Record<CheckpointPart, string>> | Promise<Partial<Record<CheckpointPart, string>>>;
+  checksums?: Partial<Record<CheckpointPart, string>> | Promise<Partial<Record<CheckpointPart, string>>>;
 }
 
 export interface ListFilter {
