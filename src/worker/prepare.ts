@@ -143,7 +143,10 @@ async function prepareResume(
         await restoreOptimizer(session, optim, run.reset_optim);
       });
       // Here, not before: restore runs under the run's lock, and repairing writes.
-      Object.assign(event.resumedFrom!, await stage('resume:repair', () => repairCopies(store, loaded.meta)));
+      Object.assign(
+        event.resumedFrom!,
+        await stage('resume:repair', () => repairCopies(store, loaded.meta, loaded.reads)),
+      );
       return {
         position: { counters: trainer.counters, rng: trainer.rng },
         callbacks: trainer.callbacks,

@@ -20,7 +20,12 @@ import {
   selectCheckpoint,
 } from '../checkpoint/naming';
 import { stage } from '../checkpoint/store/common';
-import type { DualCheckpointMeta, DualCheckpointStore, RepairedCopy } from '../checkpoint/store/dual-store';
+import type {
+  DualCheckpointMeta,
+  DualCheckpointStore,
+  DualReadResult,
+  RepairedCopy,
+} from '../checkpoint/store/dual-store';
 import { readTorchFile } from '../checkpoint/torch/index';
 import { CONFIG_KEYS, DEFAULT_CONFIG, parseRenames, validateConfig, type RunConfig } from '../shared/config';
 import { TrainerError, isNamed, toWireError, type WireError } from '../shared/errors';
@@ -33,6 +38,8 @@ export interface LoadedCheckpoint {
   trainer?: TrainerPart;
   /** Newer checkpoints passed over because they failed verification, and why. */
   skipped: { tag: string; reason: string }[];
+  /** Each part's verified bytes and which copies served or failed: repairCopies() does not read them again. */
+  reads: Partial<Record<CheckpointPart, DualReadResult>>;
 }
 
 /** Reads and decodes the parts of one checkpoint; any damage is a named error. */
@@ -50,17 +57,19 @@ async function readCheckpoint(
   }
   // The parts are read together: one part's hashing (off the thread, in crypto.subtle) and
   // decoding overlap the others' reads.
+  const reads: LoadedCheckpoint['reads'] = {};
   const decoded = async <T>(part: CheckpointPart, decode: (f: ReturnType<typeof readTorchFile>) => T) => {
-    const bytes = await store.read(meta.key, part);
-    return stage('resume:parse', () => Promise.resolve(decode(readTorchFile(bytes))));
+    const read = await store.readWithSource(meta.key, part);
+    reads[part] = read;
+    return stage('resume:parse', () => Promise.resolve(decode(readTorchFile(read.bytes))));
   };
   const [model, optim, trainer] = await Promise.all([
     decoded('model', decodeModelPart),
     full ? decoded('optim', decodeOptimPart) : undefined,
     full ? decoded('trainer', decodeTrainerPart) : undefined,
   ]);
-  if (!full) return { meta, model };
-  return { meta, model, optim, trainer };
+  if (!full) return { meta, model, reads };
+  return { meta, model, optim, trainer, reads };
 }
 
 /**
@@ -125,10 +134,11 @@ export async function findCheckpoint(
 export async function repairCopies(
   store: DualCheckpointStore,
   meta: DualCheckpointMeta,
+  reads?: LoadedCheckpoint['reads'],
 ): Promise<{ repaired: { tag: string; store: string; error: WireError }[]; failure?: WireError }> {
   const repaired: RepairedCopy[] = [];
   try {
-    repaired.push(...(await store.repair(meta.key)));
+    repaired.push(...(await store.repair(meta.key, reads)));
     repaired.push(
       ...(await store.mirrorMissing({
         outputDir: meta.id.outputDir,

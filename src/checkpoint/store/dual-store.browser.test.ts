@@ -4,6 +4,7 @@ import { createCheckpointStore, createDualStore } from './dual-store';
 import { openCheckpointDb } from './idb-store';
 import { manifestFileName } from './opfs-store';
 import { nativeSha256Hex } from './sha256';
+import type { CheckpointStore } from './types';
 import { storeContract } from './store-contract';
 import { bytes, counters, flipIdbRecord, id, scratchIdb, scratchOpfs } from './test-helpers';
 
@@ -244,6 +245,53 @@ describe('dual store', () => {
       expect(await opfs.store.read(r.key, 'model')).toEqual(bytes(200, 1));
     } finally {
       await cleanup();
+    }
+  });
+
+  it("repair after a resume's reads reads only the copies the resume did not, and still finds their damage", async () => {
+    const a = await scratchOpfs();
+    const b = await scratchIdb();
+    const reads: string[] = [];
+    const counting = (s: CheckpointStore): CheckpointStore => ({
+      ...s,
+      read: (key, part) => {
+        reads.push(`${s.kind}:${part}`);
+        return s.read(key, part);
+      },
+    });
+    const store = createDualStore([counting(a.store), counting(b.store)]);
+    try {
+      const r = await store.save(id(), { model: [bytes(200, 1)], optim: [bytes(300, 2)] }, { counters: counters(1) });
+      // Two parts read together, as a resume reads them.
+      const [model, optim] = await Promise.all([
+        store.readWithSource(r.key, 'model'),
+        store.readWithSource(r.key, 'optim'),
+      ]);
+      expect(reads.sort()).toEqual(['opfs:model', 'opfs:optim']);
+      reads.length = 0;
+      expect(await store.repair(r.key, { model, optim })).toEqual([]);
+      expect(reads.sort()).toEqual(['idb:model', 'idb:optim']);
+
+      const db = await openCheckpointDb(b.dbName);
+      await flipIdbRecord(db, [r.key, 'optim', 0]);
+      db.close();
+      reads.length = 0;
+      const repaired = await store.repair(r.key, { model, optim });
+      expect(repaired.map((x) => [x.store, x.error.name])).toEqual([['idb', 'ChecksumMismatchError']]);
+      expect(reads.sort()).toEqual(['idb:model', 'idb:optim']);
+      expect(await b.store.read(r.key, 'optim')).toEqual(bytes(300, 2));
+
+      // Reads of an older save are not taken as this one's.
+      const newer = await store.save(
+        id(),
+        { model: [bytes(200, 3)], optim: [bytes(300, 4)] },
+        { counters: counters(2) },
+      );
+      reads.length = 0;
+      expect(await store.repair(newer.key, { model, optim })).toEqual([]);
+      expect(reads.sort()).toEqual(['idb:model', 'idb:optim', 'opfs:model', 'opfs:optim']);
+    } finally {
+      await Promise.all([a.cleanup(), b.cleanup()]);
     }
   });
 });

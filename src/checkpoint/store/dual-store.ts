@@ -28,6 +28,8 @@ export interface DualReadResult {
   bytes: Uint8Array;
   servedBy: StoreName;
   failures: StoreFailure[];
+  /** The save the bytes come from (repair() takes them as read only for the same save). */
+  generation: string;
 }
 
 /** A store's copy of one checkpoint that repair() rewrote from an intact copy, and what was wrong with it. */
@@ -43,9 +45,10 @@ export interface DualCheckpointStore extends CheckpointStore {
   /**
    * Reads every copy of a checkpoint (every part, verified) and rewrites each store whose copy is
    * missing, older or damaged from an intact one, under the same generation. Throws, writing
-   * nothing, when no store holds an intact copy.
+   * nothing, when no store holds an intact copy. `known`: parts the caller has just read with
+   * readWithSource (a resume): the copy that served each is not read again, nor one that failed.
    */
-  repair(key: string): Promise<RepairedCopy[]>;
+  repair(key: string, known?: Partial<Record<CheckpointPart, DualReadResult>>): Promise<RepairedCopy[]>;
   /**
    * repair() for every checkpoint the filter admits that some store lacks (judged from metadata:
    * cheap when nothing is missing). A checkpoint with no intact copy is left as it is.
@@ -167,8 +170,22 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
     return [...byKey.values()].map(merge).sort((a, b) => a.createdAt - b.createdAt || (a.key < b.key ? -1 : 1));
   }
 
-  async function copiesOf(key: string): Promise<[CheckpointStore, CheckpointMeta][]> {
+  // Reads of several parts of one checkpoint start together (a resume): they share one look at
+  // the copies rather than each stating every store again.
+  const statting = new Map<string, Promise<[CheckpointStore, CheckpointMeta][]>>();
+  function copiesOf(key: string): Promise<[CheckpointStore, CheckpointMeta][]> {
     parseCheckpointKey(key); // a malformed key is the caller's error, not a missing copy
+    let p = statting.get(key);
+    if (!p) {
+      p = statCopies(key);
+      statting.set(key, p);
+      const done = () => statting.delete(key);
+      p.then(done, done);
+    }
+    return p;
+  }
+
+  async function statCopies(key: string): Promise<[CheckpointStore, CheckpointMeta][]> {
     const stats = await Promise.allSettled(stores.map((s) => s.stat(key)));
     const out: [CheckpointStore, CheckpointMeta][] = [];
     stats.forEach((r, i) => {
@@ -200,7 +217,7 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
         continue;
       }
       try {
-        return { bytes: await s.read(key, part), servedBy: kind, failures };
+        return { bytes: await s.read(key, part), servedBy: kind, failures, generation: top.generation };
       } catch (e) {
         failures.push({ store: kind, error: toWireError(e) });
       }
@@ -215,7 +232,7 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
     );
   }
 
-  async function repair(key: string): Promise<RepairedCopy[]> {
+  async function repair(key: string, known?: Partial<Record<CheckpointPart, DualReadResult>>): Promise<RepairedCopy[]> {
     const copies = await copiesOf(key);
     if (copies.length === 0)
       throw new TrainerError('CheckpointNotFoundError', `No complete checkpoint ${key} in any store.`);
@@ -232,8 +249,18 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
     if (stores.length === 1 && bad.size === 0) return [];
     const parts: CheckpointParts = {};
     for (const p of top.parts) {
+      const k = known?.[p.part]?.generation === top.generation ? known[p.part] : undefined;
       for (const s of stores) {
         if (bad.has(s)) continue;
+        if (k?.servedBy === storeName(s)) {
+          parts[p.part] ??= [k.bytes];
+          continue;
+        }
+        const failed = k?.failures.find((f) => f.store === storeName(s));
+        if (failed) {
+          bad.set(s, failed.error);
+          continue;
+        }
         try {
           const bytes = await s.read(key, p.part);
           parts[p.part] ??= [bytes];
