@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { deleteDB, openDB } from 'idb';
 import { createCheckpointStore, type DualCheckpointStore } from '../checkpoint/store/dual-store';
+import { xxh64Hex } from '../checkpoint/store/checksum';
 import { nativeSha256Hex, streamingSha256Hex } from '../checkpoint/store/sha256';
 import { paramCount } from '../models/types';
 import { DEFAULT_CONFIG, type RunConfig } from '../shared/config';
@@ -48,7 +49,8 @@ export interface MemoryPeak {
 export interface TfjsFigures {
   tfjsSaveMs: number;
   tfjsLoadMs: number;
-  tfjsFirstPredictionMs: number;
+  /** The loaded model's first training step (trainOnBatch, its restored Adam state in use): the same work as our first resumed step. */
+  tfjsFirstStepMs: number;
   tfjsBytes: number;
   tfjsIncludesOptimizer: boolean;
   /** Why the save fell back to weights only, when it did. */
@@ -60,17 +62,27 @@ export interface CheckpointBench {
   backend: string;
   wasmThreads?: number;
   bytesPerCheckpoint: number;
-  /** Device read + encode + hash + write of one checkpoint, as the app does it. */
-  endToEndMs: { opfs: number; idb: number; both: number };
+  /**
+   * Device read + encode + hash + write of one checkpoint, as the app does it; `periodic`: a
+   * periodic save to both stores, which writes the checkpoint twice (its E*_U* tag and `latest`).
+   */
+  endToEndMs: { opfs: number; idb: number; both: number; periodic: number };
   /** Writing the encoded parts through our store (hashing included) against the same bytes raw. */
-  opfs: Versus & { rawHow: string };
+  opfs: Versus & { rawHow: string; stagesMs: Record<string, number> };
   idb: Versus & { rawHow: string; rawShapesMs: Record<string, number> };
-  /** SHA-256 MB/s over the largest part: native (one buffer) and hash-wasm streaming (its chunks). */
-  hash: { bytes: number; nativeMbPerS: number; hashWasmMbPerS: number };
+  /**
+   * Checksum MB/s over the largest part: SHA-256 native (one buffer) and hash-wasm streaming (its
+   * chunks), and XXH64 (hash-wasm, the chunks), which the stores record since issue 12.
+   */
+  hash: { bytes: number; nativeMbPerS: number; hashWasmMbPerS: number; xxh64MbPerS: number };
   loopHeld: { heldMs: number; deviceReadMs: number; stepMs: number; ratio: number };
   resume: {
+    /** The app's stores (both): request → the first resumed step done. */
     toFirstStepMs: number;
+    /** What the resume adds beyond a steady training step: toFirstStepMs − loopHeld.stepMs. */
+    beyondStepMs: number;
     rawReadAndUploadMs: number;
+    /** beyondStepMs / rawReadAndUploadMs. */
     ratio: number;
     rawHow: string;
     rawOld: { rawMs: number; ratio: number; how: string };
@@ -310,16 +322,18 @@ async function tfjsSaveAndLoad(run: RunConfig, vocab: number): Promise<TfjsFigur
   let loaded: tf.LayersModel | undefined;
   try {
     const loadMs = await time(async () => (loaded = await tf.loadLayersModel(TFJS_URL)));
+    // loadLayersModel restores the optimizer's weights it was saved with; the first trainOnBatch
+    // builds the training function and steps with them, as our first resumed step does.
     const firstMs = await time(async () => {
-      const x = tf.zeros([1, run.context, vocab]);
-      const y = loaded!.predict(x) as tf.Tensor;
-      await y.data();
+      const x = tf.zeros([run.batch_size, run.context, vocab]);
+      const y = tf.zeros([run.batch_size, 1]);
+      await loaded!.trainOnBatch(x, y);
       tf.dispose([x, y]);
     });
     return {
       tfjsSaveMs: saveMs,
       tfjsLoadMs: loadMs,
-      tfjsFirstPredictionMs: firstMs,
+      tfjsFirstStepMs: firstMs,
       tfjsBytes: bytes,
       tfjsIncludesOptimizer: includes,
       ...(fallback ? { fallback } : {}),
@@ -389,12 +403,18 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
     const stateBytes = 3 * 4 * paramCount(session.specs); // weights and Adam's two moments, float32
     const [, saveMemory] = await peakDuring(() => saveOnce(opfs));
     progress(size, 'memory save done');
+    const e2eSince = performance.now();
     const endOpfs = await medianTime(repeats, () => saveOnce(opfs));
+    console.info(`bench ${size}: end-to-end OPFS stages ${JSON.stringify(stagesSince(e2eSince))}`);
     progress(size, 'end-to-end OPFS done');
     const endIdb = await medianTime(repeats, () => saveOnce(idb));
     progress(size, 'end-to-end IndexedDB done');
     const endBoth = await medianTime(repeats, () => saveOnce(both));
     progress(size, 'end-to-end both done');
+    const periodic = await medianTime(repeats, () =>
+      checkpointer(both).saveFinal(loop.position(), loop.totalUpdates, false),
+    );
+    progress(size, 'periodic save done');
     const bytes = saves[0].bytes;
     const heldMs = median(saves.map((s) => s.heldMs));
 
@@ -402,7 +422,13 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
     const meta = (await opfs.list({ runId: run.run_id })).find((m) => m.id.tag.kind === 'last')!;
     const partBytes = await Promise.all(meta.parts.map((p) => opfs.read(meta.key, p.part)));
     const parts = Object.fromEntries(meta.parts.map((p, i) => [p.part, [partBytes[i]]]));
+    const saveSince = performance.now();
     const opfsMs = await medianTime(repeats, () => opfs.save(meta.id, parts, { counters: meta.counters }));
+    const opfsStages = Object.fromEntries(
+      Object.entries(stagesSince(saveSince))
+        .filter(([k]) => k.startsWith('opfs-save:'))
+        .map(([k, v]) => [k.slice('opfs-save:'.length), v / repeats]),
+    );
     const idbMs = await medianTime(repeats, () => idb.save(meta.id, parts, { counters: meta.counters }));
     progress(size, 'store saves done');
     const rawOpfs = await medianTime(repeats, () => rawOpfsSyncWrite(partBytes));
@@ -420,14 +446,18 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
     for (let at = 0; at < largest.byteLength; at += 8 << 20) pieces.push(largest.subarray(at, at + (8 << 20)));
     const nativeMs = await medianTime(repeats, () => nativeSha256Hex(largest));
     const wasmMs = await medianTime(repeats, () => streamingSha256Hex(pieces));
+    const xxhMs = await medianTime(repeats, () => xxh64Hex(pieces));
 
     progress(size, 'hashes done');
-    // Resume: from request to the first resumed step, stage by stage.
+    // Resume as the app does it, from both stores: from request to the first resumed step, stage
+    // by stage. The store saves above left the copies from different saves: one save to both
+    // first, or the resume would also rewrite the older copy.
+    await saveOnce(both);
     const since = performance.now();
     const resumeOnce = async () => {
       const resumed = await prepareRun(
         { ...prepared.run, resume_run_id: run.run_id, resume_checkpoint: 'last', epochs: 200 },
-        opfs,
+        both,
       );
       const sessionStart = performance.now();
       const s2 = new TrainingSession(resumed.run, resumed.task, 'resumed/', resumed.restoresWeights ? 'zeros' : 'init');
@@ -468,7 +498,7 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
       ),
     ]).catch((e: unknown) => ({ error: (e as Error).message }));
     progress(size, 'tfjs done');
-    const tfjsLoad = 'error' in tfjs ? NaN : tfjs.tfjsLoadMs + tfjs.tfjsFirstPredictionMs;
+    const tfjsLoad = 'error' in tfjs ? NaN : tfjs.tfjsLoadMs + tfjs.tfjsFirstStepMs;
     const inWorker = typeof (self as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
     const versus = (storeMs: number, rawMs: number, old: number, how: string): Versus => ({
       storeMs,
@@ -482,12 +512,13 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
       backend: tf.getBackend(),
       wasmThreads: (await wasmThreads())?.threads,
       bytesPerCheckpoint: bytes,
-      endToEndMs: { opfs: endOpfs, idb: endIdb, both: endBoth },
+      endToEndMs: { opfs: endOpfs, idb: endIdb, both: endBoth, periodic },
       opfs: {
         ...versus(opfsMs, rawOpfs, rawOpfsOld, 'createWritable + close per part'),
         rawHow: inWorker
           ? 'sync access handle write + flush per part, in the worker'
           : 'createWritable per part (not a worker: no sync access handles)',
+        stagesMs: opfsStages,
       },
       idb: {
         ...versus(idbMs, rawIdb, rawShapesMs['arrays-32MiB'], 'records of 32 MiB arrays, one transaction'),
@@ -498,18 +529,20 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
         bytes: largest.byteLength,
         nativeMbPerS: mbPerS(largest.byteLength, nativeMs),
         hashWasmMbPerS: mbPerS(largest.byteLength, wasmMs),
+        xxh64MbPerS: mbPerS(largest.byteLength, xxhMs),
       },
       loopHeld: { heldMs, deviceReadMs, stepMs, ratio: heldMs / (deviceReadMs + stepMs) },
       resume: {
         toFirstStepMs: toFirstStep,
+        beyondStepMs: toFirstStep - stepMs,
         rawReadAndUploadMs: rawResume,
-        ratio: toFirstStep / rawResume,
+        ratio: (toFirstStep - stepMs) / rawResume,
         rawHow: inWorker
           ? 'sync access handle read per part, then one tensor per part'
           : 'getFile() read per part (not a worker), then one tensor per part',
         rawOld: {
           rawMs: rawResumeOld,
-          ratio: toFirstStep / rawResumeOld,
+          ratio: (toFirstStep - stepMs) / rawResumeOld,
           how: "the store's own read, then tensors read back",
         },
         stagesMs: stages,

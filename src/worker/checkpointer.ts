@@ -20,6 +20,7 @@ import {
   type DualCheckpointStore,
   type DualSaveResult,
 } from '../checkpoint/store/dual-store';
+import { stage } from '../checkpoint/store/common';
 import type { CheckpointParts } from '../checkpoint/store/types';
 import { writeTorchFile } from '../checkpoint/torch/index';
 import { cursorAt } from '../data/cursor';
@@ -147,9 +148,16 @@ export class Checkpointer implements LoopHooks {
     const t0 = performance.now();
     const counters = { ...position.counters };
     const lr = learningRateAt(this.run, counters.update, totalUpdates);
-    const weights = await readWeights(this.session.params);
-    const ema = this.session.ema && kind !== 'best' ? await readWeights(this.session.ema) : null;
-    const optim = kind === 'best' ? null : await readOptimizer(this.session, lr);
+    const session = this.session;
+    const [weights, ema, optim] = await stage(
+      'save:device read',
+      async () =>
+        [
+          await readWeights(session.params),
+          session.ema && kind !== 'best' ? await readWeights(session.ema) : null,
+          kind === 'best' ? null : await readOptimizer(session, lr),
+        ] as const,
+    );
     const heldMs = performance.now() - t0;
     const trainer =
       kind === 'best'
@@ -206,19 +214,24 @@ export class Checkpointer implements LoopHooks {
         }),
         ARCHIVE,
       );
-    const parts: CheckpointParts = { model: modelPart(weights) };
-    if (optim) parts.optim = writeTorchFile(encodeOptimPart(optim), ARCHIVE);
-    if (trainer) parts.trainer = writeTorchFile(trainer, ARCHIVE);
+    const parts: CheckpointParts = await stage('save:encode', async () => {
+      const out: CheckpointParts = { model: modelPart(weights) };
+      if (optim) out.optim = writeTorchFile(encodeOptimPart(optim), ARCHIVE);
+      if (trainer) out.trainer = writeTorchFile(trainer, ARCHIVE);
+      return out;
+    });
     // The periodic checkpoint first, `latest` after it: a crash between them leaves the periodic one.
     // The EMA weights are their own weights-only checkpoint, the `ema_factor=…` variant, saved first.
     const emaPart = ema ? { model: modelPart(ema) } : null;
     const results: DualSaveResult[] = [];
-    for (const tag of tagList) {
-      if (emaPart)
-        results.push(await this.store.save(this.id(tag, emaInfo(this.run.ema)), emaPart, { counters, metrics }));
-      results.push(await this.store.save(this.id(tag), parts, { counters, metrics }));
-    }
-    if (kind === 'periodic') await this.prune();
+    await stage('save:stores', async () => {
+      for (const tag of tagList) {
+        if (emaPart)
+          results.push(await this.store.save(this.id(tag, emaInfo(this.run.ema)), emaPart, { counters, metrics }));
+        results.push(await this.store.save(this.id(tag), parts, { counters, metrics }));
+      }
+    });
+    if (kind === 'periodic') await stage('save:prune', () => this.prune());
     const bytes = [...Object.values(parts), ...Object.values(emaPart ?? {})].reduce(
       (n, chunks) => n + chunks.reduce((m, c) => m + c.byteLength, 0),
       0,
