@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { propertyRuns } from '../../../tools/property';
+import { coalesced } from './opfs-store';
+
+const join = (cs: Uint8Array[]) => {
+  const out = new Uint8Array(cs.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of cs) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+};
+
+describe('coalesced (the OPFS store writes few, large chunks)', () => {
+  it('keeps the bytes and their order for any chunking; passes big chunks through uncopied', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 30 }),
+        fc.integer({ min: 1, max: 64 }),
+        (chunks, limit) => {
+          const out = [...coalesced(chunks, limit)];
+          expect(join(out)).toEqual(join(chunks));
+          for (const c of chunks) if (c.length >= limit) expect(out).toContain(c);
+          // Joined runs stay within the limit.
+          for (const o of out) if (!chunks.includes(o)) expect(o.length).toBeLessThanOrEqual(limit);
+          expect(out.every((o) => o.length > 0)).toBe(true);
+        },
+      ),
+      propertyRuns('coalesced: any chunking', 300),
+    );
+  });
+
+  it("turns a zip part's many small chunks into one write", () => {
+    const chunks = Array.from({ length: 52 }, (_, i) => new Uint8Array(100).fill(i));
+    const out = [...coalesced(chunks)];
+    expect(out).toHaveLength(1);
+    expect(join(out)).toEqual(join(chunks));
+    const big = new Uint8Array(2 << 20);
+    expect([...coalesced([chunks[0], big, chunks[1]])].map((c) => c.length)).toEqual([100, 2 << 20, 100]);
+  });
+});
