@@ -116,6 +116,11 @@ async function prepareResume(
   run.model_name = loaded.meta.id.modelName;
   const why = checkRunConfig(run);
   if (why) throw new TrainerError('InvalidConfigError', why);
+  // The other copies of the chosen checkpoint are read and verified while the run gets ready (the
+  // dataset, the lock, the backend, the session); any rewriting waits for restore(), under the lock.
+  let locked!: () => void;
+  const underLock = new Promise<void>((resolve) => (locked = resolve));
+  const repairing = repairCopies(store, loaded.meta, loaded.reads, underLock);
   const task = await stage('resume:dataset', () => createTask(run, userData));
   const names = namesFor(run, task);
   const event: Omit<RunEvent, 'type'> = {
@@ -142,11 +147,10 @@ async function prepareResume(
         await restoreEma(session, store, loaded.meta.id, run.ema);
         await restoreOptimizer(session, optim, run.reset_optim);
       });
-      // Here, not before: restore runs under the run's lock, and repairing writes.
-      Object.assign(
-        event.resumedFrom!,
-        await stage('resume:repair', () => repairCopies(store, loaded.meta, loaded.reads)),
-      );
+      // Here, not before: restore runs under the run's lock, and repairing writes. The stage is
+      // what is left of the repair once the run is ready (its reads began at prepare).
+      locked();
+      Object.assign(event.resumedFrom!, await stage('resume:repair', () => repairing));
       return {
         position: { counters: trainer.counters, rng: trainer.rng },
         callbacks: trainer.callbacks,

@@ -135,10 +135,12 @@ export async function repairCopies(
   store: DualCheckpointStore,
   meta: DualCheckpointMeta,
   reads?: LoadedCheckpoint['reads'],
+  writeAfter?: Promise<unknown>,
 ): Promise<{ repaired: { tag: string; store: string; error: WireError }[]; failure?: WireError }> {
   const repaired: RepairedCopy[] = [];
   try {
-    repaired.push(...(await store.repair(meta.key, reads)));
+    repaired.push(...(await store.repair(meta.key, reads, writeAfter)));
+    await writeAfter;
     repaired.push(
       ...(await store.mirrorMissing({
         outputDir: meta.id.outputDir,

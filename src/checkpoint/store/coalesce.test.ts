@@ -24,7 +24,7 @@ describe('coalesced (the OPFS store writes few, large chunks)', () => {
           expect(join(out)).toEqual(join(chunks));
           for (const c of chunks) if (c.length >= limit) expect(out).toContain(c);
           // Joined runs stay within the limit.
-          for (const o of out) if (!chunks.includes(o)) expect(o.length).toBeLessThanOrEqual(limit);
+          for (const o of out) if (!(chunks as Uint8Array[]).includes(o)) expect(o.length).toBeLessThanOrEqual(limit);
           expect(out.every((o) => o.length > 0)).toBe(true);
         },
       ),

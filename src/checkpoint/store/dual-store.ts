@@ -47,8 +47,15 @@ export interface DualCheckpointStore extends CheckpointStore {
    * missing, older or damaged from an intact one, under the same generation. Throws, writing
    * nothing, when no store holds an intact copy. `known`: parts the caller has just read with
    * readWithSource (a resume): the copy that served each is not read again, nor one that failed.
+   * `writeAfter`: the reading and verifying go ahead at once, the rewriting waits for it (a resume
+   * verifies while it prepares, and writes once it holds the run's lock); a store whose copy
+   * changed meanwhile is left alone, and nothing is written once a newer save exists.
    */
-  repair(key: string, known?: Partial<Record<CheckpointPart, DualReadResult>>): Promise<RepairedCopy[]>;
+  repair(
+    key: string,
+    known?: Partial<Record<CheckpointPart, DualReadResult>>,
+    writeAfter?: Promise<unknown>,
+  ): Promise<RepairedCopy[]>;
   /**
    * repair() for every checkpoint the filter admits that some store lacks (judged from metadata:
    * cheap when nothing is missing). A checkpoint with no intact copy is left as it is.
@@ -232,7 +239,11 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
     );
   }
 
-  async function repair(key: string, known?: Partial<Record<CheckpointPart, DualReadResult>>): Promise<RepairedCopy[]> {
+  async function repair(
+    key: string,
+    known?: Partial<Record<CheckpointPart, DualReadResult>>,
+    writeAfter?: Promise<unknown>,
+  ): Promise<RepairedCopy[]> {
     const copies = await copiesOf(key);
     if (copies.length === 0)
       throw new TrainerError('CheckpointNotFoundError', `No complete checkpoint ${key} in any store.`);
@@ -275,6 +286,15 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
         );
     }
     const repaired: RepairedCopy[] = [];
+    if (bad.size === 0) return repaired;
+    if (writeAfter) {
+      await writeAfter;
+      const now = await statCopies(key);
+      if (now.length === 0 || newest(now.map(([, m]) => m)).generation !== top.generation) return repaired;
+      const seen = (s: CheckpointStore, list: [CheckpointStore, CheckpointMeta][]) =>
+        list.find(([c]) => c === s)?.[1].generation;
+      for (const s of [...bad.keys()]) if (seen(s, now) !== seen(s, copies)) bad.delete(s);
+    }
     for (const [s, error] of bad) {
       await s.save(top.id, parts, {
         counters: top.counters,
