@@ -55,8 +55,7 @@ async function readCheckpoint(
       `${formatTag(meta.id.tag)} holds weights only; a resume needs its optim and trainer parts`,
     );
   }
-  // The parts are read together: one part's hashing (off the thread, in crypto.subtle) and
-  // decoding overlap the others' reads.
+  // The parts are read together: one part's verifying and decoding overlap the others' reads.
   const reads: LoadedCheckpoint['reads'] = {};
   const decoded = async <T>(part: CheckpointPart, decode: (f: ReturnType<typeof readTorchFile>) => T) => {
     const read = await store.readWithSource(meta.key, part);
