@@ -27,5 +27,5 @@ test('the bench smoke measures every figure and leaves nothing behind', async ({
   expect(results.checkpoints[0].bytesPerCheckpoint).toBeGreaterThan(3 * 4 * results.checkpoints[0].params);
   expect(results.trainingLoop.map((l) => l.backend)).toEqual(['wasm']);
   // The table goes to stderr beside the JSON.
-  expect(r.stderr).toContain('resume / raw ms');
+  expect(r.stderr).toContain('resume to first step; beyond a step / raw ms');
 });

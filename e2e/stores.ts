@@ -2,11 +2,11 @@
  * The checkpoint stores as the browser holds them, read with the raw OPFS and IndexedDB APIs
  * inside a page, never through the app's own store code: the specs check the app against an
  * independent reader. Part bytes are checked here, in Node, with node:crypto (SHA-256),
- * hash-wasm (XXH64) and the project's PyTorch-file decoders. Also: damage at rest (flip a byte) and losing one store entirely.
+ * hash-wasm (XXH64, its standalone build in the page) and the project's PyTorch-file decoders. Also: damage at rest (flip a byte) and losing one store entirely.
  */
 import { createHash } from 'node:crypto';
 import type { Page } from '@playwright/test';
-import { xxhash64 } from 'hash-wasm';
+import { resolve } from 'node:path';
 import { decodeModelPart, decodeOptimPart, decodeTrainerPart } from '../src/checkpoint/contents';
 import { readTorchFile } from '../src/checkpoint/torch/index';
 
@@ -34,10 +34,8 @@ interface Blob64 {
   /** Base64 of the bytes; only when asked for and the file is not too big. */
   b64?: string;
   sha256: string;
-  /** XXH64, computed in Node from the bytes (every checkpoint part up to the size limit). */
+  /** XXH64 of every checkpoint part file (hash-wasm's standalone build, injected into the page). */
   xxh64?: string;
-  /** Internal: the bytes came only to be hashed in Node, not because the caller asked for them. */
-  hashOnly?: boolean;
 }
 
 /** What a page reads out of both stores: everything, with hashes; bytes on request. */
@@ -54,8 +52,11 @@ export interface RawStores {
  */
 async function readStoresInPage(opts: { bytesOf: string | null; maxBytes: number }): Promise<RawStores> {
   const want = opts.bytesOf === null ? null : new RegExp(opts.bytesOf);
-  // Part files always come back (when not too big): Node hashes them with XXH64, which crypto.subtle lacks.
+  // Part files are hashed with XXH64 too (crypto.subtle has none): hash-wasm's own UMD build,
+  // which readStores() injects, not the app's code.
   const part = /\.th(\.g[a-z0-9]+\.tmp)?$/;
+  const hw = (globalThis as unknown as { hashwasm?: { xxhash64(d: Uint8Array): Promise<string> } }).hashwasm;
+  if (!hw) throw new Error('hash-wasm was not injected into the page');
   const hex = (d: ArrayBuffer) => [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, '0')).join('');
   const b64 = (u: Uint8Array) => {
     let s = '';
@@ -67,9 +68,8 @@ async function readStoresInPage(opts: { bytesOf: string | null; maxBytes: number
     size: u.byteLength,
     // Every buffer here is a plain ArrayBuffer read from a file or a record; the type cannot say so.
     sha256: hex(await crypto.subtle.digest('SHA-256', u as Uint8Array<ArrayBuffer>)),
-    ...((want?.test(path) || part.test(path)) && u.byteLength <= opts.maxBytes
-      ? { b64: b64(u), ...(want?.test(path) ? {} : { hashOnly: true }) }
-      : {}),
+    ...(part.test(path) ? { xxh64: await hw.xxhash64(u) } : {}),
+    ...(want && want.test(path) && u.byteLength <= opts.maxBytes ? { b64: b64(u) } : {}),
   });
   type Dir = FileSystemDirectoryHandle & { entries(): AsyncIterable<[string, FileSystemHandle]> };
   const opfs: Blob64[] = [];
@@ -151,14 +151,8 @@ export async function readStores(
   bytesOf: RegExp | null = null,
   maxBytes = 32 * 1024 * 1024,
 ): Promise<RawStores> {
-  const s = await page.evaluate(readStoresInPage, { bytesOf: bytesOf?.source ?? null, maxBytes });
-  for (const f of [...s.opfs, ...Object.values(s.idbParts)]) {
-    if (f.b64 === undefined) continue;
-    f.xxh64 = await xxhash64(Buffer.from(f.b64, 'base64'));
-    if (f.hashOnly) delete f.b64;
-    delete f.hashOnly;
-  }
-  return s;
+  await page.addScriptTag({ path: resolve('node_modules/hash-wasm/dist/xxhash64.umd.min.js') });
+  return page.evaluate(readStoresInPage, { bytesOf: bytesOf?.source ?? null, maxBytes });
 }
 
 /** Whether a file's independently computed hash is the one the record names (XXH64, or SHA-256 in older records). */
