@@ -17,6 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { deleteDB, openDB } from 'idb';
 import { createCheckpointStore, type DualCheckpointStore } from '../checkpoint/store/dual-store';
 import { xxh64Hex } from '../checkpoint/store/checksum';
+import { recordStages } from '../checkpoint/store/common';
 import { nativeSha256Hex, streamingSha256Hex } from '../checkpoint/store/sha256';
 import { paramCount } from '../models/types';
 import { DEFAULT_CONFIG, type RunConfig } from '../shared/config';
@@ -380,6 +381,7 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
   await removeBenchData(run.run_id, both);
   const prepared = await prepareRun(run, opfs);
   const session = new TrainingSession(prepared.run, prepared.task);
+  recordStages(true);
   try {
     const loop = new TrainingLoop(session, prepared.run, startPosition(prepared.run), () => {});
     await loop.runToEnd(2); // Adam's moments exist after a step
@@ -560,6 +562,7 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
       memory: { stateBytes, save: saveMemory, resume: resumeMemory },
     };
   } finally {
+    recordStages(false);
     session.dispose();
     await removeBenchData(run.run_id, both);
   }

@@ -3,19 +3,13 @@
 // start, announcing no run and leaving no checkpoint, lock or tensor behind.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createDualStore } from '../checkpoint/store/dual-store';
-import { scratchIdb, scratchOpfs } from '../checkpoint/store/test-helpers';
+import { scratchDual } from '../checkpoint/store/test-helpers';
 import { DEFAULT_CONFIG, type RunConfig } from '../shared/config';
 import type { TrainerEvent } from '../shared/progress';
 import { Trainer } from './run-start';
 
-const opfs = await scratchOpfs();
-const idb = await scratchIdb();
-const store = createDualStore([opfs.store, idb.store]);
-afterAll(async () => {
-  await opfs.cleanup();
-  await idb.cleanup();
-});
+const { store, cleanup } = await scratchDual();
+afterAll(cleanup);
 
 // Tiny and on the CPU backend: the point is the starts' lifetimes, not the training.
 const base: RunConfig = {

@@ -4,8 +4,7 @@
 // run undisturbed, and nothing leaks once the tried model is released.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createDualStore } from '../checkpoint/store/dual-store';
-import { scratchIdb, scratchOpfs } from '../checkpoint/store/test-helpers';
+import { scratchDual } from '../checkpoint/store/test-helpers';
 import { DEFAULT_CONFIG, type RunConfig } from '../shared/config';
 import type { TrainerEvent } from '../shared/progress';
 import type { TryInput, TryResult } from '../shared/try';
@@ -14,13 +13,8 @@ import { decodeTrainerPart } from '../checkpoint/contents';
 import { readTorchFile } from '../checkpoint/torch/index';
 
 await tf.setBackend('cpu');
-const opfs = await scratchOpfs();
-const idb = await scratchIdb();
-const store = createDualStore([opfs.store, idb.store]);
-afterAll(async () => {
-  await opfs.cleanup();
-  await idb.cleanup();
-});
+const { store, cleanup } = await scratchDual();
+afterAll(cleanup);
 
 const base: RunConfig = {
   ...DEFAULT_CONFIG,

@@ -6,21 +6,13 @@
  * cryptographic one; nothing trusts it against an adversary. Checkpoints saved before it carry
  * SHA-256 instead, which is still verified.
  */
-import { createXXHash64, type IHasher } from 'hash-wasm';
+import { createXXHash64 } from 'hash-wasm';
+import { streamingHex } from './hasher';
 import type { PartInfo } from './types';
 import { sha256Hex } from './sha256';
 
-// One hasher (its WASM module compiled once), reused: hashing is synchronous between init() and
-// digest(), so two calls never interleave on it.
-let hasher: Promise<IHasher> | undefined;
-
 /** XXH64 (seed 0) of the chunks' concatenation, as 16 lowercase hex digits. */
-export async function xxh64Hex(chunks: readonly Uint8Array[]): Promise<string> {
-  const h = await (hasher ??= createXXHash64());
-  h.init();
-  for (const c of chunks) h.update(c);
-  return h.digest('hex');
-}
+export const xxh64Hex = streamingHex(() => createXXHash64());
 
 /** The checksum a new save records for a part. */
 export const partChecksum = xxh64Hex;

@@ -109,16 +109,30 @@ export class SimulatedCrash extends Error {
   }
 }
 
+let recording = false;
+
 /**
- * Runs one stage of a save or a load and records its duration as a User Timing measure under
- * `name` (`checkpoint:read`, `resume:parse`, …), which the benchmark sums per stage. Costs one
- * performance entry per call; nothing reads them in production.
+ * Turns stage recording on (the benchmark, for its run) or off. Off by default: nothing reads
+ * the measures in production, and a long run would gather a dozen entries a save without end.
+ */
+export function recordStages(on: boolean): void {
+  recording = on;
+}
+
+/** Records a stage that began at `start` and ends now, when recording is on. */
+export function measureStage(name: string, start: number): void {
+  if (recording) performance.measure(name, { start, end: performance.now() });
+}
+
+/**
+ * Runs one stage of a save or a load and, when recording is on, records its duration as a User
+ * Timing measure under `name` (`checkpoint:read`, `resume:parse`, …), which the benchmark sums per stage.
  */
 export async function stage<T>(name: string, fn: () => Promise<T>): Promise<T> {
   const start = performance.now();
   try {
     return await fn();
   } finally {
-    performance.measure(name, { start, end: performance.now() });
+    measureStage(name, start);
   }
 }

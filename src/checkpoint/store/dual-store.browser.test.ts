@@ -6,18 +6,17 @@ import { manifestFileName } from './opfs-store';
 import { nativeSha256Hex } from './sha256';
 import type { CheckpointStore } from './types';
 import { storeContract } from './store-contract';
-import { bytes, counters, flipIdbRecord, id, scratchIdb, scratchOpfs } from './test-helpers';
+import {
+  bytes,
+  counters,
+  flipIdbRecord,
+  id,
+  scratchDual as scratchWithBoth,
+  scratchIdb,
+  scratchOpfs,
+} from './test-helpers';
 
-async function scratchDual() {
-  const a = await scratchOpfs();
-  const b = await scratchIdb({ chunkSize: 64 });
-  return {
-    store: createDualStore([a.store, b.store]),
-    opfs: a,
-    idb: b,
-    cleanup: () => Promise.all([a.cleanup(), b.cleanup()]),
-  };
-}
+const scratchDual = () => scratchWithBoth({ chunkSize: 64 });
 
 async function flipInOpfs(root: FileSystemDirectoryHandle, name: string): Promise<void> {
   let d = root;

@@ -20,6 +20,7 @@ import {
   givenParts,
   notFound,
   SerialQueue,
+  measureStage,
   SimulatedCrash,
   stage,
 } from './common';
@@ -215,7 +216,7 @@ export function createIdbStore(options: IdbStoreOptions = {}): CheckpointStore {
       else buffer().set(got, offset);
     }
     bytes ??= buffer();
-    performance.measure('checkpoint:read', { start: t0, end: performance.now() });
+    measureStage('checkpoint:read', t0);
     const whole = bytes;
     if (!(await stage('checkpoint:verify', () => verifyPart(want, whole))))
       throw checksumMismatch('IndexedDB', key, part, `${checksumName(want)} differs`);

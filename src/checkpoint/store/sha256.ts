@@ -4,7 +4,8 @@
  * join then native (the copy is cheap); big multi-chunk parts → hash-wasm's streaming SHA-256,
  * which never joins the chunks, so a large model's part is never held twice.
  */
-import { createSHA256, type IHasher } from 'hash-wasm';
+import { createSHA256 } from 'hash-wasm';
+import { streamingHex } from './hasher';
 import { concatChunks } from '../torch/zip';
 
 const JOIN_LIMIT = 64 * 1024 * 1024;
@@ -26,14 +27,5 @@ export async function nativeSha256Hex(bytes: Uint8Array): Promise<string> {
   return s;
 }
 
-// One hasher instance (its WASM module compiled once), reused: hashing is synchronous between
-// init() and digest(), so two calls never interleave on it.
-let hasher: Promise<IHasher> | undefined;
-
 /** hash-wasm's streaming SHA-256 over the chunks, fed one chunk at a time. */
-export async function streamingSha256Hex(chunks: readonly Uint8Array[]): Promise<string> {
-  const h = await (hasher ??= createSHA256());
-  h.init();
-  for (const c of chunks) h.update(c);
-  return h.digest('hex');
-}
+export const streamingSha256Hex = streamingHex(createSHA256);

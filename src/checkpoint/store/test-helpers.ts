@@ -2,6 +2,7 @@
 import { deleteDB, type IDBPDatabase } from 'idb';
 import { type CheckpointId, type CheckpointPart, tags } from '../naming';
 import type { CrashAt } from './common';
+import { createDualStore } from './dual-store';
 import { type CheckpointDB, createIdbStore } from './idb-store';
 import { createOpfsStore } from './opfs-store';
 
@@ -20,6 +21,20 @@ export async function scratchOpfs(crashAt?: CrashAt) {
 export async function scratchIdb(opts: { chunkSize?: number; crashAt?: CrashAt } = {}) {
   const dbName = scratchName();
   return { store: createIdbStore({ dbName, ...opts }), dbName, cleanup: () => deleteDB(dbName) };
+}
+
+/** Both scratch stores behind one dual store, as the app uses them. */
+export async function scratchDual(idbOpts: { chunkSize?: number } = {}) {
+  const opfs = await scratchOpfs();
+  const idb = await scratchIdb(idbOpts);
+  return {
+    store: createDualStore([opfs.store, idb.store]),
+    opfs,
+    idb,
+    cleanup: async () => {
+      await Promise.all([opfs.cleanup(), idb.cleanup()]);
+    },
+  };
 }
 
 export function id(tag = tags.latest(), patch: Partial<CheckpointId> = {}): CheckpointId {
