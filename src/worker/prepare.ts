@@ -120,7 +120,7 @@ async function prepareResume(
   // dataset, the lock, the backend, the session); any rewriting waits for restore(), under the lock.
   let locked!: () => void;
   const underLock = new Promise<void>((resolve) => (locked = resolve));
-  const repairing = repairCopies(store, loaded.meta, loaded.reads, underLock);
+  const repairing = repairCopies(store, loaded.meta, loaded, underLock);
   const task = await stage('resume:dataset', () => createTask(run, userData));
   const names = namesFor(run, task);
   const event: Omit<RunEvent, 'type'> = {

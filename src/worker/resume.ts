@@ -40,6 +40,8 @@ export interface LoadedCheckpoint {
   skipped: { tag: string; reason: string }[];
   /** Each part's verified bytes and which copies served or failed: repairCopies() does not read them again. */
   reads: Partial<Record<CheckpointPart, DualReadResult>>;
+  /** The run's checkpoints as listed to choose this one: repairCopies() does not list them again. */
+  listed: DualCheckpointMeta[];
 }
 
 /** Reads and decodes the parts of one checkpoint; any damage is a named error. */
@@ -47,7 +49,7 @@ async function readCheckpoint(
   store: DualCheckpointStore,
   meta: DualCheckpointMeta,
   full: boolean,
-): Promise<Omit<LoadedCheckpoint, 'skipped'>> {
+): Promise<Omit<LoadedCheckpoint, 'skipped' | 'listed'>> {
   const has = (part: string) => meta.parts.some((p) => p.part === part);
   if (full && (!has('optim') || !has('trainer'))) {
     throw new TrainerError(
@@ -82,7 +84,8 @@ export async function findCheckpoint(
   selectorText: string,
   full: boolean,
 ): Promise<LoadedCheckpoint> {
-  const all = (await store.list({ runId: where.runId, stageName: where.stageName })).filter(
+  const listed = await stage('resume:list', () => store.list({ runId: where.runId, stageName: where.stageName }));
+  const all = listed.filter(
     (m) =>
       m.id.stageName === (where.stageName || undefined) &&
       (where.modelName ? m.id.modelName === where.modelName : true) &&
@@ -106,7 +109,7 @@ export async function findCheckpoint(
     : [chosen];
   for (const meta of candidates) {
     try {
-      return { ...(await readCheckpoint(store, meta, full)), skipped };
+      return { ...(await readCheckpoint(store, meta, full)), skipped, listed };
     } catch (e) {
       const damaged = [
         'ChecksumMismatchError',
@@ -133,19 +136,18 @@ export async function findCheckpoint(
 export async function repairCopies(
   store: DualCheckpointStore,
   meta: DualCheckpointMeta,
-  reads?: LoadedCheckpoint['reads'],
+  loaded?: Pick<LoadedCheckpoint, 'reads' | 'listed'>,
   writeAfter?: Promise<unknown>,
 ): Promise<{ repaired: { tag: string; store: string; error: WireError }[]; failure?: WireError }> {
   const repaired: RepairedCopy[] = [];
   try {
-    repaired.push(...(await store.repair(meta.key, reads, writeAfter)));
-    await writeAfter;
+    repaired.push(...(await store.repair(meta.key, loaded?.reads, writeAfter)));
     repaired.push(
-      ...(await store.mirrorMissing({
-        outputDir: meta.id.outputDir,
-        runId: meta.id.runId,
-        stageName: meta.id.stageName,
-      })),
+      ...(await store.mirrorMissing(
+        { outputDir: meta.id.outputDir, runId: meta.id.runId, stageName: meta.id.stageName },
+        // The chosen checkpoint was just repaired: the listing made before that is stale for it.
+        { listed: loaded?.listed.filter((m) => m.key !== meta.key), writeAfter },
+      )),
     );
   } catch (e) {
     return { repaired: repaired.map(describeRepair), failure: toWireError(e) };

@@ -2,7 +2,7 @@
 import { TrainerError } from '../../shared/errors';
 import { CHECKPOINT_PARTS, type CheckpointId, type CheckpointPart, checkpointKey, checkpointPath } from '../naming';
 import { partChecksum } from './checksum';
-import type { CheckpointMeta, CheckpointParts, Counters, PartInfo, SaveInfo } from './types';
+import type { CheckpointMeta, CheckpointParts, Counters, ListFilter, PartInfo, SaveInfo } from './types';
 
 /** The parts given, in the fixed order model, optim, trainer; refuses an empty save. */
 export function givenParts(parts: CheckpointParts): [CheckpointPart, readonly Uint8Array[]][] {
@@ -65,6 +65,15 @@ export function describeSave(id: CheckpointId, parts: CheckpointParts, info: Sav
     };
   };
   return described();
+}
+
+/** Whether a checkpoint is one a list() with this filter returns. */
+export function matchesFilter(m: CheckpointMeta, f: ListFilter): boolean {
+  return (
+    (f.outputDir === undefined || m.id.outputDir === f.outputDir) &&
+    (f.runId === undefined || m.id.runId === f.runId) &&
+    (f.stageName === undefined || m.id.stageName === f.stageName)
+  );
 }
 
 /** ChecksumMismatchError for one part of one copy. */

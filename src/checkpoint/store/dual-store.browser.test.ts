@@ -192,6 +192,29 @@ describe('dual store', () => {
     }
   });
 
+  it("mirrorMissing takes a caller's fresh listing instead of listing again, within its filter", async () => {
+    const { store, opfs, cleanup } = await scratchDual();
+    try {
+      const a = await store.save(id(tags.periodic(1, 10, 40)), { model: [bytes(50, 1)] }, { counters: counters(10) });
+      const b = await store.save(
+        id(tags.periodic(1, 10, 40), { stageName: 'other' }),
+        { model: [bytes(50, 2)] },
+        { counters: counters(10) },
+      );
+      await opfs.store.delete(a.key);
+      await opfs.store.delete(b.key);
+      const listed = await store.list({ runId: 'run1' });
+      // Only what the listing names and the filter admits is copied back (b is another stage).
+      const back = await store.mirrorMissing({ runId: 'run1', stageName: 'train' }, { listed });
+      expect(back.map((r) => [r.key, r.store])).toEqual([[a.key, 'opfs']]);
+      // A listing that leaves a checkpoint out: it is not looked at.
+      expect(await store.mirrorMissing({ runId: 'run1' }, { listed: [] })).toEqual([]);
+      expect((await store.stat(b.key))!.stores).toEqual(['idb']);
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('createCheckpointStore picks the stores', async () => {
     expect(createCheckpointStore().stores.map((s) => s.kind)).toEqual(['opfs', 'idb']);
     expect(createCheckpointStore({ use: 'idb' }).kind).toBe('idb');

@@ -8,7 +8,7 @@ import { TrainerError, type WireError, isNamed, toWireError } from '../../shared
 import type { StoreFailure } from '../../shared/progress';
 import { type CheckpointId, type CheckpointPart, parseCheckpointKey } from '../naming';
 import { sameChecksum } from './checksum';
-import { hashParts, newGeneration } from './common';
+import { hashParts, matchesFilter, newGeneration } from './common';
 import { createIdbStore, type IdbStoreOptions } from './idb-store';
 import { createOpfsStore, type OpfsStoreOptions } from './opfs-store';
 import type { CheckpointMeta, CheckpointParts, CheckpointStore, ListFilter, PartInfo, SaveInfo } from './types';
@@ -59,8 +59,13 @@ export interface DualCheckpointStore extends CheckpointStore {
   /**
    * repair() for every checkpoint the filter admits that some store lacks (judged from metadata:
    * cheap when nothing is missing). A checkpoint with no intact copy is left as it is.
+   * `listed`: a listing the caller has just made (a resume's), used instead of listing again;
+   * `writeAfter`: as for repair().
    */
-  mirrorMissing(filter?: ListFilter): Promise<RepairedCopy[]>;
+  mirrorMissing(
+    filter?: ListFilter,
+    opts?: { listed?: readonly DualCheckpointMeta[]; writeAfter?: Promise<unknown> },
+  ): Promise<RepairedCopy[]>;
   save(id: CheckpointId, parts: CheckpointParts, info: SaveInfo): Promise<DualSaveResult>;
   list(filter?: ListFilter): Promise<DualCheckpointMeta[]>;
   stat(key: string): Promise<DualCheckpointMeta | undefined>;
@@ -307,13 +312,17 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
     return repaired;
   }
 
-  async function mirrorMissing(filter?: ListFilter): Promise<RepairedCopy[]> {
+  async function mirrorMissing(
+    filter: ListFilter = {},
+    opts: { listed?: readonly DualCheckpointMeta[]; writeAfter?: Promise<unknown> } = {},
+  ): Promise<RepairedCopy[]> {
     if (stores.length < 2) return [];
     const out: RepairedCopy[] = [];
-    for (const m of await list(filter)) {
+    const listed = opts.listed ? opts.listed.filter((m) => matchesFilter(m, filter)) : await list(filter);
+    for (const m of listed) {
       if (m.stores.length === stores.length) continue;
       try {
-        out.push(...(await repair(m.key)));
+        out.push(...(await repair(m.key, undefined, opts.writeAfter)));
       } catch (e) {
         // No intact copy: nothing to mirror from; a resume that needs it says so itself.
         if (

@@ -20,6 +20,7 @@ import {
   givenParts,
   notFound,
   SerialQueue,
+  matchesFilter,
   measureStage,
   SimulatedCrash,
   stage,
@@ -93,14 +94,6 @@ function chunkRange(key: string, part?: CheckpointPart): IDBKeyRange {
     : IDBKeyRange.bound([key, part, 0], [key, part, Infinity]);
 }
 
-function matches(m: CheckpointMeta, f: ListFilter): boolean {
-  return (
-    (f.outputDir === undefined || m.id.outputDir === f.outputDir) &&
-    (f.runId === undefined || m.id.runId === f.runId) &&
-    (f.stageName === undefined || m.id.stageName === f.stageName)
-  );
-}
-
 /** Creates the IndexedDB checkpoint store. */
 export function createIdbStore(options: IdbStoreOptions = {}): CheckpointStore {
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
@@ -161,7 +154,9 @@ export function createIdbStore(options: IdbStoreOptions = {}): CheckpointStore {
     const d = await db();
     const all =
       filter.runId !== undefined ? await d.getAllFromIndex('meta', 'byRun', filter.runId) : await d.getAll('meta');
-    return all.filter((m) => matches(m, filter)).sort((a, b) => a.createdAt - b.createdAt || (a.key < b.key ? -1 : 1));
+    return all
+      .filter((m) => matchesFilter(m, filter))
+      .sort((a, b) => a.createdAt - b.createdAt || (a.key < b.key ? -1 : 1));
   }
 
   async function stat(key: string): Promise<CheckpointMeta | undefined> {
