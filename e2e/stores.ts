@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Page } from '@playwright/test';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { decodeModelPart, decodeOptimPart, decodeTrainerPart } from '../src/checkpoint/contents';
 import { readTorchFile } from '../src/checkpoint/torch/index';
@@ -151,7 +152,8 @@ export async function readStores(
   bytesOf: RegExp | null = null,
   maxBytes = 32 * 1024 * 1024,
 ): Promise<RawStores> {
-  await page.addScriptTag({ path: resolve('node_modules/hash-wasm/dist/xxhash64.umd.min.js') });
+  // Evaluated as a script rather than added as a tag: the bare documents some specs read from have no <head>.
+  await page.evaluate(readFileSync(resolve('node_modules/hash-wasm/dist/xxhash64.umd.min.js'), 'utf8'));
   return page.evaluate(readStoresInPage, { bytesOf: bytesOf?.source ?? null, maxBytes });
 }
 
