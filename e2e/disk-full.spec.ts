@@ -87,5 +87,6 @@ test('on a full disk, deleting old checkpoints in the Checkpoints panel and pres
     .poll(async () => Number(await page.locator('#checkpoint-line').getAttribute('data-update')), { timeout: 60_000 })
     .toBeGreaterThan(savedBefore);
   await expect(page.getByRole('status')).not.toContainText('paused');
-  expect((await progress(page)).update).toBeGreaterThan(pausedAt);
+  // The save lands before the next step reports, so the counters are waited for, not read once.
+  await expect.poll(async () => (await progress(page)).update, { timeout: 60_000 }).toBeGreaterThan(pausedAt);
 });
