@@ -100,9 +100,8 @@ export interface RunEvent {
     counters: Counters;
     /** Newer checkpoints passed over because no copy verified. */
     skipped: { tag: string; reason: string }[];
-    /** Copies (of the resumed checkpoint, or the stage's others) found damaged or missing in one store and rewritten from the other. */
-    repaired?: { tag: string; store: string; error: WireError }[];
-    /** Why the repair stopped part way (a full disk), if it did; the resume goes on. */
+    /** Filled in by the `repaired` event, which comes once training has begun. */
+    repaired?: RepairedCopyReport[];
     failure?: WireError;
     /** What trained up to the checkpoint: a tfjs backend, or `pytorch` (python/continue_training.py). */
     backend: string;
@@ -157,6 +156,25 @@ export interface TimingEvent {
   count: number;
 }
 
+/** A copy of a checkpoint found damaged or missing in one store and rewritten from the other. */
+export interface RepairedCopyReport {
+  tag: string;
+  store: string;
+  error: WireError;
+}
+
+/**
+ * After a resume, once training has begun: the copies (of the resumed checkpoint, or the stage's
+ * others) found damaged or missing in one store and rewritten from the other. The repair runs
+ * beside the first steps and holds the run's saves until it ends, so no save meets it half done.
+ */
+export interface RepairedEvent {
+  type: 'repaired';
+  repaired: RepairedCopyReport[];
+  /** Why the repair stopped part way (a full disk), if it did; the run goes on. */
+  failure?: WireError;
+}
+
 export type TrainerEvent =
   | TimingEvent
   | ProgressEvent
@@ -166,4 +184,5 @@ export type TrainerEvent =
   | BackendEvent
   | RunEvent
   | SavingEvent
-  | SavedEvent;
+  | SavedEvent
+  | RepairedEvent;

@@ -124,6 +124,27 @@ export class Checkpointer implements LoopHooks {
     await this.writing;
   }
 
+  /** Waits for the save in flight, whatever its outcome. */
+  async settled(): Promise<void> {
+    await this.writing.catch(() => {});
+  }
+
+  /**
+   * Holds every later save until `work` ends (a resume's repair, which writes to the same stores):
+   * no save and no other writer are ever half done together. A failure of `work` is its own to
+   * report; a failed save before it is still surfaced by the next save.
+   */
+  hold(work: Promise<unknown>): void {
+    const before = this.writing;
+    before.catch(() => {});
+    const held = work.then(
+      () => before,
+      () => before,
+    );
+    held.catch(() => {});
+    this.writing = held;
+  }
+
   private callbacks(): { [key: string]: JsonValue } {
     // The tracker is plain data (numbers, strings); its interface type has no JSON index signature.
     return {

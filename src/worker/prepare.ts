@@ -9,7 +9,7 @@ import { stage } from '../checkpoint/store/common';
 import { PYTORCH_BACKEND, type JsonValue } from '../checkpoint/contents';
 import { DEFAULT_CONFIG, checkRunConfig, type RunConfig } from '../shared/config';
 import { TrainerError, isNamed } from '../shared/errors';
-import type { RunEvent } from '../shared/progress';
+import type { RepairedEvent, RunEvent } from '../shared/progress';
 import { createTask, type UserData } from '../tasks/registry';
 import type { Task } from '../tasks/types';
 import { startPosition, type LoopPosition } from './loop';
@@ -27,9 +27,17 @@ export interface PreparedRun {
    */
   /** True when restore() replaces every weight (a resume), so the session need not draw initial values. */
   restoresWeights: boolean;
-  restore(
-    session: TrainingSession,
-  ): Promise<{ position: LoopPosition; callbacks?: { [key: string]: JsonValue }; validateFirst?: boolean }>;
+  restore(session: TrainingSession): Promise<{
+    position: LoopPosition;
+    callbacks?: { [key: string]: JsonValue };
+    validateFirst?: boolean;
+    /**
+     * A resume's repair of the stores' copies, begun while the run got ready: called once the run's
+     * checkpointer exists (under the run's lock), it lets the repair write and resolves with what it
+     * did. Training does not wait for it; the run's saves do (Checkpointer.hold).
+     */
+    repair?: () => Promise<Omit<RepairedEvent, 'type'>>;
+  }>;
   event: Omit<RunEvent, 'type'>;
 }
 
@@ -117,7 +125,8 @@ async function prepareResume(
   const why = checkRunConfig(run);
   if (why) throw new TrainerError('InvalidConfigError', why);
   // The other copies of the chosen checkpoint are read and verified while the run gets ready (the
-  // dataset, the lock, the backend, the session); any rewriting waits for restore(), under the lock.
+  // dataset, the lock, the backend, the session) and trains; any rewriting waits for repair(), which
+  // the run calls under its lock with its saves held.
   let locked!: () => void;
   const underLock = new Promise<void>((resolve) => (locked = resolve));
   const repairing = repairCopies(store, loaded.meta, loaded, underLock);
@@ -147,14 +156,16 @@ async function prepareResume(
         await restoreEma(session, store, loaded.meta.id, run.ema);
         await restoreOptimizer(session, optim, run.reset_optim);
       });
-      // Here, not before: restore runs under the run's lock, and repairing writes. The stage is
-      // what is left of the repair once the run is ready (its reads began at prepare).
-      locked();
-      Object.assign(event.resumedFrom!, await stage('resume:repair', () => repairing));
       return {
         position: { counters: trainer.counters, rng: trainer.rng },
         callbacks: trainer.callbacks,
         validateFirst: trainer.backend === PYTORCH_BACKEND,
+        // Not awaited here: the first steps need none of it. The stage is what is left of the repair
+        // once the run is ready (its reads began at prepare); it runs beside the first steps.
+        repair: () => {
+          locked();
+          return stage('resume:repair', () => repairing);
+        },
       };
     },
   };

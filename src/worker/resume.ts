@@ -28,8 +28,8 @@ import type {
 } from '../checkpoint/store/dual-store';
 import { readTorchFile } from '../checkpoint/torch/index';
 import { CONFIG_KEYS, DEFAULT_CONFIG, parseRenames, validateConfig, type RunConfig } from '../shared/config';
-import { TrainerError, isNamed, toWireError, type WireError } from '../shared/errors';
-import type { WarmStartReport } from '../shared/progress';
+import { TrainerError, isNamed, toWireError } from '../shared/errors';
+import type { RepairedCopyReport, RepairedEvent, WarmStartReport } from '../shared/progress';
 
 export interface LoadedCheckpoint {
   meta: DualCheckpointMeta;
@@ -138,7 +138,7 @@ export async function repairCopies(
   meta: DualCheckpointMeta,
   loaded?: Pick<LoadedCheckpoint, 'reads' | 'listed'>,
   writeAfter?: Promise<unknown>,
-): Promise<{ repaired: { tag: string; store: string; error: WireError }[]; failure?: WireError }> {
+): Promise<Omit<RepairedEvent, 'type'>> {
   const repaired: RepairedCopy[] = [];
   try {
     repaired.push(...(await store.repair(meta.key, loaded?.reads, writeAfter)));
@@ -155,7 +155,7 @@ export async function repairCopies(
   return { repaired: repaired.map(describeRepair) };
 }
 
-function describeRepair(r: RepairedCopy): { tag: string; store: string; error: WireError } {
+function describeRepair(r: RepairedCopy): RepairedCopyReport {
   const id = parseCheckpointKey(r.key);
   return { tag: (id.modelInfo ? `${id.modelInfo} ` : '') + formatTag(id.tag), store: r.store, error: r.error };
 }

@@ -107,6 +107,46 @@ describe('a start has its own lifetime', () => {
     expect(tf.memory().numTensors).toBe(tensorsBefore);
   });
 
+  it('a resume trains while its repair copies back what one store lost; no save begins before the repair reports', async () => {
+    await trainer.start({ ...base, run_id: 'repair-beside', save_every: 2, keep_checkpoint: -1 }, () => {});
+    const saved = await store.list({ runId: 'repair-beside' });
+    const periodic = saved.filter((m) => m.id.tag.kind === 'periodic');
+    expect(periodic.length).toBeGreaterThan(1);
+    const [opfs, idb] = store.stores;
+    await idb.deleteRun('repair-beside');
+    expect(await idb.list({ runId: 'repair-beside' })).toEqual([]);
+
+    const a = recorder();
+    await trainer.start(
+      {
+        ...base,
+        run_id: 'repair-beside',
+        resume_run_id: 'repair-beside',
+        epochs: 2,
+        save_every: 2,
+        keep_checkpoint: -1,
+      },
+      a.onEvent,
+    );
+    const order = a.events.map((e) => e.type).filter((t) => ['run', 'progress', 'repaired', 'saving'].includes(t));
+    // One repaired event, after the run began and before the first save of the resumed run.
+    expect(order.filter((t) => t === 'repaired')).toHaveLength(1);
+    expect(order.indexOf('run')).toBeLessThan(order.indexOf('repaired'));
+    expect(order.indexOf('repaired')).toBeLessThan(order.indexOf('saving'));
+    const repaired = a.events.find((e) => e.type === 'repaired');
+    expect(repaired?.type === 'repaired' && repaired.failure).toBeFalsy();
+    expect(
+      repaired?.type === 'repaired' && new Set(repaired.repaired.map((r) => `${r.store} ${r.error.name}`)),
+    ).toEqual(new Set(['idb CheckpointNotFoundError']));
+    expect(repaired?.type === 'repaired' && repaired.repaired.length).toBe(saved.length);
+    // Every checkpoint the first run saved is in both stores again, and the resumed run saved to both.
+    const keys = async (s: typeof opfs) => (await s.list({ runId: 'repair-beside' })).map((m) => m.key).sort();
+    expect(await keys(idb)).toEqual(await keys(opfs));
+    for (const m of saved) expect(await keys(idb)).toContain(m.key);
+    expect(a.events.at(-1)).toMatchObject({ type: 'state', state: 'done' });
+    expect(await heldRunLocks()).toEqual([]);
+  });
+
   it('a stop at once, before the store is even open, cancels too; a stop with nothing alive does nothing', async () => {
     const cancelled = trainer.start({ ...base, run_id: 'cancel-now' }, () => {});
     trainer.stop();

@@ -165,15 +165,21 @@ export class RunStart {
         onEvent({ type: 'backend', report });
         const session = new TrainingSession(run, task, '', prepared.restoresWeights ? 'zeros' : 'init');
         this.session = session;
-        const { position, callbacks, validateFirst } = await prepared.restore(session);
+        const { position, callbacks, validateFirst, repair } = await prepared.restore(session);
         // The last moment a cancel ends the start: from the `run` event on, Stop means save and end.
         signal.throwIfAborted();
         onEvent({ type: 'run', ...prepared.event });
         const checkpointer = new Checkpointer(run, prepared.names, session, onEvent, callbacks, checkpoints);
+        // A resume's repair writes beside the first steps; the run's saves wait for it.
+        if (repair) checkpointer.hold(repair().then((r) => onEvent({ type: 'repaired', ...r })));
         const loop = new TrainingLoop(session, run, position, onEvent, checkpointer, { validateFirst });
         this.loop = loop;
         watchDevice((e) => loop.fail(e));
-        const end = await loop.runToEnd();
+        const end = await loop.runToEnd().catch(async (e: unknown) => {
+          // A failed run still holds its lock until its writes (a save, the repair) are done.
+          await checkpointer.settled();
+          throw e;
+        });
         onEvent({ type: 'state', state: 'stopping', message: 'saving a checkpoint' });
         try {
           await checkpointer.saveFinal(loop.position(), loop.totalUpdates, end.epoch >= run.epochs);

@@ -11,6 +11,7 @@ import {
   formConfig,
   modelsForTask,
   presetEstimates,
+  runText,
   startBlocked,
   statusText,
   trainedRun,
@@ -194,6 +195,33 @@ describe('a read-only tab', () => {
       run('r', { tag: 'E1_U600_S19200', counters: counters(600, 1), skipped: [], backend: 'webgpu' }),
     ]);
     expect(s.banner).toMatchObject({ kind: 'recovered', lost: 190, from: 'E1_U600_S19200' });
+  });
+
+  it('the repair, reported once training has begun, joins the run line; one without a resumed run is ignored', () => {
+    const resumed = run('r', { tag: 'E1_U600_S19200', counters: counters(600, 1), skipped: [], backend: 'webgpu' });
+    const lost = { name: 'CheckpointNotFoundError', message: 'idb has no copy' };
+    const repaired: Action = ev({
+      type: 'repaired',
+      repaired: [
+        { tag: 'E1_U600_S19200', store: 'idb', error: lost },
+        { tag: 'latest', store: 'idb', error: lost },
+        { tag: 'E0_U300_S9600', store: 'opfs', error: { name: 'ChecksumMismatchError', message: 'xxh64 differs' } },
+      ],
+    });
+    const before = replay([{ type: 'start' }, resumed, progress(601, 1)]);
+    expect(runText(before)).not.toContain('copied back');
+    const s = replay([repaired], before);
+    expect(runText(s)).toContain('resumed from E1_U600_S19200 at update 600');
+    expect(runText(s)).toContain('2 checkpoints missing from idb copied back');
+    expect(runText(s)).toContain('the opfs copy of E0_U300_S9600 was damaged (ChecksumMismatchError: xxh64 differs)');
+    expect(s.progress).toEqual(before.progress);
+    const fresh = replay([{ type: 'start' }, run('n'), repaired]);
+    expect(runText(fresh)).not.toContain('copied back');
+    const failed = replay(
+      [ev({ type: 'repaired', repaired: [], failure: { name: 'QuotaExceededError', message: 'full' } })],
+      before,
+    );
+    expect(runText(failed)).toContain('copying checkpoints between the stores stopped: QuotaExceededError: full');
   });
 });
 

@@ -327,6 +327,12 @@ function onWorkerEvent(s: PageState, e: TrainerEvent): PageState {
       }
       return next;
     }
+    case 'repaired': {
+      const from = s.run?.resumedFrom;
+      if (!s.run || !from) return s;
+      const { type: _t, ...repair } = e;
+      return { ...s, run: { ...s.run, resumedFrom: { ...from, ...repair } } };
+    }
     case 'saving':
       return { ...s, saving: true };
     case 'saved': {
