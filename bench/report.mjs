@@ -119,7 +119,12 @@ export function table(results) {
           (r) =>
             `${fmt(r.resume.toFirstStepMs)}; ${fmt(r.resume.beyondStepMs)} / ${fmt(r.resume.rawReadAndUploadMs)} = ${fmt(r.resume.ratio, 2)}x`,
         ),
-        ...Object.keys(cps[0].resume.stagesMs).map((k) => line(`  ${k}`, (r) => fmt(r.resume.stagesMs[k]))),
+        ...Object.keys(cps[0].resume.stagesMs).map((k) =>
+          line(`  ${k}`, (r) => {
+            const w = r.resume.windowsMs?.[k];
+            return `${fmt(r.resume.stagesMs[k])}${w ? ` (${fmt(w[0])}-${fmt(w[1])})` : ''}`;
+          }),
+        ),
         line(
           'vs tfjs save ms (ours/theirs)',
           (r) => `${fmt(r.vsTfjs.ourSaveMs)} / ${fmt(r.vsTfjs.tfjsSaveMs)} = ${fmt(r.vsTfjs.saveRatio, 2)}x`,

@@ -61,6 +61,8 @@ export class Checkpointer implements LoopHooks {
   readonly policy: SavePolicy;
   private best: BestTrackerState;
   private writing: Promise<unknown> = Promise.resolve();
+  /** Held work not begun yet (holdAfterFirstStep). */
+  private deferred: (() => Promise<unknown>) | null = null;
   /** The latest validation metrics and their update: saved with every checkpoint, for its table row. */
   private lastMetrics: { update: number; values: Record<string, number> } | null = null;
   /** Milliseconds; the time trigger (`save_every_seconds`) counts from the run's start or its last resumable save. */
@@ -92,6 +94,7 @@ export class Checkpointer implements LoopHooks {
 
   /** Called after every step; cheap when nothing is due. */
   async afterStep(s: StepInfo): Promise<void> {
+    this.startDeferred();
     if (
       s.saveNow ||
       periodicDue(this.policy, s.before, s.position.counters, s.epochEnd) ||
@@ -145,6 +148,22 @@ export class Checkpointer implements LoopHooks {
     this.writing = held;
   }
 
+  /**
+   * hold() for work that starts after the run's first step (or at its first save, should one come
+   * sooner): a resume's repair reads every other copy, which the first step need not wait behind.
+   * A run that ends before either never starts it.
+   */
+  holdAfterFirstStep(start: () => Promise<unknown>): void {
+    this.deferred = start;
+  }
+
+  private startDeferred(): void {
+    const start = this.deferred;
+    if (!start) return;
+    this.deferred = null;
+    this.hold(Promise.resolve().then(start));
+  }
+
   private callbacks(): { [key: string]: JsonValue } {
     // The tracker is plain data (numbers, strings); its interface type has no JSON index signature.
     return {
@@ -159,6 +178,7 @@ export class Checkpointer implements LoopHooks {
     kind: 'periodic' | 'last' | 'best',
     metric?: string,
   ): Promise<void> {
+    this.startDeferred();
     // One save at a time: wait for (and surface the failure of) the previous write, once: after a
     // full disk, the retry must not meet the same failed write again.
     const previous = this.writing;

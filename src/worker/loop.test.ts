@@ -234,3 +234,62 @@ it('a pause announces the held counters before it says paused, and Stop ends on 
   await expect(done).resolves.toMatchObject({ update: held });
   session.dispose();
 });
+
+it('holdAfterFirstStep: the held work starts after the first step, and the run saves only once it ends', async () => {
+  const { Checkpointer } = await import('./checkpointer');
+  const r = { ...run, save_every: 1, keep_checkpoint: -1, best_metrics: '' };
+  const session = new TrainingSession(r, new CharWindowTask(words, r), 'held/');
+  const log: string[] = [];
+  const store = {
+    kind: 'both',
+    stores: [],
+    save: async (_id: unknown, _parts: unknown, info: { counters: { update: number } }) => {
+      log.push(`save@${info.counters.update}`);
+      return { stores: ['opfs', 'idb'], failures: [] };
+    },
+    list: async () => [],
+    delete: async () => {},
+    // A fake of the few store methods the checkpointer calls; the full interface is not needed here.
+  } as unknown as ConstructorParameters<typeof Checkpointer>[5];
+  const cp = new Checkpointer(
+    r,
+    { outputDir: 'runs', runId: 'held', modelName: 'char-mlp' },
+    session,
+    () => {},
+    undefined,
+    store,
+  );
+  let finish!: () => void;
+  cp.holdAfterFirstStep(async () => {
+    log.push(`held started@${loop.position().counters.update}`);
+    await new Promise<void>((resolve) => (finish = resolve));
+    log.push('held done');
+  });
+  const loop = new TrainingLoop(session, r, startPosition(r), () => {}, cp);
+  const done = loop.runToEnd(3);
+  await expect.poll(() => log.length).toBeGreaterThan(0);
+  expect(log).toEqual(['held started@1']); // after the first step; its save waits
+  finish();
+  await done;
+  await cp.flush();
+  expect(log.slice(0, 3)).toEqual(['held started@1', 'held done', 'save@1']);
+  // (each save writes its tag and `latest`)
+  expect([...new Set(log.filter((l) => l.startsWith('save')))]).toEqual(['save@1', 'save@2', 'save@3']);
+
+  // A run that ends before its first step never starts the held work.
+  const idle = new Checkpointer(
+    r,
+    { outputDir: 'runs', runId: 'held2', modelName: 'char-mlp' },
+    session,
+    () => {},
+    undefined,
+    store,
+  );
+  let started = false;
+  idle.holdAfterFirstStep(async () => {
+    started = true;
+  });
+  await idle.settled();
+  expect(started).toBe(false);
+  session.dispose();
+});

@@ -6,7 +6,7 @@ import { DEFAULT_OUTPUT_DIR, formatTag, type CheckpointId } from '../checkpoint/
 import { emaInfo } from './checkpointer';
 import type { DualCheckpointStore } from '../checkpoint/store/dual-store';
 import { stage } from '../checkpoint/store/common';
-import { PYTORCH_BACKEND, type JsonValue } from '../checkpoint/contents';
+import { PYTORCH_BACKEND, type JsonValue, type TrainerPart } from '../checkpoint/contents';
 import { DEFAULT_CONFIG, checkRunConfig, type RunConfig } from '../shared/config';
 import { TrainerError, isNamed } from '../shared/errors';
 import type { RepairedEvent, RunEvent } from '../shared/progress';
@@ -32,9 +32,9 @@ export interface PreparedRun {
     callbacks?: { [key: string]: JsonValue };
     validateFirst?: boolean;
     /**
-     * A resume's repair of the stores' copies, begun while the run got ready: called once the run's
-     * checkpointer exists (under the run's lock), it lets the repair write and resolves with what it
-     * did. Training does not wait for it; the run's saves do (Checkpointer.hold).
+     * A resume's repair of the stores' copies (every other copy of the checkpoint verified, a damaged
+     * or missing one rewritten): the run calls it under its lock, after its first step, and resolves
+     * with what it did. Training does not wait for it; the run's saves do (Checkpointer.hold).
      */
     repair?: () => Promise<Omit<RepairedEvent, 'type'>>;
   }>;
@@ -109,28 +109,33 @@ async function prepareResume(
   userData?: UserData,
 ): Promise<PreparedRun> {
   const resumeStage = requested.resume_stage_name || requested.stage_name || undefined;
+  // The dataset is built from the saved settings as soon as the trainer part is decoded, while the
+  // weights and optimizer state are still read; kept if the checkpoint finally chosen has the same.
+  let building: { run: string; task: Promise<Task> } | undefined;
   const loaded = await findCheckpoint(
     store,
     { runId: requested.resume_run_id, stageName: resumeStage, modelName: requested.model_name || undefined },
     requested.resume_checkpoint,
     true,
+    (trainer, meta) => {
+      let early: RunConfig;
+      try {
+        early = resumedRun(trainer, requested, resumeStage, meta.id.modelName);
+      } catch {
+        return; // refused below, in its own words, if this checkpoint is the one chosen
+      }
+      if (building?.run === JSON.stringify(early)) return;
+      const task = stage('resume:dataset', () => createTask(early, userData));
+      task.catch(() => {}); // unused when another checkpoint is chosen; else awaited below
+      building = { run: JSON.stringify(early), task };
+    },
   );
   const trainer = loaded.trainer!;
   const optim = loaded.optim!;
-  const run = continueConfig(trainer.config, requested);
-  run.run_id = requested.run_id || requested.resume_run_id;
-  // stage_name defaults to the resumed stage (Noether).
-  run.stage_name = requested.stage_name !== DEFAULT_CONFIG.stage_name ? requested.stage_name : (resumeStage ?? '');
-  run.model_name = loaded.meta.id.modelName;
-  const why = checkRunConfig(run);
-  if (why) throw new TrainerError('InvalidConfigError', why);
-  // The other copies of the chosen checkpoint are read and verified while the run gets ready (the
-  // dataset, the lock, the backend, the session) and trains; any rewriting waits for repair(), which
-  // the run calls under its lock with its saves held.
-  let locked!: () => void;
-  const underLock = new Promise<void>((resolve) => (locked = resolve));
-  const repairing = repairCopies(store, loaded.meta, loaded, underLock);
-  const task = await stage('resume:dataset', () => createTask(run, userData));
+  const run = resumedRun(trainer, requested, resumeStage, loaded.meta.id.modelName);
+  const task = await (building?.run === JSON.stringify(run)
+    ? building.task
+    : stage('resume:dataset', () => createTask(run, userData)));
   const names = namesFor(run, task);
   const event: Omit<RunEvent, 'type'> = {
     ...names,
@@ -160,15 +165,28 @@ async function prepareResume(
         position: { counters: trainer.counters, rng: trainer.rng },
         callbacks: trainer.callbacks,
         validateFirst: trainer.backend === PYTORCH_BACKEND,
-        // Not awaited here: the first steps need none of it. The stage is what is left of the repair
-        // once the run is ready (its reads began at prepare); it runs beside the first steps.
-        repair: () => {
-          locked();
-          return stage('resume:repair', () => repairing);
-        },
+        // Not here: the first step needs none of it (the run starts it after that step, under its lock).
+        repair: () => stage('resume:repair', () => repairCopies(store, loaded.meta, loaded)),
       };
     },
   };
+}
+
+/** The settings a resume continues with: the saved ones, changed only where a resume may (continueConfig). */
+function resumedRun(
+  trainer: TrainerPart,
+  requested: RunConfig,
+  resumeStage: string | undefined,
+  modelName: string,
+): RunConfig {
+  const run = continueConfig(trainer.config, requested);
+  run.run_id = requested.run_id || requested.resume_run_id;
+  // stage_name defaults to the resumed stage (Noether).
+  run.stage_name = requested.stage_name !== DEFAULT_CONFIG.stage_name ? requested.stage_name : (resumeStage ?? '');
+  run.model_name = modelName;
+  const why = checkRunConfig(run);
+  if (why) throw new TrainerError('InvalidConfigError', why);
+  return run;
 }
 
 /**

@@ -44,11 +44,19 @@ export interface LoadedCheckpoint {
   listed: DualCheckpointMeta[];
 }
 
+/**
+ * Told a candidate checkpoint's trainer part (small, so decoded first) while its larger parts are
+ * still read: a resume starts building its dataset from the saved settings. The candidate may yet
+ * fail verification and be passed over.
+ */
+export type OnTrainer = (trainer: TrainerPart, meta: DualCheckpointMeta) => void;
+
 /** Reads and decodes the parts of one checkpoint; any damage is a named error. */
 async function readCheckpoint(
   store: DualCheckpointStore,
   meta: DualCheckpointMeta,
   full: boolean,
+  onTrainer?: OnTrainer,
 ): Promise<Omit<LoadedCheckpoint, 'skipped' | 'listed'>> {
   const has = (part: string) => meta.parts.some((p) => p.part === part);
   if (full && (!has('optim') || !has('trainer'))) {
@@ -57,17 +65,25 @@ async function readCheckpoint(
       `${formatTag(meta.id.tag)} holds weights only; a resume needs its optim and trainer parts`,
     );
   }
-  // The parts are read together: one part's verifying and decoding overlap the others' reads.
   const reads: LoadedCheckpoint['reads'] = {};
   const decoded = async <T>(part: CheckpointPart, decode: (f: ReturnType<typeof readTorchFile>) => T) => {
     const read = await store.readWithSource(meta.key, part);
     reads[part] = read;
-    return stage('resume:parse', () => Promise.resolve(decode(readTorchFile(read.bytes))));
+    // The store verified the bytes against the part's recorded checksum: no CRC-32 pass again.
+    return stage('resume:parse', () => Promise.resolve(decode(readTorchFile(read.bytes, { checksummed: true }))));
   };
-  const [model, optim, trainer] = await Promise.all([
+  // The small trainer part first, so that onTrainer's work (the dataset) overlaps the large reads;
+  // those are read together: one part's verifying and decoding overlap the other's read.
+  const trainer = full
+    ? await decoded('trainer', (f) => {
+        const t = decodeTrainerPart(f);
+        onTrainer?.(t, meta);
+        return t;
+      })
+    : undefined;
+  const [model, optim] = await Promise.all([
     decoded('model', decodeModelPart),
     full ? decoded('optim', decodeOptimPart) : undefined,
-    full ? decoded('trainer', decodeTrainerPart) : undefined,
   ]);
   if (!full) return { meta, model, reads };
   return { meta, model, optim, trainer, reads };
@@ -83,6 +99,7 @@ export async function findCheckpoint(
   where: { runId: string; stageName?: string; modelName?: string; modelInfo?: string },
   selectorText: string,
   full: boolean,
+  onTrainer?: OnTrainer,
 ): Promise<LoadedCheckpoint> {
   const listed = await stage('resume:list', () => store.list({ runId: where.runId, stageName: where.stageName }));
   const all = listed.filter(
@@ -109,7 +126,7 @@ export async function findCheckpoint(
     : [chosen];
   for (const meta of candidates) {
     try {
-      return { ...(await readCheckpoint(store, meta, full)), skipped, listed };
+      return { ...(await readCheckpoint(store, meta, full, onTrainer)), skipped, listed };
     } catch (e) {
       const damaged = [
         'ChecksumMismatchError',
@@ -137,16 +154,15 @@ export async function repairCopies(
   store: DualCheckpointStore,
   meta: DualCheckpointMeta,
   loaded?: Pick<LoadedCheckpoint, 'reads' | 'listed'>,
-  writeAfter?: Promise<unknown>,
 ): Promise<Omit<RepairedEvent, 'type'>> {
   const repaired: RepairedCopy[] = [];
   try {
-    repaired.push(...(await store.repair(meta.key, loaded?.reads, writeAfter)));
+    repaired.push(...(await store.repair(meta.key, loaded?.reads)));
     repaired.push(
       ...(await store.mirrorMissing(
         { outputDir: meta.id.outputDir, runId: meta.id.runId, stageName: meta.id.stageName },
         // The chosen checkpoint was just repaired: the listing made before that is stale for it.
-        { listed: loaded?.listed.filter((m) => m.key !== meta.key), writeAfter },
+        { listed: loaded?.listed.filter((m) => m.key !== meta.key) },
       )),
     );
   } catch (e) {

@@ -170,8 +170,8 @@ export class RunStart {
         signal.throwIfAborted();
         onEvent({ type: 'run', ...prepared.event });
         const checkpointer = new Checkpointer(run, prepared.names, session, onEvent, callbacks, checkpoints);
-        // A resume's repair writes beside the first steps; the run's saves wait for it.
-        if (repair) checkpointer.hold(repair().then((r) => onEvent({ type: 'repaired', ...r })));
+        // A resume's repair runs beside the steps after the first; the run's saves wait for it.
+        if (repair) checkpointer.holdAfterFirstStep(() => repair().then((r) => onEvent({ type: 'repaired', ...r })));
         const loop = new TrainingLoop(session, run, position, onEvent, checkpointer, { validateFirst });
         this.loop = loop;
         watchDevice((e) => loop.fail(e));

@@ -316,48 +316,4 @@ describe('dual store', () => {
       await Promise.all([a.cleanup(), b.cleanup()]);
     }
   });
-
-  it('repair with writeAfter verifies at once, writes only after it, and writes nothing once a newer save exists', async () => {
-    const a = await scratchOpfs();
-    const b = await scratchIdb();
-    const writes: string[] = [];
-    const counting = (s: CheckpointStore): CheckpointStore => ({
-      ...s,
-      save: (id, parts, info) => {
-        writes.push(s.kind);
-        return s.save(id, parts, info);
-      },
-    });
-    const store = createDualStore([counting(a.store), counting(b.store)]);
-    try {
-      const r = await store.save(id(), { model: [bytes(200, 1)] }, { counters: counters(1) });
-      await b.store.delete(r.key);
-      writes.length = 0;
-      let open!: () => void;
-      const gate = new Promise<void>((resolve) => (open = resolve));
-      const repairing = store.repair(r.key, undefined, gate);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      expect(writes).toEqual([]); // verified, waiting
-      open();
-      expect((await repairing).map((x) => x.store)).toEqual(['idb']);
-      expect(writes).toEqual(['idb']);
-      expect(await b.store.read(r.key, 'model')).toEqual(bytes(200, 1));
-
-      // A newer save lands while the repair waits: the older bytes are not written over it.
-      await b.store.delete(r.key);
-      writes.length = 0;
-      let open2!: () => void;
-      const gate2 = new Promise<void>((resolve) => (open2 = resolve));
-      const stale = store.repair(r.key, undefined, gate2);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      await store.save(id(), { model: [bytes(200, 9)] }, { counters: counters(2) });
-      writes.length = 0;
-      open2();
-      expect(await stale).toEqual([]);
-      expect(writes).toEqual([]);
-      expect(await b.store.read(r.key, 'model')).toEqual(bytes(200, 9));
-    } finally {
-      await Promise.all([a.cleanup(), b.cleanup()]);
-    }
-  });
 });

@@ -47,25 +47,14 @@ export interface DualCheckpointStore extends CheckpointStore {
    * missing, older or damaged from an intact one, under the same generation. Throws, writing
    * nothing, when no store holds an intact copy. `known`: parts the caller has just read with
    * readWithSource (a resume): the copy that served each is not read again, nor one that failed.
-   * `writeAfter`: the reading and verifying go ahead at once, the rewriting waits for it (a resume
-   * verifies while it prepares, and writes once it holds the run's lock); a store whose copy
-   * changed meanwhile is left alone, and nothing is written once a newer save exists.
    */
-  repair(
-    key: string,
-    known?: Partial<Record<CheckpointPart, DualReadResult>>,
-    writeAfter?: Promise<unknown>,
-  ): Promise<RepairedCopy[]>;
+  repair(key: string, known?: Partial<Record<CheckpointPart, DualReadResult>>): Promise<RepairedCopy[]>;
   /**
    * repair() for every checkpoint the filter admits that some store lacks (judged from metadata:
    * cheap when nothing is missing). A checkpoint with no intact copy is left as it is.
-   * `listed`: a listing the caller has just made (a resume's), used instead of listing again;
-   * `writeAfter`: as for repair().
+   * `listed`: a listing the caller has just made (a resume's), used instead of listing again.
    */
-  mirrorMissing(
-    filter?: ListFilter,
-    opts?: { listed?: readonly DualCheckpointMeta[]; writeAfter?: Promise<unknown> },
-  ): Promise<RepairedCopy[]>;
+  mirrorMissing(filter?: ListFilter, opts?: { listed?: readonly DualCheckpointMeta[] }): Promise<RepairedCopy[]>;
   save(id: CheckpointId, parts: CheckpointParts, info: SaveInfo): Promise<DualSaveResult>;
   list(filter?: ListFilter): Promise<DualCheckpointMeta[]>;
   stat(key: string): Promise<DualCheckpointMeta | undefined>;
@@ -244,11 +233,7 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
     );
   }
 
-  async function repair(
-    key: string,
-    known?: Partial<Record<CheckpointPart, DualReadResult>>,
-    writeAfter?: Promise<unknown>,
-  ): Promise<RepairedCopy[]> {
+  async function repair(key: string, known?: Partial<Record<CheckpointPart, DualReadResult>>): Promise<RepairedCopy[]> {
     const copies = await copiesOf(key);
     if (copies.length === 0)
       throw new TrainerError('CheckpointNotFoundError', `No complete checkpoint ${key} in any store.`);
@@ -292,14 +277,6 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
     }
     const repaired: RepairedCopy[] = [];
     if (bad.size === 0) return repaired;
-    if (writeAfter) {
-      await writeAfter;
-      const now = await statCopies(key);
-      if (now.length === 0 || newest(now.map(([, m]) => m)).generation !== top.generation) return repaired;
-      const seen = (s: CheckpointStore, list: [CheckpointStore, CheckpointMeta][]) =>
-        list.find(([c]) => c === s)?.[1].generation;
-      for (const s of [...bad.keys()]) if (seen(s, now) !== seen(s, copies)) bad.delete(s);
-    }
     for (const [s, error] of bad) {
       await s.save(top.id, parts, {
         counters: top.counters,
@@ -314,7 +291,7 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
 
   async function mirrorMissing(
     filter: ListFilter = {},
-    opts: { listed?: readonly DualCheckpointMeta[]; writeAfter?: Promise<unknown> } = {},
+    opts: { listed?: readonly DualCheckpointMeta[] } = {},
   ): Promise<RepairedCopy[]> {
     if (stores.length < 2) return [];
     const out: RepairedCopy[] = [];
@@ -322,7 +299,7 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
     for (const m of listed) {
       if (m.stores.length === stores.length) continue;
       try {
-        out.push(...(await repair(m.key, undefined, opts.writeAfter)));
+        out.push(...(await repair(m.key)));
       } catch (e) {
         // No intact copy: nothing to mirror from; a resume that needs it says so itself.
         if (

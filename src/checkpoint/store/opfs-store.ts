@@ -272,26 +272,50 @@ function roleOf(name: string): FileRole {
   return p ? { role: 'part', ...p } : { role: 'other' };
 }
 
-/** A checkpoint's manifest plus which file currently holds each part. */
+/**
+ * A file's current contents by name, or undefined when there is none. `known`: the folder's files
+ * as just listed (a listing reads many manifests), so a name not among them costs no lookup.
+ */
+async function fileOf(
+  dir: FileSystemDirectoryHandle,
+  name: string,
+  known?: ReadonlyMap<string, FileSystemFileHandle>,
+): Promise<File | undefined> {
+  if (!known) return fileIn(dir, name);
+  const h = known.get(name);
+  if (!h) return undefined;
+  try {
+    return await h.getFile();
+  } catch (e) {
+    if (isNotFound(e)) return undefined; // removed since it was listed
+    throw e;
+  }
+}
+
+/** A checkpoint's manifest plus which file currently holds each part (looked up side by side). */
 async function locateParts(
   dir: FileSystemDirectoryHandle,
   m: Manifest,
+  known?: ReadonlyMap<string, FileSystemFileHandle>,
 ): Promise<Map<CheckpointPart, File[]> | undefined> {
-  const found = new Map<CheckpointPart, File[]>();
-  for (const p of m.parts) {
-    const final = p.path.slice(p.path.lastIndexOf('/') + 1);
-    const files = [await fileIn(dir, final), await fileIn(dir, stagedFileName(final, m.generation))].filter(
-      (f): f is File => !!f,
-    );
-    if (files.length === 0) return undefined;
-    found.set(p.part, files);
-  }
-  return found;
+  const located = await Promise.all(
+    m.parts.map(async (p) => {
+      const final = p.path.slice(p.path.lastIndexOf('/') + 1);
+      const files = await Promise.all([final, stagedFileName(final, m.generation)].map((n) => fileOf(dir, n, known)));
+      return [p.part, files.filter((f): f is File => !!f)] as const;
+    }),
+  );
+  if (located.some(([, files]) => files.length === 0)) return undefined;
+  return new Map(located);
 }
 
 /** Complete means: every part has a file of the manifest's size (contents are checked on read). */
-async function isComplete(dir: FileSystemDirectoryHandle, m: Manifest): Promise<boolean> {
-  const found = await locateParts(dir, m);
+async function isComplete(
+  dir: FileSystemDirectoryHandle,
+  m: Manifest,
+  known?: ReadonlyMap<string, FileSystemFileHandle>,
+): Promise<boolean> {
+  const found = await locateParts(dir, m, known);
   if (!found) return false;
   return m.parts.every((p) => found.get(p.part)!.some((f) => f.size === p.size));
 }
@@ -450,15 +474,24 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
   }
 
   async function list(filter: ListFilter = {}): Promise<CheckpointMeta[]> {
-    const out: CheckpointMeta[] = [];
-    for (const dir of await checkpointFolders(filter)) {
-      for (const [name, h] of await entries(dir)) {
-        const r = roleOf(name);
-        if (r.role !== 'manifest' || h.kind !== 'file') continue;
-        const m = await readManifest(dir, r.stem);
-        if (m && (await isComplete(dir, m))) out.push(toMeta(m));
-      }
-    }
+    // Every manifest of every folder is read side by side, each checked against the folder's
+    // listing: a listing's cost is a few round trips, not a few per checkpoint.
+    const perFolder = await Promise.all(
+      (await checkpointFolders(filter)).map(async (dir) => {
+        const files = new Map<string, FileSystemFileHandle>();
+        for (const [name, h] of await entries(dir)) if (h.kind === 'file') files.set(name, h as FileSystemFileHandle);
+        return Promise.all(
+          [...files.keys()].map(async (name) => {
+            const r = roleOf(name);
+            if (r.role !== 'manifest') return undefined;
+            const f = await fileOf(dir, name, files);
+            const m = f && parseManifest(await f.text(), r.stem);
+            return m && (await isComplete(dir, m, files)) ? toMeta(m) : undefined;
+          }),
+        );
+      }),
+    );
+    const out = perFolder.flat().filter((m): m is CheckpointMeta => !!m);
     return out.sort((a, b) => a.createdAt - b.createdAt || (a.key < b.key ? -1 : 1));
   }
 

@@ -376,6 +376,29 @@ group('bounds on the work one read does', () => {
   });
 });
 
+group('checksummed reads', () => {
+  const newStats = (): TorchReadStats => ({ copiedBytes: 0, opcodes: 0, checkedBytes: 0 });
+  it('skips the CRC-32 pass only for bytes a store already verified, and still checks the structure', () => {
+    const file = load(GOOD, 'mlp_optim.th');
+    const zip = readZip(file);
+    const data = [...zip.entries.values()].find((e) => /\/data\/\d+$/.test(e.name) && e.size >= 4)!;
+    const flipped = file.slice();
+    flipped[data.dataOffset] ^= 0xff; // the entry's recorded CRC-32 no longer matches
+
+    expect(catchError(() => readTorchFile(flipped)).name).toBe('CheckpointCorruptError');
+    const stats = newStats();
+    readTorchFile(flipped, { checksummed: true, stats });
+    expect(stats.checkedBytes).toBe(0);
+    const full = newStats();
+    readTorchFile(file, { stats: full });
+    expect(full.checkedBytes).toBeGreaterThan(data.size);
+
+    // The zip's own structure is still checked: a cut archive is refused either way.
+    const cut = file.subarray(0, file.length - 10);
+    expect(catchError(() => readTorchFile(cut, { checksummed: true })).name).toBe('CheckpointFormatError');
+  });
+});
+
 group('float16 and bfloat16 helpers', () => {
   it('float16: every non-NaN bit pattern survives decode → encode', () => {
     const all = Uint16Array.from({ length: 65536 }, (_, i) => i);

@@ -56,6 +56,12 @@ export interface TorchReadStats {
 export interface TorchReadOptions {
   limits?: Partial<TorchReadLimits>;
   stats?: TorchReadStats;
+  /**
+   * The caller verified these exact bytes against a checksum recorded when they were stored (a
+   * checkpoint store's read: XXH64 or SHA-256 of the whole file), so the zip entries' CRC-32 are
+   * not computed again (at 240 MB, most of the parse). Bytes from anywhere else: leave it unset.
+   */
+  checksummed?: boolean;
 }
 
 /**
@@ -71,7 +77,7 @@ export interface TorchReadOptions {
 export function readTorchFile(bytes: Uint8Array, options: TorchReadOptions = {}): PyValue {
   const stats = options.stats ?? { copiedBytes: 0, opcodes: 0, checkedBytes: 0 };
   try {
-    return readTorchFileUnguarded(bytes, options.limits ?? {}, stats);
+    return readTorchFileUnguarded(bytes, options.limits ?? {}, stats, options.checksummed ?? false);
   } catch (e) {
     if (e instanceof TrainerError) throw e;
     // A reader bug must still surface as a named error; the prefix lets tests catch such bugs.
@@ -79,14 +85,19 @@ export function readTorchFile(bytes: Uint8Array, options: TorchReadOptions = {})
   }
 }
 
-function readTorchFileUnguarded(bytes: Uint8Array, given: Partial<TorchReadLimits>, stats: TorchReadStats): PyValue {
+function readTorchFileUnguarded(
+  bytes: Uint8Array,
+  given: Partial<TorchReadLimits>,
+  stats: TorchReadStats,
+  checksummed: boolean,
+): PyValue {
   requireLittleEndian();
   if (!(bytes instanceof Uint8Array)) throw formatError('readTorchFile needs a Uint8Array');
   if (bytes.length >= 2 && bytes[0] === OP.PROTO && bytes[1] <= 5) {
     throw formatError('legacy (pre-1.6, non-zip) PyTorch files are not supported');
   }
   const limits = { ...defaultReadLimits(bytes.length), ...given };
-  const zip = readZip(bytes);
+  const zip = readZip(bytes, checksummed);
   try {
     return unpickleArchive(zip, limits, stats);
   } finally {

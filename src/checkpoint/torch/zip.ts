@@ -258,7 +258,8 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
  * A stored-only zip archive read from memory. Every offset and length is checked against the
  * archive's size before use; zip64, encryption, compression, duplicate or unsafe names, and
  * overlapping entries are refused with CheckpointFormatError. `read` verifies the CRC-32
- * (CheckpointCorruptError) and returns a zero-copy view.
+ * (CheckpointCorruptError) and returns a zero-copy view; `trustCrc`: the caller has verified these
+ * exact bytes against a checksum of the whole file (a store's read), so no entry's CRC is computed.
  */
 export class ZipArchive {
   readonly entries: ReadonlyMap<string, ZipEntryInfo>;
@@ -266,7 +267,10 @@ export class ZipArchive {
   private readonly verified = new Set<string>();
   private checked = 0;
 
-  constructor(bytes: Uint8Array) {
+  constructor(
+    bytes: Uint8Array,
+    private readonly trustCrc = false,
+  ) {
     this.bytes = bytes;
     this.entries = parseCentralDirectory(bytes);
   }
@@ -293,7 +297,7 @@ export class ZipArchive {
     const e = this.entries.get(name);
     if (!e) throw formatError(`zip has no entry ${name}`);
     const data = this.bytes.subarray(e.dataOffset, e.dataOffset + e.size);
-    if (!this.verified.has(name)) {
+    if (!this.trustCrc && !this.verified.has(name)) {
       const crc = crc32(data);
       this.checked += data.length;
       if (crc !== e.crc32) {
@@ -309,8 +313,8 @@ export class ZipArchive {
 }
 
 /** Parses a stored zip archive (see `ZipArchive`). */
-export function readZip(bytes: Uint8Array): ZipArchive {
-  return new ZipArchive(bytes);
+export function readZip(bytes: Uint8Array, trustCrc = false): ZipArchive {
+  return new ZipArchive(bytes, trustCrc);
 }
 
 function hex(n: number): string {
