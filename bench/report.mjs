@@ -135,6 +135,10 @@ export function table(results) {
             `${fmt(r.vsTfjs.ourResumeMs)} / ${fmt(r.vsTfjs.tfjsLoadMs + r.vsTfjs.tfjsFirstStepMs)} = ${fmt(r.vsTfjs.loadRatio, 2)}x`,
         ),
         line(
+          'vs tfjs load, no step ms (ours/theirs)',
+          (r) => `${fmt(r.vsTfjs.ourLoadMs)} / ${fmt(r.vsTfjs.tfjsLoadMs)} = ${fmt(r.vsTfjs.loadOnlyRatio, 2)}x`,
+        ),
+        line(
           'peak worker heap over state, save / resume',
           (r) => `${fmt(r.memory.save.heap?.copiesOfState, 2)}x / ${fmt(r.memory.resume.heap?.copiesOfState, 2)}x`,
         ),
