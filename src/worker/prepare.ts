@@ -6,7 +6,7 @@ import { DEFAULT_OUTPUT_DIR, formatTag, type CheckpointId } from '../checkpoint/
 import { emaInfo } from './checkpointer';
 import type { DualCheckpointStore } from '../checkpoint/store/dual-store';
 import { stage } from '../checkpoint/store/common';
-import { PYTORCH_BACKEND, type JsonValue, type TrainerPart } from '../checkpoint/contents';
+import { PYTORCH_BACKEND, type JsonValue, type TrainerPart, type Weights } from '../checkpoint/contents';
 import { DEFAULT_CONFIG, checkRunConfig, type RunConfig } from '../shared/config';
 import { TrainerError, isNamed } from '../shared/errors';
 import type { RepairedEvent, RunEvent } from '../shared/progress';
@@ -25,8 +25,11 @@ export interface PreparedRun {
    * Applied once a backend is chosen and the session exists. `validateFirst`: the weights came from
    * another engine (PyTorch), so the app's own validation of them comes before the first update.
    */
-  /** True when restore() replaces every weight (a resume), so the session need not draw initial values. */
-  restoresWeights: boolean;
+  /**
+   * A resume's saved weights: the session is built from them (new TrainingSession(…, startedFrom))
+   * rather than drawing initial values that restore() would replace.
+   */
+  initialWeights?: Weights;
   restore(session: TrainingSession): Promise<{
     position: LoopPosition;
     callbacks?: { [key: string]: JsonValue };
@@ -66,7 +69,6 @@ export async function prepareRun(
       task,
       names,
       event: { ...names, config: run },
-      restoresWeights: false,
       restore: async () => ({ position: startPosition(run) }),
     };
   }
@@ -86,7 +88,6 @@ export async function prepareRun(
     task,
     names,
     event,
-    restoresWeights: false, // a warm start may leave unmatched parameters at their initial values
     restore: async (session) => {
       const shapes = Object.fromEntries(Object.entries(session.params).map(([n, v]) => [n, v.shape]));
       const { matched, report } = matchWeights(loaded.model.stateDict, shapes, {
@@ -136,6 +137,8 @@ async function prepareResume(
   const task = await (building?.run === JSON.stringify(run)
     ? building.task
     : stage('resume:dataset', () => createTask(run, userData)));
+  // Before any session is built from the weights: a changed model is named as such, not as a shape.
+  checkTopology(loaded.model.meta?.modelConfig ?? {}, { ...task.modelConfig(run), vocabulary: task.vocabulary });
   const names = namesFor(run, task);
   const event: Omit<RunEvent, 'type'> = {
     ...names,
@@ -152,12 +155,11 @@ async function prepareResume(
     task,
     names,
     event,
-    restoresWeights: true,
+    initialWeights: loaded.model.stateDict,
     restore: async (session) => {
-      const saved = loaded.model.meta?.modelConfig ?? {};
-      checkTopology(saved, { ...session.modelConfig, vocabulary: task.vocabulary });
       await stage('resume:upload', async () => {
-        assignWeights(session.params, loaded.model.stateDict);
+        // A session built from the weights (initialWeights) holds them already.
+        if (session.startedFrom !== loaded.model.stateDict) assignWeights(session.params, loaded.model.stateDict);
         await restoreEma(session, store, loaded.meta.id, run.ema);
         await restoreOptimizer(session, optim, run.reset_optim);
       });

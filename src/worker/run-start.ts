@@ -163,7 +163,7 @@ export class RunStart {
           });
         }
         onEvent({ type: 'backend', report });
-        const session = new TrainingSession(run, task, '', prepared.restoresWeights ? 'zeros' : 'init');
+        const session = new TrainingSession(run, task, '', prepared.initialWeights);
         this.session = session;
         const { position, callbacks, validateFirst, repair } = await prepared.restore(session);
         // The last moment a cancel ends the start: from the `run` event on, Stop means save and end.

@@ -11,7 +11,9 @@ import type { RunConfig } from '../shared/config';
 import type { Task, TaskModel } from '../tasks/types';
 import { formatExample } from '../tasks/examples';
 import type { ShownExample } from '../shared/progress';
+import type { Weights } from '../checkpoint/contents';
 import { createOptimizer, type Optimizer } from './optim';
+import { checkWeights } from './snapshot';
 
 export class TrainingSession {
   readonly def: ModelDefinition;
@@ -29,17 +31,21 @@ export class TrainingSession {
     readonly task: Task,
     /** Prefix for tfjs variable names, which must be unique while they live (trial runs use one). */
     readonly variablePrefix = '',
-    /** 'zeros' when a checkpoint's weights replace them at once (a resume): skips drawing millions of random values. */
-    weights: 'init' | 'zeros' = 'init',
+    /**
+     * A checkpoint's weights (a resume): every parameter starts from them, by name, its shape
+     * checked (ShapeMismatchError), and no random values are drawn nor a second copy made.
+     */
+    readonly startedFrom: Weights | null = null,
   ) {
     this.modelConfig = task.modelConfig(run);
     this.def = modelDefinition(this.modelConfig.kind);
     this.specs = this.def.paramSpecs(this.modelConfig);
+    if (startedFrom) checkWeights(this.specs, startedFrom);
     const rng = Rng.fromSeed(run.seed, 0x1417);
     this.params = {};
     for (const spec of this.specs) {
-      const values =
-        weights === 'zeros' ? tf.zeros(spec.shape) : tf.tensor(initialValues(spec, rng), spec.shape, 'float32');
+      const saved = startedFrom?.get(spec.name);
+      const values = tf.tensor(saved ? saved.data : initialValues(spec, rng), spec.shape, 'float32');
       this.params[spec.name] = tf.variable(values, true, variablePrefix + spec.name);
       values.dispose();
     }

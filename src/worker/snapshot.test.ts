@@ -126,3 +126,32 @@ it('refuses non-finite or missing state by name, and keeps the state it had', as
   b.dispose();
   c.dispose();
 });
+
+it('a session built from saved weights holds exactly them; a missing or misshapen one is refused by name', async () => {
+  const run: RunConfig = { ...DEFAULT_CONFIG, hidden: 8, embed: 4 };
+  const source = await trained(run);
+  const weights = new Map(
+    await Promise.all(
+      Object.entries(source.params).map(
+        async ([n, v]) => [n, { shape: v.shape, data: (await v.data()) as Float32Array }] as const,
+      ),
+    ),
+  );
+  const task = new CharWindowTask(words, run);
+  const built = new TrainingSession(run, task, `s${sessions++}/`, weights);
+  for (const [n, v] of Object.entries(built.params)) expect(await v.data(), n).toEqual(weights.get(n)!.data);
+  expect(built.startedFrom).toBe(weights);
+
+  const [first, w] = [...weights][0];
+  const misshapen = new Map(weights).set(first, { shape: [...w.shape, 1], data: w.data });
+  expect(() => new TrainingSession(run, task, `s${sessions++}/`, misshapen)).toThrow(
+    expect.objectContaining({ name: 'ShapeMismatchError', message: expect.stringContaining(first) as string }),
+  );
+  const missing = new Map(weights);
+  missing.delete(first);
+  expect(() => new TrainingSession(run, task, `s${sessions++}/`, missing)).toThrow(
+    expect.objectContaining({ name: 'ShapeMismatchError', message: expect.stringContaining(first) as string }),
+  );
+  source.dispose();
+  built.dispose();
+});

@@ -58,18 +58,26 @@ function allFinite(data: Float32Array): boolean {
   return acc === 0;
 }
 
-/** Assigns saved weights to the session's parameters; every name and shape must match. */
-export function assignWeights(params: Record<string, tf.Variable>, weights: Weights): void {
-  for (const [name, variable] of Object.entries(params)) {
+/** Every parameter of the model is in `weights` with its shape, or ShapeMismatchError names the first that is not. */
+export function checkWeights(params: readonly { name: string; shape: readonly number[] }[], weights: Weights): void {
+  for (const { name, shape } of params) {
     const w = weights.get(name);
     if (!w) throw new TrainerError('ShapeMismatchError', `the checkpoint has no parameter "${name}"`);
-    if (w.shape.join('x') !== variable.shape.join('x')) {
+    if (w.shape.join('x') !== shape.join('x')) {
       throw new TrainerError(
         'ShapeMismatchError',
-        `"${name}" is [${w.shape}] in the checkpoint but [${variable.shape}] in the model`,
+        `"${name}" is [${w.shape}] in the checkpoint but [${shape}] in the model`,
       );
     }
   }
+}
+
+/** Assigns saved weights to the session's parameters; every name and shape must match. */
+export function assignWeights(params: Record<string, tf.Variable>, weights: Weights): void {
+  checkWeights(
+    Object.entries(params).map(([name, v]) => ({ name, shape: v.shape })),
+    weights,
+  );
   tf.tidy(() => {
     for (const [name, variable] of Object.entries(params)) {
       const w = weights.get(name)!;
