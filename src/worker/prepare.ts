@@ -27,7 +27,7 @@ export interface PreparedRun {
    */
   /**
    * A resume's saved weights: the session is built from them (new TrainingSession(…, startedFrom))
-   * rather than drawing initial values that restore() would replace.
+   * rather than drawing initial values; restore() assigns them to a session built without them.
    */
   initialWeights?: Weights;
   restore(session: TrainingSession): Promise<{
@@ -158,8 +158,8 @@ async function prepareResume(
     initialWeights: loaded.model.stateDict,
     restore: async (session) => {
       await stage('resume:upload', async () => {
-        // A session built from the weights (initialWeights) holds them already.
-        if (session.startedFrom !== loaded.model.stateDict) assignWeights(session.params, loaded.model.stateDict);
+        // A session built from initialWeights holds them already.
+        if (!session.fromCheckpoint) assignWeights(session.params, loaded.model.stateDict);
         await restoreEma(session, store, loaded.meta.id, run.ema);
         await restoreOptimizer(session, optim, run.reset_optim);
       });

@@ -25,6 +25,8 @@ export class TrainingSession {
   /** An exponential moving average of the weights (when `ema` > 0), by PyTorch name. */
   readonly ema: Params | null;
   private readonly varList: tf.Variable[];
+  /** Built from a checkpoint's weights (the constructor's `startedFrom`). */
+  readonly fromCheckpoint: boolean;
 
   constructor(
     readonly run: RunConfig,
@@ -33,10 +35,12 @@ export class TrainingSession {
     readonly variablePrefix = '',
     /**
      * A checkpoint's weights (a resume): every parameter starts from them, by name, its shape
-     * checked (ShapeMismatchError), and no random values are drawn nor a second copy made.
+     * checked (ShapeMismatchError), and no random values are drawn nor a second copy made. Not
+     * kept: the session does not hold the checkpoint's bytes alive.
      */
-    readonly startedFrom: Weights | null = null,
+    startedFrom: Weights | null = null,
   ) {
+    this.fromCheckpoint = startedFrom !== null;
     this.modelConfig = task.modelConfig(run);
     this.def = modelDefinition(this.modelConfig.kind);
     this.specs = this.def.paramSpecs(this.modelConfig);

@@ -140,7 +140,7 @@ it('a session built from saved weights holds exactly them; a missing or misshape
   const task = new CharWindowTask(words, run);
   const built = new TrainingSession(run, task, `s${sessions++}/`, weights);
   for (const [n, v] of Object.entries(built.params)) expect(await v.data(), n).toEqual(weights.get(n)!.data);
-  expect(built.startedFrom).toBe(weights);
+  expect(built.fromCheckpoint).toBe(true);
 
   const [first, w] = [...weights][0];
   const misshapen = new Map(weights).set(first, { shape: [...w.shape, 1], data: w.data });
