@@ -40,7 +40,9 @@ test('export a whole run: every checkpoint in one zip that PyTorch loads; folder
     await page.getByRole('button', { name: 'Stop training' }).click();
     await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
     const rows = page.locator(`tr[data-run="${RUN}"]`);
-    await expect(rows).not.toHaveCount(0);
+    // The panel lists again after the final save, a moment after Start comes back: wait for its `latest`.
+    const savedAt = (await page.locator('#checkpoint-line').getAttribute('data-update')) ?? '';
+    await expect(rows.and(page.locator('[data-key$="_cp=latest"]'))).toHaveAttribute('data-update', savedAt);
     const listed = await rows.evaluateAll((trs) =>
       trs.map((tr) => ({ key: tr.getAttribute('data-key')!, update: Number(tr.getAttribute('data-update')) })),
     );

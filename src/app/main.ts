@@ -26,7 +26,7 @@ import {
   type ActiveRun,
 } from './run-registry';
 import { initialState, isBusy, mayRestart, type PageState } from './state/page-state';
-import { formConfig, startBlocked } from './state/selectors';
+import { canStop, formConfig, startBlocked } from './state/selectors';
 import { createStore } from './state/store';
 import { installTestHooks } from './test-hooks';
 import { TrainerClient } from './trainer-client';
@@ -143,6 +143,7 @@ function renderAll(s: PageState): void {
   banner.dataset.kind = b?.kind ?? '';
   render(runBanner(s, bannerHandlers), banner);
   setDynamicData(s);
+  moveFocusToStop(s);
 }
 
 /** Data attributes whose names follow the metrics (what the specs and tools read). */
@@ -263,10 +264,21 @@ function startFromForm(): void {
   const s = store.getState();
   const { config } = formConfig(s);
   if (!config || startBlocked(s) !== null) return;
-  const hadFocus = document.activeElement?.id === 'start';
+  // Start turns off once pressed: the keyboard moves on to Stop instead of dropping to the page's
+  // top, in the render that turns Stop on (renders are spaced, so a timer may come before it).
+  focusStopOnRender = document.activeElement?.id === 'start';
   startRun(config);
-  // Start turns off once pressed: the keyboard moves on to Stop instead of dropping to the page's top.
-  if (hadFocus) setTimeout(() => $('stop').focus(), 0);
+}
+
+/** Set by a start from the keyboard; the next render moves the focus from Start to Stop. */
+let focusStopOnRender = false;
+
+function moveFocusToStop(s: PageState): void {
+  if (!focusStopOnRender) return;
+  focusStopOnRender = false;
+  const at = document.activeElement;
+  // Not if the start already ended, nor if the user has moved the focus on meanwhile.
+  if (canStop(s) && (at === null || at === document.body || at.id === 'start')) $('stop').focus();
 }
 
 /** How long a start still preparing may take to honour Stop before its worker is dropped. */
