@@ -301,8 +301,15 @@ async function locateParts(
   const located = await Promise.all(
     m.parts.map(async (p) => {
       const final = p.path.slice(p.path.lastIndexOf('/') + 1);
-      const files = await Promise.all([final, stagedFileName(final, m.generation)].map((n) => fileOf(dir, n, known)));
-      return [p.part, files.filter((f): f is File => !!f)] as const;
+      const staged = stagedFileName(final, m.generation);
+      let files = (await Promise.all([final, staged].map((n) => fileOf(dir, n, known)))).filter((f): f is File => !!f);
+      // Moved from its staged name since the folder was listed: looked up again, staged name
+      // first, so that a move between the two lookups still finds it under the final one.
+      if (files.length === 0 && known) {
+        const now = await fileIn(dir, staged);
+        files = [now ?? (await fileIn(dir, final))].filter((f): f is File => !!f);
+      }
+      return [p.part, files] as const;
     }),
   );
   if (located.some(([, files]) => files.length === 0)) return undefined;
