@@ -115,35 +115,42 @@ it('changes the learning rate on every optimizer as the schedule moves', async (
   }
 });
 
-it('a checkpoint write that failed for a full disk is retried after Resume, not failed again for good', async () => {
+/**
+ * A Checkpointer over a fake of the few store methods it calls (the full interface is not needed
+ * here); `save` stands in for the store's, given each save's counters.
+ */
+async function fakeCheckpointer(
+  r: RunConfig,
+  session: TrainingSession,
+  runId: string,
+  save: (update: number) => Promise<void> | void,
+) {
   const { Checkpointer } = await import('./checkpointer');
-  const session = new TrainingSession({ ...run, save_every: 2 }, new CharWindowTask(words, run));
-  let failNext = 1;
-  const saved: number[] = [];
   const store = {
     kind: 'both',
     stores: [],
     save: async (_id: unknown, _parts: unknown, info: { counters: { update: number } }) => {
-      if (failNext > 0) {
-        failNext--;
-        throw new TrainerError('QuotaExceededError', 'disk full');
-      }
-      saved.push(info.counters.update);
+      await save(info.counters.update);
       return { stores: ['opfs', 'idb'], failures: [] };
     },
     list: async () => [],
     delete: async () => {},
-    // A fake of the few store methods the checkpointer calls; the full interface is not needed here.
   } as unknown as ConstructorParameters<typeof Checkpointer>[5];
+  return new Checkpointer(r, { outputDir: 'runs', runId, modelName: 'char-mlp' }, session, () => {}, undefined, store);
+}
+
+it('a checkpoint write that failed for a full disk is retried after Resume, not failed again for good', async () => {
+  const session = new TrainingSession({ ...run, save_every: 2 }, new CharWindowTask(words, run));
+  let failNext = 1;
+  const saved: number[] = [];
   const r = { ...run, save_every: 2, keep_checkpoint: -1, best_metrics: '' };
-  const cp = new Checkpointer(
-    r,
-    { outputDir: 'runs', runId: 'x', modelName: 'char-mlp' },
-    session,
-    () => {},
-    undefined,
-    store,
-  );
+  const cp = await fakeCheckpointer(r, session, 'x', (update) => {
+    if (failNext > 0) {
+      failNext--;
+      throw new TrainerError('QuotaExceededError', 'disk full');
+    }
+    saved.push(update);
+  });
   const events: TrainerEvent[] = [];
   const loop = new TrainingLoop(session, r, startPosition(r), (e) => events.push(e), cp);
   const done = loop.runToEnd(8);
@@ -236,29 +243,12 @@ it('a pause announces the held counters before it says paused, and Stop ends on 
 });
 
 it('holdAfterFirstStep: the held work starts after the first step, and the run saves only once it ends', async () => {
-  const { Checkpointer } = await import('./checkpointer');
   const r = { ...run, save_every: 1, keep_checkpoint: -1, best_metrics: '' };
   const session = new TrainingSession(r, new CharWindowTask(words, r), 'held/');
   const log: string[] = [];
-  const store = {
-    kind: 'both',
-    stores: [],
-    save: async (_id: unknown, _parts: unknown, info: { counters: { update: number } }) => {
-      log.push(`save@${info.counters.update}`);
-      return { stores: ['opfs', 'idb'], failures: [] };
-    },
-    list: async () => [],
-    delete: async () => {},
-    // A fake of the few store methods the checkpointer calls; the full interface is not needed here.
-  } as unknown as ConstructorParameters<typeof Checkpointer>[5];
-  const cp = new Checkpointer(
-    r,
-    { outputDir: 'runs', runId: 'held', modelName: 'char-mlp' },
-    session,
-    () => {},
-    undefined,
-    store,
-  );
+  const cp = await fakeCheckpointer(r, session, 'held', (update) => {
+    log.push(`save@${update}`);
+  });
   let finish!: () => void;
   cp.holdAfterFirstStep(async () => {
     log.push(`held started@${loop.position().counters.update}`);
@@ -277,14 +267,7 @@ it('holdAfterFirstStep: the held work starts after the first step, and the run s
   expect([...new Set(log.filter((l) => l.startsWith('save')))]).toEqual(['save@1', 'save@2', 'save@3']);
 
   // A run that ends before its first step never starts the held work.
-  const idle = new Checkpointer(
-    r,
-    { outputDir: 'runs', runId: 'held2', modelName: 'char-mlp' },
-    session,
-    () => {},
-    undefined,
-    store,
-  );
+  const idle = await fakeCheckpointer(r, session, 'held2', () => {});
   let started = false;
   idle.holdAfterFirstStep(async () => {
     started = true;

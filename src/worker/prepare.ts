@@ -125,10 +125,11 @@ async function prepareResume(
       } catch {
         return; // refused below, in its own words, if this checkpoint is the one chosen
       }
-      if (building?.run === JSON.stringify(early)) return;
+      const key = JSON.stringify(early);
+      if (building?.run === key) return;
       const task = stage('resume:dataset', () => createTask(early, userData));
       task.catch(() => {}); // unused when another checkpoint is chosen; else awaited below
-      building = { run: JSON.stringify(early), task };
+      building = { run: key, task };
     },
   );
   const trainer = loaded.trainer!;
