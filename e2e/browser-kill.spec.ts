@@ -100,7 +100,7 @@ test(`the whole browser SIGKILLed ${KILLS} times on a persistent profile with a 
   const figures = {
     kills: 0,
     killsDuringWrite: 0,
-    killsLeavingStagedFiles: 0,
+    killsLeavingUncommittedFiles: 0,
     recoveries: 0,
     tornLoads: 0,
     damagedCopiesFound: 0,
@@ -132,8 +132,8 @@ test(`the whole browser SIGKILLed ${KILLS} times on a persistent profile with a 
       await expect(banner).toContainText(`Run ${RUN} was cut off at update`, { timeout: 60_000 });
       const left = await readStores(l.page, /\.manifest\.json$/);
       const copies = checkCopies(left, RUN);
-      const staged = leftovers(left, RUN);
-      if (staged.length > 0) figures.killsLeavingStagedFiles++;
+      const uncommitted = leftovers(left, RUN);
+      if (uncommitted.length > 0) figures.killsLeavingUncommittedFiles++;
       const damaged = copies.filter((c) => c.complete && !c.intact);
       figures.damagedCopiesFound += damaged.length;
       const usable = copies.filter((c) => c.intact && c.parts === 3);
@@ -157,7 +157,7 @@ test(`the whole browser SIGKILLed ${KILLS} times on a persistent profile with a 
       figures.recoveries++;
       figures.updatesLost.push(lost);
       console.log(
-        `kill ${i + 1}${aimed ? ' (aimed)' : ''}: ${writing ? 'during a write' : 'between writes'}, ${staged.length} staged files left, ` +
+        `kill ${i + 1}${aimed ? ' (aimed)' : ''}: ${writing ? 'during a write' : 'between writes'}, ${uncommitted.length} uncommitted files left, ` +
           `${damaged.length} damaged copies; resumed from ${from} at update ${resumedAt}; ${lost} updates lost`,
       );
     }
@@ -167,7 +167,7 @@ test(`the whole browser SIGKILLed ${KILLS} times on a persistent profile with a 
   }
   const lost = figures.updatesLost;
   console.log(
-    `browser kills (hidden ${HIDDEN}): ${figures.kills} kills (${figures.killsDuringWrite} during a write, ${figures.killsLeavingStagedFiles} left staged files), ` +
+    `browser kills (hidden ${HIDDEN}): ${figures.kills} kills (${figures.killsDuringWrite} during a write, ${figures.killsLeavingUncommittedFiles} left uncommitted files), ` +
       `${figures.recoveries} recoveries, ${figures.tornLoads} torn loads, ${figures.damagedCopiesFound} damaged copies found, ` +
       `updates lost: max ${Math.max(...lost)}, mean ${(lost.reduce((a, b) => a + b, 0) / lost.length).toFixed(1)}`,
   );

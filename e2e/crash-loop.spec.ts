@@ -46,7 +46,7 @@ test(`the renderer killed ${KILLS} times, half of them during a save: every reop
   const figures = {
     kills: 0,
     killsDuringWrite: 0,
-    killsLeavingStagedFiles: 0,
+    killsLeavingUncommittedFiles: 0,
     recoveries: 0,
     tornLoads: 0,
     damagedCopiesFound: 0,
@@ -89,8 +89,8 @@ test(`the renderer killed ${KILLS} times, half of them during a save: every reop
     // The stores as the kill left them (the app has not touched them yet: it asks first).
     const left = await readStores(page, PARTS);
     const before = checkCopies(left, RUN);
-    const staged = leftovers(left, RUN);
-    if (staged.length > 0) figures.killsLeavingStagedFiles++;
+    const uncommitted = leftovers(left, RUN);
+    if (uncommitted.length > 0) figures.killsLeavingUncommittedFiles++;
     const damaged = before.filter((c) => c.complete && !c.intact);
     figures.damagedCopiesFound += damaged.length;
     const candidates = usable(before);
@@ -122,7 +122,7 @@ test(`the renderer killed ${KILLS} times, half of them during a save: every reop
     figures.recoveries++;
     figures.updatesLost.push(lost);
     console.log(
-      `kill ${i + 1}${aimed ? ' (aimed)' : ''}: ${writing ? 'during a write' : 'between writes'}, ${staged.length} staged files left; ` +
+      `kill ${i + 1}${aimed ? ' (aimed)' : ''}: ${writing ? 'during a write' : 'between writes'}, ${uncommitted.length} uncommitted files left; ` +
         `resumed from ${from} at update ${resumedAt}, lost ${lost}${damaged.length ? `, ${damaged.length} damaged copies` : ''}`,
     );
 
@@ -145,7 +145,7 @@ test(`the renderer killed ${KILLS} times, half of them during a save: every reop
   }
   const lostList = figures.updatesLost;
   console.log(
-    `crash loop: ${figures.kills} kills (${figures.killsDuringWrite} during a write, ${figures.killsLeavingStagedFiles} left staged files), ` +
+    `crash loop: ${figures.kills} kills (${figures.killsDuringWrite} during a write, ${figures.killsLeavingUncommittedFiles} left uncommitted files), ` +
       `${figures.recoveries} recoveries, ${figures.tornLoads} torn loads, ${figures.damagedCopiesFound} damaged copies found, ` +
       `updates lost per kill: max ${Math.max(...lostList)}, mean ${(lostList.reduce((a, b) => a + b, 0) / lostList.length).toFixed(1)}`,
   );

@@ -312,11 +312,15 @@ export async function checkStores(page: Page, opts: { runId?: string; decode?: b
   );
 }
 
-/** Files an interrupted OPFS save leaves: staged parts and Chromium's swap files. */
+/**
+ * Files an interrupted OPFS save leaves: staged parts, the parts of a new checkpoint whose
+ * manifest never came (those are written under their own names), and Chromium's swap files.
+ */
 export function leftovers(s: RawStores, runId?: string): string[] {
-  return s.opfs
-    .map((f) => f.path)
-    .filter((p) => (runId === undefined || p.split('/')[1] === runId) && /\.tmp$|\.crswap$/.test(p));
+  const paths = s.opfs.map((f) => f.path).filter((p) => runId === undefined || p.split('/')[1] === runId);
+  const partOf = /_(model|optim|trainer)\.th$/;
+  const committed = new Set(paths.filter((p) => p.endsWith('.manifest.json')).map((p) => p.slice(0, -14)));
+  return paths.filter((p) => /\.tmp$|\.crswap$/.test(p) || (partOf.test(p) && !committed.has(p.replace(partOf, ''))));
 }
 
 /**

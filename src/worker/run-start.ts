@@ -50,7 +50,7 @@ function explainFailure(e: unknown): Error {
 
 /**
  * Removes leftovers of interrupted saves, but only while no tab is training: another tab's save in
- * flight has staged files too. Best effort: a failed sweep never stops a run.
+ * flight has uncommitted files too. Best effort: a failed sweep never stops a run.
  */
 async function sweepIfIdle(s: DualCheckpointStore): Promise<void> {
   const locks = (navigator as Navigator & { locks?: LockManager }).locks;

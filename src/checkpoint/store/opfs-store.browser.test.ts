@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkpointFileName, tags } from '../naming';
+import { CHECKPOINT_PARTS, checkpointFileName, checkpointKey, tags } from '../naming';
 import type { CrashAt } from './common';
 import { manifestFileName, stagedFileName } from './opfs-store';
 import { storeContract } from './store-contract';
@@ -116,6 +116,69 @@ describe('OPFS store', () => {
         `${stem}_trainer.th`,
       ]);
       expect(await store.sweep()).toBe(0);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  // A checkpoint with no manifest yet (a new periodic tag) is written under its final names, with
+  // nothing to move after the commit; a crash before the commit leaves nothing that lists or loads.
+  it.each([0, 2])('a crash after new checkpoint part %i leaves none listed, and sweep() removes it', async (at) => {
+    let armed = true;
+    const { store, root, cleanup } = await scratchOpfs((s, i) => armed && s === 'part-written' && i === at);
+    try {
+      const fresh = id(tags.periodic(1, 10, 40));
+      await expect(store.save(fresh, neu, { counters: counters(10) })).rejects.toThrow(/simulated crash/);
+      armed = false;
+      const dir = await folder(root, CP);
+      const written = CHECKPOINT_PARTS.slice(0, at + 1).map((p) => checkpointFileName(fresh, p));
+      expect(await names(dir)).toEqual(written.sort());
+      expect(await store.list()).toEqual([]);
+      expect(await store.stat(checkpointKey(fresh))).toBeUndefined();
+      await expect(store.read(checkpointKey(fresh), 'model')).rejects.toMatchObject({
+        name: 'CheckpointNotFoundError',
+      });
+      expect(await store.sweep()).toBe(at + 1);
+      expect(await names(dir)).toEqual([]);
+      const meta = await store.save(fresh, neu, { counters: counters(10) });
+      expect(await store.read(meta.key, 'optim')).toEqual(neu.optim[0]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('a new checkpoint is complete the moment its manifest is written: no staged files, nothing to sweep', async () => {
+    let armed = true;
+    const { store, root, cleanup } = await scratchOpfs((s) => armed && s === 'manifest-written');
+    try {
+      const fresh = id(tags.periodic(1, 10, 40));
+      await expect(store.save(fresh, neu, { counters: counters(10) })).rejects.toThrow(/simulated crash/);
+      armed = false;
+      expect(await whichGeneration(store)).toBe('new');
+      expect(await names(await folder(root, CP))).toEqual(
+        [manifestFileName('net_cp=E1_U10_S40'), ...CHECKPOINT_PARTS.map((p) => checkpointFileName(fresh, p))].sort(),
+      );
+      expect(await store.sweep()).toBe(0);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('saves into a folder removed since its last save (the run deleted from another tab)', async () => {
+    const { store, root, cleanup } = await scratchOpfs();
+    try {
+      await store.save(id(), old, { counters: counters(1) });
+      await (await folder(root, 'runs')).removeEntry('run1', { recursive: true });
+      expect(await store.list()).toEqual([]);
+      const meta = await store.save(id(), neu, { counters: counters(2) });
+      expect(await whichGeneration(store)).toBe('new');
+      expect(meta.counters.update).toBe(2);
+      expect(await names(await folder(root, CP))).toEqual([
+        manifestFileName('net_cp=latest'),
+        'net_cp=latest_model.th',
+        'net_cp=latest_optim.th',
+        'net_cp=latest_trainer.th',
+      ]);
     } finally {
       await cleanup();
     }

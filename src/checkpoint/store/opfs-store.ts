@@ -166,13 +166,21 @@ export function* coalesced(chunks: readonly Uint8Array[], limit = COALESCE_BYTES
 }
 
 /**
- * Writes a staged (not yet committed) part. In a worker, through a sync access handle and one
+ * Writes a part not yet committed (under its staged name, or its final name when no checkpoint of
+ * that stem exists yet) and returns its handle. In a worker, through a sync access handle and one
  * flush: several times faster than createWritable, whose swap file and copy-on-close buy an
- * atomicity the staged name and the manifest commit already give. Elsewhere (the page), createWritable.
+ * atomicity the manifest commit already gives. Elsewhere (the page), createWritable.
  */
-async function writeStaged(dir: FileSystemDirectoryHandle, name: string, chunks: readonly Uint8Array[]): Promise<void> {
+async function writeUncommitted(
+  dir: FileSystemDirectoryHandle,
+  name: string,
+  chunks: readonly Uint8Array[],
+): Promise<FileSystemFileHandle> {
   const handle = (await dir.getFileHandle(name, { create: true })) as SyncCapable;
-  if (typeof handle.createSyncAccessHandle !== 'function') return writeFile(dir, name, chunks);
+  if (typeof handle.createSyncAccessHandle !== 'function') {
+    await writeFile(dir, name, chunks);
+    return handle;
+  }
   const h = await handle.createSyncAccessHandle();
   try {
     // Sized once up front: Chromium grants a sync handle's file its space in steps, one request to
@@ -190,6 +198,7 @@ async function writeStaged(dir: FileSystemDirectoryHandle, name: string, chunks:
   } finally {
     h.close();
   }
+  return handle;
 }
 
 /**
@@ -338,24 +347,47 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
   const crashAt = options.crashAt ?? (() => false);
   const rootDir = async () => options.root ?? navigator.storage.getDirectory();
 
+  // Folders by path, once found or made: a lookup walks four levels (milliseconds a save or a
+  // read). Chromium's handles name a path, so a folder removed and made again elsewhere is still
+  // reached through its old handle; one removed and not made again fails with NotFoundError,
+  // which save() answers by looking the folder up afresh. This store's own deletes forget them.
+  const folders = new Map<string, FileSystemDirectoryHandle>();
+
   async function folder(segments: string[], create: boolean): Promise<FileSystemDirectoryHandle | undefined> {
+    const path = segments.join('/');
+    const known = folders.get(path);
+    if (known) return known;
     let dir: FileSystemDirectoryHandle | undefined = await rootDir();
     for (const s of segments) {
       dir = await subdir(dir, s, create);
       if (!dir) return undefined;
     }
+    folders.set(path, dir);
     return dir;
+  }
+
+  /** The subfolders of `dir` named `name`, or all of them when no name is given (looked up, not listed, when named). */
+  async function subdirs(dir: FileSystemDirectoryHandle, name?: string): Promise<FileSystemDirectoryHandle[]> {
+    if (name !== undefined) {
+      try {
+        const d = await subdir(dir, name);
+        return d ? [d] : [];
+      } catch (e) {
+        if (e instanceof TypeError) return []; // not a name a folder can have: none matches
+        throw e;
+      }
+    }
+    return (await entries(dir))
+      .filter(([, h]) => h.kind === 'directory')
+      .map(([, h]) => h as FileSystemDirectoryHandle);
   }
 
   /** Every checkpoints folder the filter admits. */
   async function checkpointFolders(filter: ListFilter = {}): Promise<FileSystemDirectoryHandle[]> {
     const out: FileSystemDirectoryHandle[] = [];
-    const root = await rootDir();
-    for (const [outName, outDir] of await entries(root)) {
-      if (outDir.kind !== 'directory' || (filter.outputDir !== undefined && outName !== filter.outputDir)) continue;
-      for (const [runName, runDir] of await entries(outDir as FileSystemDirectoryHandle)) {
-        if (runDir.kind !== 'directory' || (filter.runId !== undefined && runName !== filter.runId)) continue;
-        for (const [name, h] of await entries(runDir as FileSystemDirectoryHandle)) {
+    for (const outDir of await subdirs(await rootDir(), filter.outputDir)) {
+      for (const runDir of await subdirs(outDir, filter.runId)) {
+        for (const [name, h] of await entries(runDir)) {
           if (h.kind !== 'directory') continue;
           if (name === CHECKPOINTS_DIR) {
             if (filter.stageName === undefined) out.push(h as FileSystemDirectoryHandle);
@@ -388,22 +420,28 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
     return removed;
   }
 
-  /** Moves committed staged parts to their final names; a crash mid-way leaves the staged copy to read. */
+  /**
+   * Moves committed staged parts to their final names; a crash mid-way leaves the staged copy to
+   * read. `written`: the staged files' handles as the save made them (else looked up by name).
+   */
   async function promote(
     dir: FileSystemDirectoryHandle,
     m: Manifest,
     onPromoted?: (i: number) => void,
+    written?: ReadonlyMap<CheckpointPart, FileSystemFileHandle>,
   ): Promise<number> {
     let done = 0;
     for (const [i, p] of m.parts.entries()) {
       const final = p.path.slice(p.path.lastIndexOf('/') + 1);
       const stagedName = stagedFileName(final, m.generation);
-      let staged: FileSystemFileHandle;
-      try {
-        staged = await dir.getFileHandle(stagedName);
-      } catch (e) {
-        if (isNotFound(e)) continue;
-        throw e;
+      let staged = written?.get(p.part);
+      if (!staged) {
+        try {
+          staged = await dir.getFileHandle(stagedName);
+        } catch (e) {
+          if (isNotFound(e)) continue;
+          throw e;
+        }
       }
       const movable = staged as Movable;
       if (typeof movable.move === 'function') {
@@ -419,23 +457,58 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
     return done;
   }
 
+  /**
+   * Writes a save's parts before its commit, and says whether they went under their final names.
+   * A checkpoint with no manifest yet (a periodic one, a first `latest`) has its parts written
+   * under their final names: without a manifest no reader takes them, and sweep() removes them
+   * after a crash, so nothing needs moving once committed. Replacing a committed checkpoint writes
+   * staged names, moved into place after the commit.
+   */
+  async function writeParts(
+    dir: FileSystemDirectoryHandle,
+    id: CheckpointId,
+    given: readonly [CheckpointPart, readonly Uint8Array[]][],
+    generation: string,
+    written: Map<CheckpointPart, FileSystemFileHandle>,
+    touched: string[],
+  ): Promise<{ fresh: boolean; names: string[] }> {
+    const names = (await entries(dir)).map(([n]) => n);
+    const fresh = !names.includes(manifestFileName(stemOf(checkpointKey(id))));
+    for (const [i, [part, chunks]] of given.entries()) {
+      const final = checkpointFileName(id, part);
+      const name = fresh ? final : stagedFileName(final, generation);
+      touched.push(name);
+      written.set(part, await stage('opfs-save:write', () => writeUncommitted(dir, name, chunks)));
+      if (crashAt('part-written', i)) throw new SimulatedCrash('part-written');
+    }
+    return { fresh, names };
+  }
+
   async function save(id: CheckpointId, parts: CheckpointParts, info: SaveInfo): Promise<CheckpointMeta> {
     const generation = info.generation ?? newGeneration();
     // Hashing (crypto.subtle works off the thread) goes on while the parts are written.
     const describing = describeSave(id, parts, { ...info, generation });
     describing.catch(() => undefined); // awaited below
     const given = givenParts(parts);
+    const segments = dirSegments(id);
     return queue.run(async () => {
       let dir: FileSystemDirectoryHandle | undefined;
       let committed = false;
       let meta: CheckpointMeta | undefined;
+      let before: { fresh: boolean; names: string[] } | undefined;
+      const written = new Map<CheckpointPart, FileSystemFileHandle>();
+      // The files this save wrote or began to write: an uncommitted save removes them.
+      const touched: string[] = [];
       try {
-        dir = (await stage('opfs-save:folder', () => folder(dirSegments(id), true)))!;
-        for (const [i, [part, chunks]] of given.entries()) {
-          await stage('opfs-save:write', () =>
-            writeStaged(dir!, stagedFileName(checkpointFileName(id, part), generation), chunks),
-          );
-          if (crashAt('part-written', i)) throw new SimulatedCrash('part-written');
+        dir = (await stage('opfs-save:folder', () => folder(segments, true)))!;
+        try {
+          before = await writeParts(dir, id, given, generation, written, touched);
+        } catch (e) {
+          // The folder was removed since this store last used it: found or made afresh, once.
+          if (!isNotFound(e) || touched.length > 0) throw e;
+          folders.delete(segments.join('/'));
+          dir = (await folder(segments, true))!;
+          before = await writeParts(dir, id, given, generation, written, touched);
         }
         const described = await stage('opfs-save:hash wait', () => describing);
         meta = described;
@@ -450,28 +523,28 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
       } catch (e) {
         if (e instanceof SimulatedCrash) throw e;
         if (!committed && dir) {
-          // Only this save's staged files go; the previous checkpoint was never touched.
-          for (const [part] of given) {
-            await remove(dir, stagedFileName(checkpointFileName(id, part), generation)).catch(() => false);
-          }
+          // Only this save's own files go; the previous checkpoint was never touched.
+          for (const name of touched) await remove(dir, name).catch(() => false);
         }
         throw await toStorageError(e, `save checkpoint ${checkpointKey(id)}`);
       }
       const manifest: Manifest = { format: MANIFEST_FORMAT, ...meta };
       try {
-        await stage('opfs-save:promote', () =>
-          promote(dir, manifest, (i) => {
-            if (crashAt('part-promoted', i)) throw new SimulatedCrash('part-promoted');
-          }),
-        );
-        await stage('opfs-save:tidy', async () =>
-          tidyStem(
-            dir,
-            stemOf(meta.key),
-            manifest,
-            (await entries(dir)).map(([n]) => n),
-          ),
-        );
+        if (!before.fresh) {
+          await stage('opfs-save:promote', () =>
+            promote(
+              dir,
+              manifest,
+              (i) => {
+                if (crashAt('part-promoted', i)) throw new SimulatedCrash('part-promoted');
+              },
+              written,
+            ),
+          );
+        }
+        // What the folder held before this save is what may be left over: earlier staged files,
+        // parts the new checkpoint does not have.
+        await stage('opfs-save:tidy', () => tidyStem(dir, stemOf(meta.key), manifest, before.names));
       } catch (e) {
         // The checkpoint is committed and readable from its staged files; sweep() finishes the move.
         if (e instanceof SimulatedCrash) throw e;
@@ -480,25 +553,35 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
     });
   }
 
+  /** How many manifests a listing reads at once: side by side, yet not thousands together. */
+  const LIST_WINDOW = 32;
+
   async function list(filter: ListFilter = {}): Promise<CheckpointMeta[]> {
-    // Every manifest of every folder is read side by side, each checked against the folder's
-    // listing: a listing's cost is a few round trips, not a few per checkpoint.
-    const perFolder = await Promise.all(
-      (await checkpointFolders(filter)).map(async (dir) => {
-        const files = new Map<string, FileSystemFileHandle>();
-        for (const [name, h] of await entries(dir)) if (h.kind === 'file') files.set(name, h as FileSystemFileHandle);
-        return Promise.all(
-          [...files.keys()].map(async (name) => {
+    // Manifests are read side by side, each checked against its folder's listing: a listing's
+    // cost is a few round trips per window of manifests, not a few per checkpoint.
+    const manifests = (
+      await Promise.all(
+        (await checkpointFolders(filter)).map(async (dir) => {
+          const files = new Map<string, FileSystemFileHandle>();
+          for (const [name, h] of await entries(dir)) if (h.kind === 'file') files.set(name, h as FileSystemFileHandle);
+          return [...files.keys()].flatMap((name) => {
             const r = roleOf(name);
-            if (r.role !== 'manifest') return undefined;
-            const f = await fileOf(dir, name, files);
-            const m = f && parseManifest(await f.text(), r.stem);
-            return m && (await isComplete(dir, m, files)) ? toMeta(m) : undefined;
-          }),
-        );
-      }),
-    );
-    const out = perFolder.flat().filter((m): m is CheckpointMeta => !!m);
+            return r.role === 'manifest' ? [{ dir, files, name, stem: r.stem }] : [];
+          });
+        }),
+      )
+    ).flat();
+    const out: CheckpointMeta[] = [];
+    for (let i = 0; i < manifests.length; i += LIST_WINDOW) {
+      const window = await Promise.all(
+        manifests.slice(i, i + LIST_WINDOW).map(async ({ dir, files, name, stem }) => {
+          const f = await fileOf(dir, name, files);
+          const m = f && parseManifest(await f.text(), stem);
+          return m && (await isComplete(dir, m, files)) ? toMeta(m) : undefined;
+        }),
+      );
+      for (const m of window) if (m) out.push(m);
+    }
     return out.sort((a, b) => a.createdAt - b.createdAt || (a.key < b.key ? -1 : 1));
   }
 
@@ -589,6 +672,7 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
     validateRunId(runId);
     if (stageName !== undefined) validateStageName(stageName);
     await queue.run(async () => {
+      folders.clear();
       for (const out of await outputDirs(outputDir)) {
         const run = await subdir(out, runId);
         if (!run) continue;
@@ -607,6 +691,7 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
   async function deleteRun(runId: string, outputDir?: string): Promise<void> {
     validateRunId(runId);
     await queue.run(async () => {
+      folders.clear();
       for (const out of await outputDirs(outputDir)) {
         const run = await subdir(out, runId);
         if (!run) continue;

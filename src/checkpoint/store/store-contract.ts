@@ -62,6 +62,9 @@ export function storeContract(make: () => Promise<{ store: CheckpointStore; clea
       expect(await keysOf()).toEqual(Object.values(keys).sort());
       expect(await keysOf({ runId: 'run1', outputDir: 'runs' })).toEqual([keys.a, keys.b, keys.c].sort());
       expect(await keysOf({ runId: 'run1', stageName: 'finetune' })).toEqual([keys.b]);
+      expect(await keysOf({ outputDir: 'other', runId: 'run1' })).toEqual([keys.e]);
+      expect(await keysOf({ runId: 'run3' })).toEqual([]);
+      expect(await keysOf({ runId: 'a/b' })).toEqual([]); // no run can have that name: none listed
       await s.deleteStage('run1', 'finetune', 'runs');
       expect(await keysOf({ runId: 'run1' })).toEqual([keys.a, keys.c, keys.e].sort());
       await s.deleteStage('run1', undefined, 'runs'); // the stage-less checkpoints
