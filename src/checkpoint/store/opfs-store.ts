@@ -140,7 +140,9 @@ const COALESCE_BYTES = 1 << 20;
  * The chunks with runs of small ones joined, in order: a sync handle's write() costs milliseconds
  * a call in Chromium whatever its size (measured: about 3 ms each, 52 calls for a small optimizer
  * part), so a zip's many small headers and tensors go in few calls. Chunks of COALESCE_BYTES or
- * more pass through uncopied; the extra memory is one buffer of that size.
+ * more pass through uncopied. Every joined run is a view of one buffer of that size, reused: a
+ * joined view holds its bytes only until the next chunk is asked for (a sync write copies them at
+ * once), so a part of many small tensors leaves no trail of buffers for the collector.
  */
 export function* coalesced(chunks: readonly Uint8Array[], limit = COALESCE_BYTES): Generator<Uint8Array> {
   let buf: Uint8Array | undefined;
@@ -149,14 +151,12 @@ export function* coalesced(chunks: readonly Uint8Array[], limit = COALESCE_BYTES
     if (c.byteLength >= limit) {
       if (used > 0) yield buf!.subarray(0, used);
       used = 0;
-      buf = undefined;
       yield c;
       continue;
     }
     if (used + c.byteLength > limit) {
       yield buf!.subarray(0, used);
       used = 0;
-      buf = undefined;
     }
     buf ??= new Uint8Array(limit);
     buf.set(c, used);
@@ -367,33 +367,40 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
   }
 
   /** The subfolders of `dir` named `name`, or all of them when no name is given (looked up, not listed, when named). */
-  async function subdirs(dir: FileSystemDirectoryHandle, name?: string): Promise<FileSystemDirectoryHandle[]> {
+  async function subdirs(
+    dir: FileSystemDirectoryHandle,
+    name?: string,
+  ): Promise<[string, FileSystemDirectoryHandle][]> {
     if (name !== undefined) {
       try {
         const d = await subdir(dir, name);
-        return d ? [d] : [];
+        return d ? [[name, d]] : [];
       } catch (e) {
         if (e instanceof TypeError) return []; // not a name a folder can have: none matches
         throw e;
       }
     }
-    return (await entries(dir))
-      .filter(([, h]) => h.kind === 'directory')
-      .map(([, h]) => h as FileSystemDirectoryHandle);
+    return (await entries(dir)).flatMap(([n, h]) =>
+      h.kind === 'directory' ? [[n, h as FileSystemDirectoryHandle] as [string, FileSystemDirectoryHandle]] : [],
+    );
   }
 
-  /** Every checkpoints folder the filter admits. */
+  /** Every checkpoints folder the filter admits (and remembered, for the reads that follow a listing). */
   async function checkpointFolders(filter: ListFilter = {}): Promise<FileSystemDirectoryHandle[]> {
     const out: FileSystemDirectoryHandle[] = [];
-    for (const outDir of await subdirs(await rootDir(), filter.outputDir)) {
-      for (const runDir of await subdirs(outDir, filter.runId)) {
+    const found = (segments: string[], dir: FileSystemDirectoryHandle) => {
+      folders.set(segments.join('/'), dir);
+      out.push(dir);
+    };
+    for (const [outName, outDir] of await subdirs(await rootDir(), filter.outputDir)) {
+      for (const [runName, runDir] of await subdirs(outDir, filter.runId)) {
         for (const [name, h] of await entries(runDir)) {
           if (h.kind !== 'directory') continue;
           if (name === CHECKPOINTS_DIR) {
-            if (filter.stageName === undefined) out.push(h as FileSystemDirectoryHandle);
+            if (filter.stageName === undefined) found([outName, runName, name], h as FileSystemDirectoryHandle);
           } else if (filter.stageName === undefined || filter.stageName === name) {
             const cp = await subdir(h as FileSystemDirectoryHandle, CHECKPOINTS_DIR);
-            if (cp) out.push(cp);
+            if (cp) found([outName, runName, name, CHECKPOINTS_DIR], cp);
           }
         }
       }
