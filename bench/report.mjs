@@ -94,6 +94,9 @@ export function table(results) {
         ['checkpoint', ...cps.map((r) => `${r.size} (${fmt(r.bytesPerCheckpoint / 1e6, 1)} MB)`)],
         line('OPFS store / raw ms', (r) => `${fmt(r.opfs.storeMs)} / ${fmt(r.opfs.rawMs)} = ${fmt(r.opfs.ratio, 2)}x`),
         line('  old raw (createWritable)', (r) => `${fmt(r.opfs.rawOld.rawMs)} ms, ${fmt(r.opfs.rawOld.ratio, 2)}x`),
+        line('  a new checkpoint (nothing replaced) ms', (r) =>
+          r.opfs.newCheckpoint ? `${fmt(r.opfs.newCheckpoint.storeMs)} = ${fmt(r.opfs.newCheckpoint.ratio, 2)}x` : '–',
+        ),
         ...Object.keys(cps[0].opfs.stagesMs ?? {}).map((k) => line(`  store: ${k}`, (r) => fmt(r.opfs.stagesMs?.[k]))),
         line(
           'IndexedDB store / raw ms',

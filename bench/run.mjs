@@ -39,7 +39,11 @@ const args = [
   '--disable-sync',
 ];
 // On a machine with a real GPU, BENCH_GPU=1 drops the SwiftShader flags so Chromium uses it.
-const launchArgs = gpu ? ['--enable-unsafe-webgpu', '--no-sandbox', '--enable-features=Vulkan'] : args;
+// `gc()` exposed: the memory figures collect garbage left by earlier work before their windows.
+const launchArgs = [
+  ...(gpu ? ['--enable-unsafe-webgpu', '--no-sandbox', '--enable-features=Vulkan'] : args),
+  '--js-flags=--expose-gc',
+];
 /** A port no one listens on now (the OS picks it), so a Playwright server or another bench never clashes. */
 async function freePort() {
   const { createServer } = await import('node:net');

@@ -15,6 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { deleteDB, openDB } from 'idb';
+import { type CheckpointId, checkpointKey, tags } from '../checkpoint/naming';
 import { createCheckpointStore, type DualCheckpointStore } from '../checkpoint/store/dual-store';
 import { xxh64Hex } from '../checkpoint/store/checksum';
 import { recordStages } from '../checkpoint/store/common';
@@ -68,8 +69,17 @@ export interface CheckpointBench {
    * periodic save to both stores, which writes the checkpoint twice (its E*_U* tag and `latest`).
    */
   endToEndMs: { opfs: number; idb: number; both: number; periodic: number };
-  /** Writing the encoded parts through our store (hashing included) against the same bytes raw. */
-  opfs: Versus & { rawHow: string; stagesMs: Record<string, number> };
+  /**
+   * Writing the encoded parts through our store (hashing included) against the same bytes raw:
+   * replacing a committed checkpoint (`last`, as `latest` is replaced each period), and
+   * `newCheckpoint`: a checkpoint under a new tag (as each periodic save's E*_U* tag), which has
+   * nothing to replace. Store and raw writes take turns, so the machine's drift weighs on each alike.
+   */
+  opfs: Versus & {
+    rawHow: string;
+    stagesMs: Record<string, number>;
+    newCheckpoint: { storeMs: number; ratio: number; stagesMs: Record<string, number> };
+  };
   idb: Versus & { rawHow: string; rawShapesMs: Record<string, number> };
   /**
    * Checksum MB/s over the largest part: SHA-256 native (one buffer) and hash-wasm streaming (its
@@ -119,6 +129,8 @@ export const BENCH_SIZES: Record<string, Partial<RunConfig>> = {
 
 /** The small size is the smoke run's: every figure once, one repeat. */
 const repeatsFor = (size: string) => (size === '40K' ? 1 : 3);
+/** Store writes against raw ones: short, and noisy on a shared machine, so more turns. */
+const writeRepeatsFor = (size: string) => (size === '40K' ? 1 : 9);
 
 /** Where the raw baselines write: an OPFS folder and an IndexedDB database of their own. */
 export const RAW_OPFS_DIR = 'bench-raw';
@@ -137,6 +149,31 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now();
   await fn();
   return performance.now() - t0;
+}
+
+/**
+ * Times each operation `n` times, taking turns (a, b, c, a, b, c, …), so that the machine's
+ * drift over the run weighs on each alike: each one's median, and the app's stages recorded while
+ * it ran, averaged over its runs.
+ */
+async function takingTurns(
+  n: number,
+  ops: Record<string, () => Promise<unknown>>,
+): Promise<Record<string, { ms: number; stagesMs: Record<string, number> }>> {
+  const names = Object.keys(ops);
+  const times = new Map<string, number[]>(names.map((k) => [k, []]));
+  const stages = new Map<string, Record<string, number>>(names.map((k) => [k, {}]));
+  for (let i = 0; i < n; i++) {
+    for (const k of names) {
+      const t0 = performance.now();
+      await ops[k]();
+      const t1 = performance.now();
+      times.get(k)!.push(t1 - t0);
+      const sum = stages.get(k)!;
+      for (const [stage, ms] of Object.entries(stagesSince(t0, t1))) sum[stage] = (sum[stage] ?? 0) + ms / n;
+    }
+  }
+  return Object.fromEntries(names.map((k) => [k, { ms: median(times.get(k)!), stagesMs: stages.get(k)! }]));
 }
 
 /** The median of `n` timed runs, one after another. */
@@ -256,9 +293,17 @@ async function rawIdbWrite(shape: string, parts: readonly Uint8Array[]): Promise
 /**
  * Runs `fn`, sampling tfjs's tensor bytes every 5 ms (synchronous stretches are not sampled
  * inside, so the peak is a lower bound) and noting its time window, for the JS heap samples the
- * bench takes from outside (performance.memory is not exposed in a dedicated worker).
+ * bench takes from outside (performance.memory is not exposed in a dedicated worker). Where the
+ * bench's browser exposes `gc()`, garbage of earlier work is collected first and the heap sampled
+ * once after (samples come every 20 ms): the window's baseline is then live memory, and its peak
+ * what `fn` itself holds or leaves to the collector.
  */
 async function peakDuring<T>(fn: () => Promise<T>): Promise<[T, MemoryPeak]> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    gc();
+    await new Promise((r) => setTimeout(r, 50));
+  }
   const now = () => performance.timeOrigin + performance.now();
   const tensors0 = tf.memory().numBytes;
   let peakTensors = tensors0;
@@ -453,21 +498,38 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
     const meta = (await opfs.list({ runId: run.run_id })).find((m) => m.id.tag.kind === 'last')!;
     const partBytes = await Promise.all(meta.parts.map((p) => opfs.read(meta.key, p.part)));
     const parts = Object.fromEntries(meta.parts.map((p, i) => [p.part, [partBytes[i]]]));
-    const saveSince = performance.now();
-    const opfsMs = await medianTime(repeats, () => opfs.save(meta.id, parts, { counters: meta.counters }));
-    const opfsStages = Object.fromEntries(
-      Object.entries(stagesSince(saveSince))
-        .filter(([k]) => k.startsWith('opfs-save:'))
-        .map(([k, v]) => [k.slice('opfs-save:'.length), v / repeats]),
-    );
-    const idbMs = await medianTime(repeats, () => idb.save(meta.id, parts, { counters: meta.counters }));
-    progress(size, 'store saves done');
-    const rawOpfs = await medianTime(repeats, () => rawOpfsSyncWrite(partBytes));
-    const rawOpfsOld = await medianTime(repeats, () => rawOpfsWritable(partBytes));
-    progress(size, 'raw OPFS done');
-    const rawShapesMs: Record<string, number> = {};
-    for (const shape of Object.keys(IDB_SHAPES))
-      rawShapesMs[shape] = await medianTime(repeats, () => rawIdbWrite(shape, partBytes));
+    const counters = { counters: meta.counters };
+    let made = 0;
+    const newIds: CheckpointId[] = [];
+    const newId = () => {
+      const id = { ...meta.id, tag: tags.periodic(meta.counters.epoch, 1_000_000 + ++made, meta.counters.sample) };
+      newIds.push(id);
+      return id;
+    };
+    const writes = await takingTurns(writeRepeatsFor(size), {
+      opfs: () => opfs.save(meta.id, parts, counters),
+      opfsNew: () => opfs.save(newId(), parts, counters),
+      rawOpfs: () => rawOpfsSyncWrite(partBytes),
+      rawOpfsOld: () => rawOpfsWritable(partBytes),
+      idb: () => idb.save(meta.id, parts, counters),
+      ...Object.fromEntries(
+        Object.keys(IDB_SHAPES).map((shape) => [`idb:${shape}`, () => rawIdbWrite(shape, partBytes)]),
+      ),
+    });
+    // The new checkpoints go before the resume below, which must not see them.
+    for (const id of newIds) await opfs.delete(checkpointKey(id));
+    progress(size, 'store and raw writes done');
+    const storeStages = (k: 'opfs' | 'opfsNew') =>
+      Object.fromEntries(
+        Object.entries(writes[k].stagesMs)
+          .filter(([stage]) => stage.startsWith('opfs-save:'))
+          .map(([stage, ms]) => [stage.slice('opfs-save:'.length), ms]),
+      );
+    const opfsMs = writes.opfs.ms;
+    const idbMs = writes.idb.ms;
+    const rawOpfs = writes.rawOpfs.ms;
+    const rawOpfsOld = writes.rawOpfsOld.ms;
+    const rawShapesMs = Object.fromEntries(Object.keys(IDB_SHAPES).map((shape) => [shape, writes[`idb:${shape}`].ms]));
     const [fastestShape, rawIdb] = Object.entries(rawShapesMs).sort((a, b) => a[1] - b[1])[0];
 
     progress(size, 'raw IndexedDB done');
@@ -582,7 +644,12 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
         rawHow: inWorker
           ? 'sync access handle write + flush per part, in the worker'
           : 'createWritable per part (not a worker: no sync access handles)',
-        stagesMs: opfsStages,
+        stagesMs: storeStages('opfs'),
+        newCheckpoint: {
+          storeMs: writes.opfsNew.ms,
+          ratio: writes.opfsNew.ms / rawOpfs,
+          stagesMs: storeStages('opfsNew'),
+        },
       },
       idb: {
         ...versus(idbMs, rawIdb, rawShapesMs['arrays-32MiB'], 'records of 32 MiB arrays, one transaction'),
