@@ -3,7 +3,7 @@
 // worker's target): the JS heap plus ArrayBuffer backing stores, where checkpoint bytes live.
 
 export const HEAP_SOURCE =
-  'DevTools protocol Runtime.getHeapUsage on the trainer worker: usedSize (JS heap) + backingStorageSize (ArrayBuffers), sampled every 20 ms';
+  'DevTools protocol Runtime.getHeapUsage on the trainer worker: usedSize (JS heap) + backingStorageSize (ArrayBuffers), asked every 20 ms and answered by the worker between its tasks (a synchronous stretch is not sampled inside: the peak is a lower bound); gc() run before each window';
 
 /**
  * Starts sampling the page's trainer worker (waiting for it to appear: the page starts it on its

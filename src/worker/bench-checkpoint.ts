@@ -152,7 +152,7 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
 }
 
 /**
- * Times each operation `n` times, taking turns (a, b, c, a, b, c, …), so that the machine's
+ * Times each operation `n` times, taking turns (a, b, c, b, c, a, …), so that the machine's
  * drift over the run weighs on each alike: each one's median, and the app's stages recorded while
  * it ran, averaged over its runs.
  */
@@ -164,7 +164,9 @@ async function takingTurns(
   const times = new Map<string, number[]>(names.map((k) => [k, []]));
   const stages = new Map<string, Record<string, number>>(names.map((k) => [k, {}]));
   for (let i = 0; i < n; i++) {
-    for (const k of names) {
+    // Each turn starts one further along: a write pays for the disk's flushing of the one before
+    // it, and each should follow each in turn.
+    for (const k of [...names.slice(i % names.length), ...names.slice(0, i % names.length)]) {
       const t0 = performance.now();
       await ops[k]();
       const t1 = performance.now();
@@ -582,14 +584,15 @@ export async function benchmarkCheckpoint(size: string, repeats = repeatsFor(siz
     };
     const resumes = [];
     for (let i = 0; i < repeats; i++) {
-      const since = performance.now();
       const once = await resumeOnce();
       await repairing;
       const until = performance.now();
+      // From the request, after the collection that peakDuring() runs before it.
+      const since = once.memory.window[0] - performance.timeOrigin;
       resumes.push({ ...once, stages: stagesSince(since, until), windows: windowsSince(since, until) });
     }
-    // Memory from the first resume: a later one starts while the earlier one's buffers await the
-    // garbage collector, so its baseline is not the state's.
+    // Memory from the first resume (where gc() is not exposed, a later one starts while the earlier
+    // one's buffers await the collector, so its baseline is not the state's).
     const resumeMemory = resumes[0].memory;
     const {
       ms: toFirstStep,
