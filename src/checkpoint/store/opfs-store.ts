@@ -493,7 +493,7 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
 
   async function save(id: CheckpointId, parts: CheckpointParts, info: SaveInfo): Promise<CheckpointMeta> {
     const generation = info.generation ?? newGeneration();
-    // Hashing (crypto.subtle works off the thread) goes on while the parts are written.
+    // Hashing starts now and interleaves with the writes; the commit waits for it.
     const describing = describeSave(id, parts, { ...info, generation });
     describing.catch(() => undefined); // awaited below
     const given = givenParts(parts);
