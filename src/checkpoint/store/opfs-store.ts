@@ -167,7 +167,7 @@ export function* coalesced(chunks: readonly Uint8Array[], limit = COALESCE_BYTES
 
 /**
  * Writes a part not yet committed (under its staged name, or its final name when no checkpoint of
- * that stem exists yet) and returns its handle. In a worker, through a sync access handle and one
+ * that stem exists yet). In a worker, through a sync access handle and one
  * flush: several times faster than createWritable, whose swap file and copy-on-close buy an
  * atomicity the manifest commit already gives. Elsewhere (the page), createWritable.
  */
@@ -175,12 +175,9 @@ async function writeUncommitted(
   dir: FileSystemDirectoryHandle,
   name: string,
   chunks: readonly Uint8Array[],
-): Promise<FileSystemFileHandle> {
+): Promise<void> {
   const handle = (await dir.getFileHandle(name, { create: true })) as SyncCapable;
-  if (typeof handle.createSyncAccessHandle !== 'function') {
-    await writeFile(dir, name, chunks);
-    return handle;
-  }
+  if (typeof handle.createSyncAccessHandle !== 'function') return writeFile(dir, name, chunks);
   const h = await handle.createSyncAccessHandle();
   try {
     // Sized once up front: Chromium grants a sync handle's file its space in steps, one request to
@@ -198,7 +195,6 @@ async function writeUncommitted(
   } finally {
     h.close();
   }
-  return handle;
 }
 
 /**
@@ -427,28 +423,22 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
     return removed;
   }
 
-  /**
-   * Moves committed staged parts to their final names; a crash mid-way leaves the staged copy to
-   * read. `written`: the staged files' handles as the save made them (else looked up by name).
-   */
+  /** Moves committed staged parts to their final names; a crash mid-way leaves the staged copy to read. */
   async function promote(
     dir: FileSystemDirectoryHandle,
     m: Manifest,
     onPromoted?: (i: number) => void,
-    written?: ReadonlyMap<CheckpointPart, FileSystemFileHandle>,
   ): Promise<number> {
     let done = 0;
     for (const [i, p] of m.parts.entries()) {
       const final = p.path.slice(p.path.lastIndexOf('/') + 1);
       const stagedName = stagedFileName(final, m.generation);
-      let staged = written?.get(p.part);
-      if (!staged) {
-        try {
-          staged = await dir.getFileHandle(stagedName);
-        } catch (e) {
-          if (isNotFound(e)) continue;
-          throw e;
-        }
+      let staged: FileSystemFileHandle;
+      try {
+        staged = await dir.getFileHandle(stagedName);
+      } catch (e) {
+        if (isNotFound(e)) continue;
+        throw e;
       }
       const movable = staged as Movable;
       if (typeof movable.move === 'function') {
@@ -476,7 +466,6 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
     id: CheckpointId,
     given: readonly [CheckpointPart, readonly Uint8Array[]][],
     generation: string,
-    written: Map<CheckpointPart, FileSystemFileHandle>,
     touched: string[],
   ): Promise<{ fresh: boolean; names: string[] }> {
     const names = (await entries(dir)).map(([n]) => n);
@@ -485,7 +474,7 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
       const final = checkpointFileName(id, part);
       const name = fresh ? final : stagedFileName(final, generation);
       touched.push(name);
-      written.set(part, await stage('opfs-save:write', () => writeUncommitted(dir, name, chunks)));
+      await stage('opfs-save:write', () => writeUncommitted(dir, name, chunks));
       if (crashAt('part-written', i)) throw new SimulatedCrash('part-written');
     }
     return { fresh, names };
@@ -503,19 +492,18 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
       let committed = false;
       let meta: CheckpointMeta | undefined;
       let before: { fresh: boolean; names: string[] } | undefined;
-      const written = new Map<CheckpointPart, FileSystemFileHandle>();
       // The files this save wrote or began to write: an uncommitted save removes them.
       const touched: string[] = [];
       try {
         dir = (await stage('opfs-save:folder', () => folder(segments, true)))!;
         try {
-          before = await writeParts(dir, id, given, generation, written, touched);
+          before = await writeParts(dir, id, given, generation, touched);
         } catch (e) {
           // The folder was removed since this store last used it: found or made afresh, once.
           if (!isNotFound(e) || touched.length > 0) throw e;
           folders.delete(segments.join('/'));
           dir = (await folder(segments, true))!;
-          before = await writeParts(dir, id, given, generation, written, touched);
+          before = await writeParts(dir, id, given, generation, touched);
         }
         const described = await stage('opfs-save:hash wait', () => describing);
         meta = described;
@@ -539,14 +527,9 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
       try {
         if (!before.fresh) {
           await stage('opfs-save:promote', () =>
-            promote(
-              dir,
-              manifest,
-              (i) => {
-                if (crashAt('part-promoted', i)) throw new SimulatedCrash('part-promoted');
-              },
-              written,
-            ),
+            promote(dir, manifest, (i) => {
+              if (crashAt('part-promoted', i)) throw new SimulatedCrash('part-promoted');
+            }),
           );
         }
         // What the folder held before this save is what may be left over: earlier staged files,
