@@ -218,7 +218,7 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
         continue;
       }
       try {
-        return { bytes: await s.read(key, part), servedBy: kind, failures, generation: top.generation };
+        return { bytes: await s.read(key, part, m), servedBy: kind, failures, generation: top.generation };
       } catch (e) {
         failures.push({ store: kind, error: toWireError(e) });
       }
@@ -328,7 +328,13 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
     readWithSource,
     repair,
     mirrorMissing,
-    read: async (key, part) => (await readWithSource(key, part)).bytes,
+    read: async (key, part, expected) => {
+      const read = await readWithSource(key, part);
+      // Served from the copies as they are now: a newer save than the caller's record is refused.
+      if (expected && read.generation !== expected.generation)
+        throw new TrainerError('CheckpointNotFoundError', `Checkpoint ${key} was replaced since it was read.`);
+      return read.bytes;
+    },
     delete: (key) => each((s) => s.delete(key)),
     deleteStage: (runId, stageName, outputDir) => each((s) => s.deleteStage(runId, stageName, outputDir)),
     deleteRun: (runId, outputDir) => each((s) => s.deleteRun(runId, outputDir)),

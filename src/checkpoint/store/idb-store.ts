@@ -164,12 +164,17 @@ export function createIdbStore(options: IdbStoreOptions = {}): CheckpointStore {
     return (await db()).get('meta', key);
   }
 
-  async function read(key: string, part: CheckpointPart): Promise<Uint8Array> {
+  async function read(key: string, part: CheckpointPart, expected?: CheckpointMeta): Promise<Uint8Array> {
     parseCheckpointKey(key);
     const d = await db();
     const tx = d.transaction(['meta', 'chunks'], 'readonly');
     const meta = await tx.objectStore('meta').get(key);
     if (!meta) throw notFound('IndexedDB', key);
+    if (expected && meta.generation !== expected.generation)
+      throw new TrainerError(
+        'CheckpointNotFoundError',
+        `Checkpoint ${key} in IndexedDB was replaced since it was read.`,
+      );
     const want = meta.parts.find((p) => p.part === part);
     if (!want) throw notFound('IndexedDB', key, part);
     // Records are collected as the cursor walks (nothing else may be awaited inside the

@@ -86,9 +86,16 @@ async function subdir(
   }
 }
 
-async function fileIn(dir: FileSystemDirectoryHandle, name: string): Promise<File | undefined> {
+/** A file found by name: its handle, and its contents as they were when looked up. */
+interface Found {
+  handle: FileSystemFileHandle;
+  file: File;
+}
+
+async function fileIn(dir: FileSystemDirectoryHandle, name: string): Promise<Found | undefined> {
   try {
-    return await (await dir.getFileHandle(name)).getFile();
+    const handle = await dir.getFileHandle(name);
+    return { handle, file: await handle.getFile() };
   } catch (e) {
     if (isNotFound(e)) return undefined;
     throw e;
@@ -236,7 +243,7 @@ function parseManifest(text: string, stem: string): Manifest | undefined {
 
 async function readManifest(dir: FileSystemDirectoryHandle, stem: string): Promise<Manifest | undefined> {
   const f = await fileIn(dir, manifestFileName(stem));
-  return f ? parseManifest(await f.text(), stem) : undefined;
+  return f ? parseManifest(await f.file.text(), stem) : undefined;
 }
 
 function stemOf(key: string): string {
@@ -285,12 +292,12 @@ async function fileOf(
   dir: FileSystemDirectoryHandle,
   name: string,
   known?: ReadonlyMap<string, FileSystemFileHandle>,
-): Promise<File | undefined> {
+): Promise<Found | undefined> {
   if (!known) return fileIn(dir, name);
-  const h = known.get(name);
-  if (!h) return undefined;
+  const handle = known.get(name);
+  if (!handle) return undefined;
   try {
-    return await h.getFile();
+    return { handle, file: await handle.getFile() };
   } catch (e) {
     if (isNotFound(e)) return undefined; // removed since it was listed
     throw e;
@@ -302,17 +309,17 @@ async function locateParts(
   dir: FileSystemDirectoryHandle,
   m: Manifest,
   known?: ReadonlyMap<string, FileSystemFileHandle>,
-): Promise<Map<CheckpointPart, File[]> | undefined> {
+): Promise<Map<CheckpointPart, Found[]> | undefined> {
   const located = await Promise.all(
     m.parts.map(async (p) => {
       const final = p.path.slice(p.path.lastIndexOf('/') + 1);
       const staged = stagedFileName(final, m.generation);
-      let files = (await Promise.all([final, staged].map((n) => fileOf(dir, n, known)))).filter((f): f is File => !!f);
+      let files = (await Promise.all([final, staged].map((n) => fileOf(dir, n, known)))).filter((f): f is Found => !!f);
       // Moved from its staged name since the folder was listed: looked up again, staged name
       // first, so that a move between the two lookups still finds it under the final one.
       if (files.length === 0 && known) {
         const now = await fileIn(dir, staged);
-        files = [now ?? (await fileIn(dir, final))].filter((f): f is File => !!f);
+        files = [now ?? (await fileIn(dir, final))].filter((f): f is Found => !!f);
       }
       return [p.part, files] as const;
     }),
@@ -329,7 +336,7 @@ async function isComplete(
 ): Promise<boolean> {
   const found = await locateParts(dir, m, known);
   if (!found) return false;
-  return m.parts.every((p) => found.get(p.part)!.some((f) => f.size === p.size));
+  return m.parts.every((p) => found.get(p.part)!.some((f) => f.file.size === p.size));
 }
 
 function toMeta(m: Manifest): CheckpointMeta {
@@ -566,7 +573,7 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
       const window = await Promise.all(
         manifests.slice(i, i + LIST_WINDOW).map(async ({ dir, files, name, stem }) => {
           const f = await fileOf(dir, name, files);
-          const m = f && parseManifest(await f.text(), stem);
+          const m = f && parseManifest(await f.file.text(), stem);
           return m && (await isComplete(dir, m, files)) ? toMeta(m) : undefined;
         }),
       );
@@ -588,9 +595,11 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
     return m && (await isComplete(at.dir, m)) ? toMeta(m) : undefined;
   }
 
-  async function read(key: string, part: CheckpointPart): Promise<Uint8Array> {
+  async function read(key: string, part: CheckpointPart, expected?: CheckpointMeta): Promise<Uint8Array> {
     const at = await openKey(key);
-    const m = at && (await readManifest(at.dir, at.stem));
+    // The metadata the caller has just read stands for the manifest: the part is found and
+    // verified as it records, without reading the manifest again.
+    const m = at && (expected ? { format: MANIFEST_FORMAT, ...expected } : await readManifest(at.dir, at.stem));
     if (!at || !m) throw notFound('OPFS', key);
     const want = m.parts.find((p) => p.part === part);
     if (!want) throw notFound('OPFS', key, part);
@@ -603,12 +612,12 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
     }
     // The final file first; after a crash during promotion the staged copy holds the committed bytes.
     let why = '';
-    for (const f of files) {
-      if (f.size !== want.size) {
-        why = `size ${f.size}, expected ${want.size}`;
+    for (const { handle, file } of files) {
+      if (file.size !== want.size) {
+        why = `size ${file.size}, expected ${want.size}`;
         continue;
       }
-      const bytes = await stage('checkpoint:read', async () => readBytes(await at.dir.getFileHandle(f.name), f));
+      const bytes = await stage('checkpoint:read', () => readBytes(handle, file));
       if (await stage('checkpoint:verify', () => verifyPart(want, bytes))) return bytes;
       why = `${checksumName(want)} differs`;
     }

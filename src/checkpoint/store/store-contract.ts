@@ -76,6 +76,20 @@ export function storeContract(make: () => Promise<{ store: CheckpointStore; clea
   );
 
   it(
+    'reads a part against the record the caller holds: a copy replaced since is refused, not mixed in',
+    withStore(async (s) => {
+      const first = await s.save(id(), { model: [bytes(100, 1)] }, { counters: counters(1) });
+      const record = (await s.stat(first.key))!;
+      expect(await s.read(first.key, 'model', record)).toEqual(bytes(100, 1));
+      await s.save(id(), { model: [bytes(100, 2)] }, { counters: counters(2) });
+      await expect(s.read(first.key, 'model', record)).rejects.toMatchObject({
+        name: expect.stringMatching(/^(ChecksumMismatchError|CheckpointNotFoundError)$/),
+      });
+      expect(await s.read(first.key, 'model')).toEqual(bytes(100, 2));
+    }),
+  );
+
+  it(
     'replacing latest leaves exactly one complete latest',
     withStore(async (s) => {
       for (let u = 1; u <= 3; u++) {

@@ -62,8 +62,12 @@ export interface CheckpointStore {
   list(filter?: ListFilter): Promise<CheckpointMeta[]>;
   /** The metadata of one checkpoint, or undefined when there is no complete one under the key. */
   stat(key: string): Promise<CheckpointMeta | undefined>;
-  /** One part's bytes, verified against its SHA-256 (ChecksumMismatchError otherwise). */
-  read(key: string, part: CheckpointPart): Promise<Uint8Array>;
+  /**
+   * One part's bytes, verified against its recorded checksum (ChecksumMismatchError otherwise).
+   * `expected`: this store's metadata of the checkpoint as the caller has just read it (stat or
+   * list); the part is verified against that record, and a copy replaced since is refused.
+   */
+  read(key: string, part: CheckpointPart, expected?: CheckpointMeta): Promise<Uint8Array>;
   /** Removes one checkpoint; absent keys are ignored. */
   delete(key: string): Promise<void>;
   /** Removes a stage's checkpoints (`stageName` undefined: the run's stage-less checkpoints). */
