@@ -144,6 +144,22 @@ describe('a tab that crashed before its first checkpoint', () => {
     expect(s.banner).toBeNull();
   });
 
+  it("the worker's failed event after the start call's refusal does not turn nothing-to-resume into an error", () => {
+    const missing = { name: 'CheckpointNotFoundError', message: 'no checkpoint of crashed/train' };
+    const s = replay([
+      { type: 'load-config', config: resumeConfig },
+      { type: 'start', recovering: { lastUpdate: 37 } },
+      state('preparing', 'loading data'),
+      { type: 'start-ended', error: missing },
+      ev({ type: 'state', state: 'failed', error: missing }),
+    ]);
+    expect(s.banner).toMatchObject({ kind: 'nothing-to-resume', runId: 'crashed' });
+    expect(s.error).toBeNull();
+    expect(s.trainer).toBe('idle');
+    expect(formConfig(s).config?.resume_run_id).toBe('');
+    expect(startBlocked(s)).toBeNull();
+  });
+
   it('another failure keeps its error and is not taken for a missing checkpoint', () => {
     const s = replay([
       { type: 'start' },

@@ -263,6 +263,16 @@ export function reduce(s: PageState, a: Action): PageState {
 function onWorkerEvent(s: PageState, e: TrainerEvent): PageState {
   switch (e.type) {
     case 'state': {
+      // The start call's refusal and the worker's `failed` event travel apart and come in either
+      // order: a missing checkpoint the banner already reports (after which the page is idle and
+      // the resume settings dropped) is not reported again as a failure.
+      if (
+        e.state === 'failed' &&
+        s.banner?.kind === 'nothing-to-resume' &&
+        e.error?.name === 'CheckpointNotFoundError' &&
+        e.error.message === s.banner.message
+      )
+        return s;
       // Once Stop was pressed, the page says stopping until the worker has ended (a late
       // `preparing` or `running` from before the stop does not undo it).
       const trainer: TrainerState =
