@@ -319,7 +319,8 @@ export async function checkStores(page: Page, opts: { runId?: string; decode?: b
 export function leftovers(s: RawStores, runId?: string): string[] {
   const paths = s.opfs.map((f) => f.path).filter((p) => runId === undefined || p.split('/')[1] === runId);
   const partOf = /_(model|optim|trainer)\.th$/;
-  const committed = new Set(paths.filter((p) => p.endsWith('.manifest.json')).map((p) => p.slice(0, -14)));
+  const manifest = '.manifest.json';
+  const committed = new Set(paths.filter((p) => p.endsWith(manifest)).map((p) => p.slice(0, -manifest.length)));
   return paths.filter((p) => /\.tmp$|\.crswap$/.test(p) || (partOf.test(p) && !committed.has(p.replace(partOf, ''))));
 }
 

@@ -142,6 +142,8 @@ type SyncCapable = FileSystemFileHandle & { createSyncAccessHandle?: () => Promi
 
 /** Chunks below this size are copied together into buffers of this size before they are written. */
 const COALESCE_BYTES = 1 << 20;
+/** How many manifests a listing reads at once: side by side, yet not thousands together. */
+const LIST_WINDOW = 32;
 
 /**
  * The chunks with runs of small ones joined, in order: a sync handle's write() costs milliseconds
@@ -549,9 +551,6 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
       return meta;
     });
   }
-
-  /** How many manifests a listing reads at once: side by side, yet not thousands together. */
-  const LIST_WINDOW = 32;
 
   async function list(filter: ListFilter = {}): Promise<CheckpointMeta[]> {
     // Manifests are read side by side, each checked against its folder's listing: a listing's
