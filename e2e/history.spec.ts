@@ -110,3 +110,42 @@ test('a run renamed in the panel keeps its name after a reload; buttons name wha
   const overflow = await again.evaluate((d) => d.scrollWidth - d.clientWidth);
   expect(overflow).toBeLessThanOrEqual(1);
 });
+
+test('while a run trains and saves, a name being typed in the panel and the focused button outlast its redraws', async ({
+  page,
+}) => {
+  await page.goto(`/?${SMALL_RUN}&backend=wasm&save_every=5&eval_every=0&epochs=1000&run_id=hist-typing`);
+  await page.getByRole('button', { name: 'Start' }).click();
+  const run = page.locator('.ckpt-run[data-run="hist-typing"]');
+  await expect(run).toBeVisible({ timeout: 60_000 });
+  // Each save redraws the panel; `gone` resolves once the element it was handed has been replaced.
+  const gone = (l: Locator) =>
+    l.evaluate(
+      (e) =>
+        new Promise<void>((resolve) => {
+          const check = () => (document.contains(e) ? setTimeout(check, 20) : resolve());
+          check();
+        }),
+    );
+
+  await run.getByRole('button', { name: 'Rename run hist-typing' }).click();
+  const field = run.getByLabel('New name for run hist-typing');
+  await expect(field).toBeFocused();
+  await page.keyboard.type('first');
+  await gone(field);
+  await expect(field).toHaveValue('first');
+  await expect(field).toBeFocused();
+  await page.keyboard.type(' half'); // the caret stayed at the end of what was typed
+  await gone(field);
+  await expect(field).toHaveValue('first half');
+  await page.keyboard.press('Enter');
+  await expect(run).toHaveAttribute('data-run-name', 'first half');
+  await expect(run.locator('.rename-form')).toHaveCount(0);
+
+  const exportRun = run.getByRole('button', { name: 'Export run first half' });
+  await exportRun.focus();
+  await gone(exportRun);
+  await expect(exportRun).toBeFocused();
+  await page.getByRole('button', { name: 'Stop training' }).click();
+  await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
+});

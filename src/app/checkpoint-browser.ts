@@ -126,6 +126,8 @@ class CheckpointBrowser {
   private valLogs = new Map<string, ValEntry[]>();
   /** A confirmation shown under a checkpoint's row (resume, warm start), by checkpoint key. */
   private rowNote: { key: string; text: string } | null = null;
+  /** A name being typed for a run (by `<output_dir>/<run_id>`): a redraw while training saves keeps it. */
+  private renaming: { path: string; value: string } | null = null;
 
   constructor(private readonly o: CheckpointBrowserOptions) {
     const q = <T extends HTMLElement>(sel: string) => o.root.querySelector(sel) as T;
@@ -230,9 +232,19 @@ class CheckpointBrowser {
 
   private renderTree(): void {
     if (this.metas.length === 0) {
+      this.renaming = null;
       this.tree.replaceChildren(el('p', 'No checkpoints yet.', { class: 'muted' }));
       return;
     }
+    // A redraw comes with every save while a run trains: the control in use keeps the focus, and
+    // the name field its caret, so neither a keyboard user nor someone typing loses their place.
+    const active = document.activeElement;
+    const focused = active instanceof HTMLElement && this.tree.contains(active) ? active : null;
+    const focusLabel = focused?.getAttribute('aria-label') ?? null;
+    const caret =
+      focused instanceof HTMLInputElement && focused.type === 'text'
+        ? ([focused.selectionStart, focused.selectionEnd] as const)
+        : null;
     const runs = new Map<string, DualCheckpointMeta[]>();
     for (const m of this.metas) {
       const k = `${m.id.outputDir}/${m.id.runId}`;
@@ -333,8 +345,16 @@ class CheckpointBrowser {
         details.append(stageHead, wrap);
       }
       nodes.push(box);
+      if (this.renaming?.path === path) this.startRename(head, outputDir, runId, name, ms, false);
     }
+    if (this.renaming && !runs.has(this.renaming.path)) this.renaming = null; // the run is gone
     this.tree.replaceChildren(...nodes);
+    if (focusLabel === null) return;
+    const again = [...this.tree.querySelectorAll<HTMLElement>('[aria-label]')].find(
+      (e) => e.getAttribute('aria-label') === focusLabel,
+    );
+    again?.focus();
+    if (caret && again instanceof HTMLInputElement) again.setSelectionRange(caret[0], caret[1]);
   }
 
   private table(list: DualCheckpointMeta[], runName: string): HTMLTableElement {
@@ -463,14 +483,22 @@ class CheckpointBrowser {
     this.o.onCompare?.(runs);
   }
 
-  /** An inline name field in the run's row: Enter or Save stores it, Escape or Cancel leaves it. */
+  /**
+   * An inline name field in the run's row: Enter or Save stores it, Escape or Cancel leaves it.
+   * `fresh`: opened by the user (focus the field, its whole text selected); else put back by a
+   * redraw with what was typed so far (the redraw puts the focus back where it was).
+   */
   private startRename(
     head: HTMLElement,
     outputDir: string,
     runId: string,
     current: string,
     ms: DualCheckpointMeta[],
+    fresh = true,
   ): void {
+    const path = `${outputDir}/${runId}`;
+    if (fresh || this.renaming?.path !== path) this.renaming = { path, value: current };
+    head.querySelector('.rename-form')?.remove();
     const formEl = el('form', undefined, { class: 'rename-form', 'data-run': runId });
     const input = el('input', undefined, {
       type: 'text',
@@ -478,7 +506,14 @@ class CheckpointBrowser {
       maxlength: String(MAX_RUN_NAME),
       'aria-label': `New name for run ${current}`,
     });
-    input.value = current;
+    input.value = this.renaming.value;
+    input.addEventListener('input', () => {
+      if (this.renaming?.path === path) this.renaming.value = input.value;
+    });
+    const leave = () => {
+      this.renaming = null;
+      this.renderTree();
+    };
     const save = el('button', 'Save', {
       type: 'submit',
       class: 'small',
@@ -490,9 +525,9 @@ class CheckpointBrowser {
       'aria-label': `Cancel renaming run ${current}`,
     });
     formEl.append(input, save, cancel);
-    cancel.addEventListener('click', () => this.renderTree());
+    cancel.addEventListener('click', leave);
     input.addEventListener('keydown', (ev) => {
-      if (ev.key === 'Escape') this.renderTree();
+      if (ev.key === 'Escape') leave();
     });
     formEl.addEventListener('submit', (ev) => {
       ev.preventDefault();
@@ -507,11 +542,13 @@ class CheckpointBrowser {
           createdAt: Math.min(...ms.map((m) => m.createdAt)),
         });
         this.say('done', `Run ${runId} is now named "${name}".`);
+        if (this.renaming?.path === path) this.renaming = null;
         await this.redraw();
         this.emitCompare();
       });
     });
     head.append(formEl);
+    if (!fresh) return;
     input.focus();
     input.select();
   }
