@@ -147,6 +147,42 @@ describe('a start has its own lifetime', () => {
     expect(await heldRunLocks()).toEqual([]);
   });
 
+  it('a start asked for the moment the previous one reports its end (the page offers Start then) waits for it and trains', async () => {
+    // The page enables Start (and "Continue this run") on the worker's final state, while the
+    // start still closes its metrics log, disposes its session and lets go of the run lock.
+    const a = recorder();
+    const b = recorder();
+    let next: Promise<unknown> | null = null;
+    const first = trainer.start({ ...base, run_id: 'quick-a' }, (e) => {
+      a.onEvent(e);
+      if (e.type === 'state' && e.state === 'done') next = trainer.start({ ...base, run_id: 'quick-a' }, b.onEvent);
+    });
+    expect((await first).epoch).toBe(1);
+    expect(next).not.toBeNull();
+    // The same run again, from scratch: it takes the lock the first start let go of.
+    await expect(next).resolves.toMatchObject({ epoch: 1 });
+    expect(b.events.filter((e) => e.type === 'run')).toHaveLength(1);
+    expect(b.events.at(-1)).toMatchObject({ type: 'state', state: 'done' });
+    expect(await heldRunLocks()).toEqual([]);
+    // Still refused while a start is alive and has not ended.
+    const third = trainer.start({ ...base, run_id: 'quick-c' }, () => {});
+    expect((await errorOf(trainer.start({ ...base, run_id: 'quick-d' }, () => {}))).name).toBe('TrainerBusyError');
+    await third;
+  });
+
+  it('a stop while such a start waits for the previous one cancels it: nothing trained or saved', async () => {
+    let next: Promise<unknown> | null = null;
+    const first = trainer.start({ ...base, run_id: 'quick-e' }, (e) => {
+      if (e.type !== 'state' || e.state !== 'done') return;
+      next = trainer.start({ ...base, run_id: 'quick-f' }, () => {});
+      trainer.stop();
+    });
+    expect((await first).epoch).toBe(1);
+    expect((await errorOf(next!)).name).toBe('AbortError');
+    expect(await store.list({ runId: 'quick-f' })).toEqual([]);
+    expect((await store.list({ runId: 'quick-e' })).map((m) => m.id.tag.kind)).toEqual(['last']);
+  });
+
   it('a stop at once, before the store is even open, cancels too; a stop with nothing alive does nothing', async () => {
     const cancelled = trainer.start({ ...base, run_id: 'cancel-now' }, () => {});
     trainer.stop();

@@ -218,6 +218,14 @@ export class RunStart {
 /** The worker's trainer: at most one start alive, and the checkpoint store it reuses. */
 export class Trainer {
   private current: RunStart | null = null;
+  /**
+   * The current start once it has told the page it ended (idle, done, failed): the page then
+   * offers Start again while the start still finishes its tail (the metrics log's last append,
+   * the session's disposal, the run lock). A start asked for meanwhile waits for that tail.
+   */
+  private ending: Promise<unknown> | null = null;
+  /** A start waiting for that tail. */
+  private waiting: RunStart | null = null;
   private store: DualCheckpointStore | null = null;
   private readonly tries: TryService;
 
@@ -254,25 +262,47 @@ export class Trainer {
     return this.tries.heldTensors;
   }
 
-  /** Starts a run; refuses (TrainerBusyError) while another start of this worker is alive. */
+  /**
+   * Starts a run; refuses (TrainerBusyError) while another start of this worker is alive. One that
+   * has already reported its end is waited for, not refused: the page's Start comes back with
+   * that report.
+   */
   async start(requested: RunConfig, onEvent: OnEvent, userData?: UserData): Promise<Counters> {
-    if (this.current)
+    if (this.current && !this.ending)
       throw new TrainerError('TrainerBusyError', 'a run is already starting or training in this worker');
+    let reportEnd = () => {};
+    const whole = new Promise<void>((resolve) => (reportEnd = resolve));
+    const ended = (e: TrainerEvent) => {
+      if (e.type === 'state' && (e.state === 'idle' || e.state === 'done' || e.state === 'failed') && !this.ending)
+        this.ending = whole;
+      onEvent(e);
+    };
     // The run's metrics log sees every event on its way to the page (run-log-writer.ts).
-    const log = new RunLogWriter(onEvent);
+    const log = new RunLogWriter(ended);
     const start = new RunStart(requested, log.onEvent, (run) => this.storeFor(run), userData);
+    if (this.current) {
+      // A Stop pressed meanwhile cancels this start (its run() then ends at once, cancelled).
+      this.waiting = start;
+      await this.ending;
+      this.waiting = null;
+      if (this.current)
+        throw new TrainerError('TrainerBusyError', 'a run is already starting or training in this worker');
+    }
     this.current = start;
     try {
       return await start.run();
     } finally {
       await log.close();
       this.current = null;
+      this.ending = null;
+      reportEnd();
     }
   }
 
   /** Cancels a start still preparing, or stops a training run after its step (with a checkpoint). */
   stop(): void {
     this.current?.cancel();
+    this.waiting?.cancel();
   }
 
   pause(): void {
