@@ -143,7 +143,9 @@ test(`the renderer killed ${KILLS} times, half of them during a save: every reop
     ).toEqual([]);
     const keysIn = (s: string) => copies.filter((c) => c.store === s).map((c) => c.key);
     expect(keysIn('opfs'), 'both stores hold the same checkpoints').toEqual(keysIn('idb'));
-    expect(leftovers(after, RUN)).toEqual([]);
+    // A metrics-log append the last save set off may still hold its swap file for a moment; a
+    // checkpoint left over stays (the run is paused, nothing sweeps), so polling keeps the claim.
+    await expect.poll(async () => leftovers(await readStores(page), RUN), { timeout: 10_000 }).toEqual([]);
     await page.getByRole('button', { name: 'Resume training' }).click();
   }
   const lostList = figures.updatesLost;

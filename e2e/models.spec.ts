@@ -8,7 +8,7 @@ const TINY =
 
 async function trainUntilValidated(page: Page): Promise<void> {
   await page.getByRole('button', { name: 'Start' }).click();
-  const v = await waitForValidation(page, 5, 25_000);
+  const v = await waitForValidation(page, 5);
   expect(Number.isFinite(v.loss)).toBe(true);
   await expect(page.locator('#samples li').first()).toBeVisible();
 }
