@@ -158,6 +158,14 @@ test('while a run trains and saves, a name being typed in the panel and the focu
   await exportRun.focus();
   await gone(exportRun);
   await expect(exportRun).toBeFocused();
+  // Escape leaves an edit with the name unchanged and the keyboard back on Rename.
+  const rename = run.getByRole('button', { name: 'Rename run first half' });
+  await rename.click();
+  await page.keyboard.type('x');
+  await page.keyboard.press('Escape');
+  await expect(run.locator('.rename-form')).toHaveCount(0);
+  await expect(rename).toBeFocused();
+  await expect(run).toHaveAttribute('data-run-name', 'first half');
   await page.getByRole('button', { name: 'Stop training' }).click();
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
 });

@@ -513,6 +513,10 @@ class CheckpointBrowser {
     const leave = () => {
       this.renaming = null;
       this.renderTree();
+      // The keyboard goes back to where the edit began.
+      [...this.tree.querySelectorAll<HTMLElement>('[aria-label]')]
+        .find((e) => e.getAttribute('aria-label') === `Rename run ${current}`)
+        ?.focus();
     };
     const save = el('button', 'Save', {
       type: 'submit',
