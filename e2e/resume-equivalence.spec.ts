@@ -39,11 +39,25 @@ async function finished(page: Page): Promise<void> {
 }
 
 async function stopAndContinue(page: Page, atLeast: number): Promise<number> {
-  // Polled often: the stop must land well inside the epoch.
-  await expect
-    .poll(async () => (await progress(page)).update, { timeout: 120_000, intervals: [20] })
-    .toBeGreaterThanOrEqual(atLeast);
-  await page.getByRole('button', { name: 'Stop training' }).click();
+  // Pressed by the page itself the moment the status shows `atLeast`: the stop must land well
+  // inside the epoch, and a round trip through the test runner per poll could overshoot it on a
+  // fast machine.
+  await page.evaluate(
+    (atLeast) =>
+      new Promise<void>((resolve) => {
+        const status = document.getElementById('status')!;
+        const check = () => {
+          if (Number(status.dataset.update ?? 0) < atLeast) return false;
+          watch.disconnect();
+          document.getElementById('stop')!.click();
+          resolve();
+          return true;
+        };
+        const watch = new MutationObserver(check);
+        if (!check()) watch.observe(status, { attributes: true, attributeFilter: ['data-update'] });
+      }),
+    atLeast,
+  );
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
   const stoppedAt = (await progress(page)).update;
   await page.getByRole('button', { name: 'Continue this run' }).click();
