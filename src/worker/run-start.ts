@@ -223,7 +223,7 @@ export class Trainer {
    * offers Start again while the start still finishes its tail (the metrics log's last append,
    * the session's disposal, the run lock). A start asked for meanwhile waits for that tail.
    */
-  private ending: Promise<unknown> | null = null;
+  private ending: Promise<void> | null = null;
   /** A start waiting for that tail. */
   private waiting: RunStart | null = null;
   private store: DualCheckpointStore | null = null;
