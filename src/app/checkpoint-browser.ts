@@ -350,11 +350,16 @@ class CheckpointBrowser {
     if (this.renaming && !runs.has(this.renaming.path)) this.renaming = null; // the run is gone
     this.tree.replaceChildren(...nodes);
     if (focusLabel === null) return;
-    const again = [...this.tree.querySelectorAll<HTMLElement>('[aria-label]')].find(
-      (e) => e.getAttribute('aria-label') === focusLabel,
-    );
+    const again = this.labelled(focusLabel);
     again?.focus();
     if (caret && again instanceof HTMLInputElement) again.setSelectionRange(caret[0], caret[1]);
+  }
+
+  /** The panel's first control with this accessible name (controls are found again by it after a redraw). */
+  private labelled(label: string): HTMLElement | undefined {
+    return [...this.tree.querySelectorAll<HTMLElement>('[aria-label]')].find(
+      (e) => e.getAttribute('aria-label') === label,
+    );
   }
 
   private table(list: DualCheckpointMeta[], runName: string): HTMLTableElement {
@@ -513,10 +518,7 @@ class CheckpointBrowser {
     const leave = () => {
       this.renaming = null;
       this.renderTree();
-      // The keyboard goes back to where the edit began.
-      [...this.tree.querySelectorAll<HTMLElement>('[aria-label]')]
-        .find((e) => e.getAttribute('aria-label') === `Rename run ${current}`)
-        ?.focus();
+      this.labelled(`Rename run ${current}`)?.focus(); // the keyboard goes back to where the edit began
     };
     const save = el('button', 'Save', {
       type: 'submit',

@@ -84,6 +84,14 @@ export function checksumMismatch(store: string, key: string, part: CheckpointPar
   );
 }
 
+/** A copy that changed (a newer save) between the caller's read of its record and of its bytes. */
+export function replacedSince(key: string, store?: string): TrainerError {
+  return new TrainerError(
+    'CheckpointNotFoundError',
+    `Checkpoint ${key}${store ? ` in ${store}` : ''} was replaced since it was read.`,
+  );
+}
+
 export function notFound(store: string, key: string, part?: CheckpointPart): TrainerError {
   return new TrainerError(
     'CheckpointNotFoundError',

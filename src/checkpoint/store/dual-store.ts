@@ -8,7 +8,7 @@ import { TrainerError, type WireError, isNamed, toWireError } from '../../shared
 import type { StoreFailure } from '../../shared/progress';
 import { type CheckpointId, type CheckpointPart, parseCheckpointKey } from '../naming';
 import { sameChecksum } from './checksum';
-import { hashParts, matchesFilter, newGeneration } from './common';
+import { hashParts, matchesFilter, newGeneration, replacedSince } from './common';
 import { createIdbStore, type IdbStoreOptions } from './idb-store';
 import { createOpfsStore, type OpfsStoreOptions } from './opfs-store';
 import type { CheckpointMeta, CheckpointParts, CheckpointStore, ListFilter, PartInfo, SaveInfo } from './types';
@@ -331,8 +331,7 @@ export function createDualStore(stores: CheckpointStore[]): DualCheckpointStore 
     read: async (key, part, expected) => {
       const read = await readWithSource(key, part);
       // Served from the copies as they are now: a newer save than the caller's record is refused.
-      if (expected && read.generation !== expected.generation)
-        throw new TrainerError('CheckpointNotFoundError', `Checkpoint ${key} was replaced since it was read.`);
+      if (expected && read.generation !== expected.generation) throw replacedSince(key);
       return read.bytes;
     },
     delete: (key) => each((s) => s.delete(key)),

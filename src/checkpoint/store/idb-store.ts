@@ -19,6 +19,7 @@ import {
   describeSave,
   givenParts,
   notFound,
+  replacedSince,
   SerialQueue,
   matchesFilter,
   measureStage,
@@ -170,11 +171,7 @@ export function createIdbStore(options: IdbStoreOptions = {}): CheckpointStore {
     const tx = d.transaction(['meta', 'chunks'], 'readonly');
     const meta = await tx.objectStore('meta').get(key);
     if (!meta) throw notFound('IndexedDB', key);
-    if (expected && meta.generation !== expected.generation)
-      throw new TrainerError(
-        'CheckpointNotFoundError',
-        `Checkpoint ${key} in IndexedDB was replaced since it was read.`,
-      );
+    if (expected && meta.generation !== expected.generation) throw replacedSince(key, 'IndexedDB');
     const want = meta.parts.find((p) => p.part === part);
     if (!want) throw notFound('IndexedDB', key, part);
     // Records are collected as the cursor walks (nothing else may be awaited inside the

@@ -653,17 +653,7 @@ export function createOpfsStore(options: OpfsStoreOptions = {}): CheckpointStore
 
   async function outputDirs(outputDir?: string): Promise<FileSystemDirectoryHandle[]> {
     if (outputDir !== undefined) validateOutputDir(outputDir);
-    const root = await rootDir();
-    const names =
-      outputDir !== undefined
-        ? [outputDir]
-        : (await entries(root)).filter(([, h]) => h.kind === 'directory').map(([n]) => n);
-    const out: FileSystemDirectoryHandle[] = [];
-    for (const n of names) {
-      const d = await subdir(root, n);
-      if (d) out.push(d);
-    }
-    return out;
+    return (await subdirs(await rootDir(), outputDir)).map(([, d]) => d);
   }
 
   async function deleteStage(runId: string, stageName?: string, outputDir?: string): Promise<void> {
